@@ -199,3 +199,17 @@ def check_fresh(seq: int, last_seq: int) -> int:
             % (seq, last_seq)
         )
     return seq
+
+
+def pin_hash(key: bytes, seller: str, pin: str) -> str:
+    """What a roster carries instead of a PIN: hex HMAC(key, "pin:" + seller + ":" + pin).
+
+    Keyed with the device's own secret, so a captured roster cannot be
+    brute-forced offline without the key.
+    """
+    return hmac_sha256_hex(check_key(key), ("pin:" + seller + ":" + pin).encode()).decode()
+
+
+def pickup_hash(key: bytes, order, code: str) -> str:
+    """What `order_new` carries instead of the pickup code (keyed like pin_hash)."""
+    return hmac_sha256_hex(check_key(key), ("pickup:" + str(order) + ":" + code).encode()).decode()

@@ -200,3 +200,10 @@ def test_vector_bodies_are_json_round_trippable():
     body = p.verify(KEY, "fp/v1/dev/t1/evt",
                     p.seal(KEY, "t1", p.EVT, 1, 0, "boot", "", {"s": "☕"})[1])
     assert json.loads(json.dumps(body)) == body
+
+
+def test_pin_and_pickup_hashes_are_keyed():
+    want = hmac.new(KEY, b"pin:s1:1234", hashlib.sha256).hexdigest()
+    assert p.pin_hash(KEY, "s1", "1234") == want
+    assert p.pin_hash(bytes(32), "s1", "1234") != want
+    assert p.pickup_hash(KEY, 42, "731904") == hmac.new(KEY, b"pickup:42:731904", hashlib.sha256).hexdigest()
