@@ -23,6 +23,8 @@ from .frame import (  # noqa: F401
     check_body,
     check_fresh,
     make_body,
+    pickup_hash,
+    pin_hash,
     seal,
     sign,
     split,
