@@ -51,10 +51,9 @@ def test_display_pins_carry_that_i2c():
 
 
 def test_keypad_is_4x4_with_the_hal_keys():
-    k = B.KEYPAD
-    assert len(k["rows"]) == 4 and len(k["cols"]) == 4
-    assert all(len(r) == 4 for r in k["keys"])
-    assert sorted("".join(k["keys"])) == sorted("0123456789ABCD*#")
+    assert len(B.KEYPAD_ROWS) == 4 and len(B.KEYPAD_COLS) == 4
+    assert len(B.KEYPAD_KEYS) == 4 and all(len(r) == 4 for r in B.KEYPAD_KEYS)
+    assert sorted("".join(B.KEYPAD_KEYS)) == sorted("0123456789ABCD*#")
 
 
 def test_outputs_are_the_hal_contract_names():

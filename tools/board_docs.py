@@ -44,7 +44,7 @@ def load_board(path: Path = BOARD_FILE) -> SimpleNamespace:
 
 
 def wires(b: SimpleNamespace) -> list[Wire]:
-    s, p, d, k = b.SENSOR_UART, b.PRINTER_UART, b.DISPLAY_I2C, b.KEYPAD
+    s, p, d = b.SENSOR_UART, b.PRINTER_UART, b.DISPLAY_I2C
     level = "high" if b.SENSOR_TOUCH["active"] else "low"
     out = [
         Wire("sensor TX", s["tx"], "R503 sensor", "RX", f"UART{s['id']} {s['baud']} 8N1"),
@@ -57,10 +57,10 @@ def wires(b: SimpleNamespace) -> list[Wire]:
              f"I2C{d['id']} {d['freq'] // 1000} kHz, address 0x{d['addr']:02X}"),
         Wire("display SCL", d["scl"], "SSD1306 display", "SCL", f"I2C{d['id']}"),
     ]
-    for i, pin in enumerate(k["rows"]):
+    for i, pin in enumerate(b.KEYPAD_ROWS):
         out.append(Wire(f"keypad row {i + 1}", pin, "4x4 keypad", f"R{i + 1}",
-                        f"keys {' '.join(k['keys'][i])}; driven low to scan"))
-    for i, pin in enumerate(k["cols"]):
+                        f"keys {' '.join(b.KEYPAD_KEYS[i])}; driven low to scan"))
+    for i, pin in enumerate(b.KEYPAD_COLS):
         out.append(Wire(f"keypad col {i + 1}", pin, "4x4 keypad", f"C{i + 1}",
                         "input, internal pull-up"))
     notes = {"buzzer": ("buzzer driver", "NPN base via 1 kΩ"),

@@ -53,8 +53,8 @@ class Keypad:
     """4x4 matrix: each row pulled low in turn; a key is reported once per press."""
 
     def __init__(self):
-        self._rows = [Pin(p, Pin.OUT, value=1) for p in board.KEYPAD["rows"]]
-        self._cols = [Pin(p, Pin.IN, Pin.PULL_UP) for p in board.KEYPAD["cols"]]
+        self._rows = [Pin(p, Pin.OUT, value=1) for p in board.KEYPAD_ROWS]
+        self._cols = [Pin(p, Pin.IN, Pin.PULL_UP) for p in board.KEYPAD_COLS]
         self._held = None
 
     def _scan(self):
@@ -63,7 +63,7 @@ class Keypad:
             for c, col in enumerate(self._cols):
                 if col.value() == 0:
                     row.value(1)
-                    return board.KEYPAD["keys"][r][c]
+                    return board.KEYPAD_KEYS[r][c]
             row.value(1)
         return None
 
