@@ -84,7 +84,6 @@ class Display:
         self._oled = SSD1306(i2c, cfg["addr"], cfg["width"], cfg["height"])
 
     def show(self, lines):
-        # the built-in 8x8 font fits 16 characters on 128 pixels
         self._oled.text_lines([str(s)[:21] for s in lines[:4]])
 
 
