@@ -1,4 +1,4 @@
-"""The Pico HAL's SSD1306 driver renders 21 characters a line (run on the unix port's framebuf)."""
+"""Pico HAL parts that run on the unix port: the SSD1306 text renderer and keypad debouncing."""
 
 from __future__ import annotations
 
@@ -33,3 +33,18 @@ def test_text_is_21_characters_a_line_in_6_pixel_cells():
     line2 = fb[256:384]
     assert all(any(line2[i * 6:i * 6 + 5]) for i in (0, 1, 3, 4, 6))  # M W m w #
     assert any(fb[384:512])  # 4th line drawn; a 5th has no room on 32 rows
+
+
+def _keys(scans: str) -> str:
+    out = run_micropython(REPO / "tests" / "mp" / "io_debounce.py", str(REPO / "firmware"), scans,
+                          timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()[-1].strip() if out.stdout.strip() else ""
+
+
+def test_keypad_debounce_one_report_per_press():
+    assert _keys("1111....") == "1"
+    assert _keys("1.1.11..1...2.2222") == "12"  # bounce on press and release: once each
+    assert _keys("1...1...") == "11"  # a real second press
+    assert _keys("12..2...") == "12"  # rolled to another key
+    assert _keys("........") == ""
