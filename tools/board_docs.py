@@ -77,7 +77,7 @@ def pin_label(pin: int | str) -> str:
 
 
 def header_label(pin: int | str) -> str:
-    return str(HEADER_PIN[pin]) if isinstance(pin, int) and pin in HEADER_PIN else "-"
+    return str(HEADER_PIN[pin]) if isinstance(pin, int) and pin in HEADER_PIN else "on board"
 
 
 def render_markdown(b: SimpleNamespace) -> str:
@@ -99,7 +99,7 @@ def render_svg(b: SimpleNamespace) -> str:
     for w in ws:
         if w.part not in parts:
             parts.append(w.part)
-    height = top + row * (len(ws) + 2 * len(parts)) + 20
+    height = top + row * (len(ws) + 2 * len(parts)) + 50
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="720" height="{height}" '
            'font-family="monospace" font-size="12">',
            '<rect width="100%" height="100%" fill="white"/>',
@@ -113,7 +113,7 @@ def render_svg(b: SimpleNamespace) -> str:
     for part in parts:
         members = [w for w in ws if w.part == part]
         svg.append(f'<rect x="{part_x}" y="{y_part - 4}" width="{part_w}" '
-                   f'height="{row * (len(members) + 1)}" fill="#e3f2fd" stroke="black"/>')
+                   f'height="{row * (len(members) + 1) + 6}" fill="#e3f2fd" stroke="black"/>')
         svg.append(f'<text x="{part_x + 8}" y="{y_part + 12}" font-weight="bold">'
                    f'{escape(part)}</text>')
         part_rows[part] = y_part + row
@@ -128,6 +128,10 @@ def render_svg(b: SimpleNamespace) -> str:
                    'stroke="#555"/>')
         svg.append(f'<text x="{part_x + 8}" y="{py + 16}">{escape(w.part_pin)} '
                    f'({escape(w.signal)})</text>')
+    svg.append(f'<text x="20" y="{height - 24}">Power: 3V3(OUT) (pin 36) to R503 V+ and 3.3VT, '
+               'and to the display.</text>')
+    svg.append(f'<text x="20" y="{height - 8}">ONE common GND for all parts; '
+               '12 V and 5 V rails: see wiring.md.</text>')
     svg.append("</svg>")
     return "\n".join(svg) + "\n"
 
