@@ -108,7 +108,7 @@ import sys, os, json
 try:
     st = os.statvfs(ROOT)
     free = st[0] * st[4]
-except OSError:
+except (OSError, AttributeError):
     free = -1
 print('FPJSON:' + json.dumps({'impl': sys.implementation.name, 'platform': sys.platform,
     'machine': getattr(sys.implementation, '_machine', ''), 'version': sys.version,
