@@ -37,6 +37,8 @@ PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$
 SALT_BYTES = 12
 HASH_BYTES = 64
 DEFAULT_CLOUD_USER = "cloud"
+DEFAULT_PERSISTENCE_DIR = "/var/lib/mosquitto"  # Debian's mosquitto package's own
+DEFAULT_RUN_AS = "mosquitto"
 CERT_PLACEHOLDERS = {
     "certfile": "/etc/mosquitto/certs/fingerpos-server.crt",
     "keyfile": "/etc/mosquitto/certs/fingerpos-server.key",
@@ -125,7 +127,8 @@ def acl_text(cloud_user: str, share_group: str = protocol.topics.SHARE_GROUP) ->
 
 
 def conf_text(dest: Path, tls_port: int, certfile: str, keyfile: str, cafile: str,
-              loopback_port: int | None, summary: str) -> str:
+              loopback_port: int | None, summary: str, persistence_dir: str,
+              run_as: str) -> str:
     auth = [
         "allow_anonymous false",
         f"password_file {dest / 'passwd'}",
@@ -137,8 +140,12 @@ def conf_text(dest: Path, tls_port: int, certfile: str, keyfile: str, cafile: st
         "# After provisioning or revoking a terminal, generate it again and reload",
         "# Mosquitto (systemctl reload mosquitto, or SIGHUP): it re-reads passwd and acl.",
         "per_listener_settings true",
+        "# Started as root, Mosquitto switches to this user: it must own passwd and acl",
+        "# (they are mode 0600): chown " + run_as + " passwd acl",
+        f"user {run_as}",
         "# Commands wait in a terminal's persistent session while it is offline.",
         "persistence true",
+        f"persistence_location {persistence_dir.rstrip('/')}/",
         "max_queued_messages 1000",
         "",
         "# TLS listener for terminals and remote cloud workers. Fill in the server",
@@ -194,13 +201,17 @@ def generate(out: Path, fleet: Fleet, cloud_user: str = DEFAULT_CLOUD_USER,
              certfile: str = CERT_PLACEHOLDERS["certfile"],
              keyfile: str = CERT_PLACEHOLDERS["keyfile"],
              cafile: str = CERT_PLACEHOLDERS["cafile"],
-             loopback_port: int | None = None) -> Generated:
+             loopback_port: int | None = None,
+             persistence_dir: str = DEFAULT_PERSISTENCE_DIR,
+             run_as: str = DEFAULT_RUN_AS) -> Generated:
     """Write mosquitto.conf, passwd, acl (and cloud-password once) into out."""
     if not protocol.valid_device_id(cloud_user):
         raise BrokerConfigError(f"cloud user {cloud_user!r} must be 1-32 of A-Z a-z 0-9 _ -")
     if cloud_user in fleet.active or cloud_user in fleet.revoked:
         raise BrokerConfigError(f"a terminal is named {cloud_user!r} like the cloud user: "
                                 "pick another --cloud-user")
+    if not run_as or any(c.isspace() for c in run_as):
+        raise BrokerConfigError(f"--run-as {run_as!r} is not a user name")
     for port in (tls_port, loopback_port):
         if port is not None and not 1 <= port <= 65535:
             raise BrokerConfigError(f"port {port} is not 1-65535")
@@ -216,5 +227,5 @@ def generate(out: Path, fleet: Fleet, cloud_user: str = DEFAULT_CLOUD_USER,
                "(left out), cloud user " + cloud_user)
     conf = out / "mosquitto.conf"
     _write_private(conf, conf_text(dest, tls_port, certfile, keyfile, cafile, loopback_port,
-                                   summary))
+                                   summary, persistence_dir, run_as))
     return Generated(conf, fleet, cloud_user)

@@ -27,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tls-port", type=int, default=8883, help="TLS listener port (default 8883)")
     for name, path in bc.CERT_PLACEHOLDERS.items():
         p.add_argument(f"--{name}", default=path, help=f"TLS {name} path (default {path})")
+    p.add_argument("--persistence-dir", default=bc.DEFAULT_PERSISTENCE_DIR,
+                   help="where Mosquitto keeps sessions and queued commands "
+                   f"(default {bc.DEFAULT_PERSISTENCE_DIR})")
+    p.add_argument("--run-as", default=bc.DEFAULT_RUN_AS,
+                   help="user Mosquitto runs as after starting as root; it must own the "
+                   f"files (default {bc.DEFAULT_RUN_AS})")
     p.add_argument("--loopback-port", type=int,
                    help="also listen with plain MQTT on 127.0.0.1:PORT (cloud on the same host)")
     p.set_defaults(func=_run)
@@ -36,7 +42,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         fleet = bc.fleet_from_dirs(args.devices_from)
         done = bc.generate(args.out, fleet, args.cloud_user, args.dest, args.tls_port,
-                           args.certfile, args.keyfile, args.cafile, args.loopback_port)
+                           args.certfile, args.keyfile, args.cafile, args.loopback_port,
+                           args.persistence_dir, args.run_as)
     except (bc.BrokerConfigError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
