@@ -130,6 +130,18 @@ def test_flash_copies_verifies_and_resets(board, bundle):
     assert proc.stdout.strip() == "core ran", proc.stderr
 
 
+def test_a_running_app_is_stopped_before_copying(board, bundle):
+    """An old main.py is disarmed (renamed, board reset) so its watchdog cannot interrupt."""
+    (board.root / "main.py").write_text("print('old app')\n")
+    lines: list[str] = []
+    mp = Mpremote(board.port, timeout=20)
+    flash_mod.flash(mp, bundle, root=str(board.root), say=lines.append)
+    assert "stopped the app (main.py -> main.py.off) and reset the board" in lines
+    assert [c[6:] for c in mp.calls[1:4]][1] == ["reset"]
+    assert (board.root / "main.py").read_bytes() == (bundle / "main.py").read_bytes()
+    assert not (board.root / "main.py.off").exists()
+
+
 def test_flash_cli_shows_progress(board, bundle, capsys):
     rc = main(["device", "flash", "--port", board.port, "--bundle", str(bundle),
                "--root", str(board.root)])

@@ -19,10 +19,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 MARKER = "FPJSON:"
 DEFAULT_TIMEOUT_S = 30.0
+REBOOT_WAIT_S = 20.0
 
 
 class BoardError(Exception):
@@ -110,15 +112,32 @@ try:
     free = st[0] * st[4]
 except (OSError, AttributeError):
     free = -1
+try:
+    os.stat(ROOT + 'main.py')
+    app = True
+except OSError:
+    app = False
 print('FPJSON:' + json.dumps({'impl': sys.implementation.name, 'platform': sys.platform,
     'machine': getattr(sys.implementation, '_machine', ''), 'version': sys.version,
-    'free': free}))
+    'free': free, 'app': app}))
 """
 
 
-def probe(board: Mpremote, root: str) -> dict:
+def probe(board: Mpremote, root: str, timeout: float | None = None) -> dict:
     """What runs on the board; NotMicroPython unless it is MicroPython."""
-    info = board.exec_json(f"ROOT = {root!r}\n" + PROBE)
+    info = board.exec_json(f"ROOT = {root!r}\n" + PROBE, timeout=timeout)
     if not isinstance(info, dict) or info.get("impl") != "micropython":
         raise NotMicroPython(f"the device at {board.port} runs {info!r}, not MicroPython")
     return info
+
+
+def wait_ready(board: Mpremote, root: str, timeout: float = REBOOT_WAIT_S) -> dict:
+    """Probe until the board answers again after a reset (USB re-enumerates meanwhile)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return probe(board, root, timeout=min(5.0, board.timeout))
+        except BoardError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)

@@ -1,9 +1,16 @@
 """Copy a bundle onto a Pico W, check every file's SHA-256 on the board, reset it.
 
-Steps: probe (is it MicroPython?), make directories and delete any stale
+Steps: probe (is it MicroPython?), disarm a running app (below), make directories and delete any stale
 `X.py` that would shadow a flashed `X.mpy` (MicroPython imports .py first),
 copy each file (progress n/total and bytes), hash every file on the board in
 one snippet and compare with the manifest, then a hard reset.
+
+Disarm: the app may have started the RP2040's hardware watchdog, which Ctrl-C
+cannot stop and which would reboot the board in the middle of the copy. So
+when the board has a main.py it is renamed to main.py.off and the board is
+reset once: it comes back to the bare REPL with no app and no watchdog. An
+interrupted flash therefore leaves a board that boots to the REPL; flashing
+again completes it.
 
 Files the bundle does not list are left alone: the terminal keeps its outbox
 and sequence state on the same filesystem, and losing them would lose events.
@@ -16,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fingerpos.tools.device import bundle as bundle_mod
-from fingerpos.tools.device.board import BoardError, Mpremote, probe
+from fingerpos.tools.device.board import BoardError, Mpremote, probe, wait_ready
 
 PREPARE = """
 import os, json
@@ -29,7 +36,7 @@ for d in DIRS:
     if not isdir(ROOT + d):
         os.mkdir(ROOT + d)
 removed = []
-for p in SHADOWED:
+for p in SHADOWED + ['main.py.off']:
     try:
         os.remove(ROOT + p)
         removed.append(p)
@@ -95,11 +102,18 @@ def flash(board: Mpremote, bundle_dir: Path, root: str = "/",
     if isinstance(info.get("free"), int) and 0 <= info["free"] < total:
         say(f"warning: {info['free']} bytes free on the board, the bundle has {total}; "
             "files it replaces free their space as they are copied")
+    if info.get("app"):
+        board.exec_json(f"import os, json\nos.rename({root + 'main.py'!r}, "
+                        f"{root + 'main.py.off'!r})\nprint('FPJSON:' + json.dumps(True))")
+        board.reset()
+        say("stopped the app (main.py -> main.py.off) and reset the board")
+        wait_ready(board, root)
     paths = [f.path for f in files]
     shadowed = [p[:-4] + ".py" for p in paths if p.endswith(".mpy")]
     prepared = board.exec_json(f"ROOT = {root!r}\nDIRS = {parent_dirs(paths)!r}\n"
                                f"SHADOWED = {shadowed!r}\n" + PREPARE)
-    removed = list(prepared.get("removed", [])) if isinstance(prepared, dict) else []
+    removed = [r for r in (prepared.get("removed", []) if isinstance(prepared, dict) else [])
+               if r.endswith(".py")]
     for p in removed:
         say(f"removed stale {p} (it would shadow {p[:-3]}.mpy)")
     done = 0
