@@ -194,3 +194,45 @@ def in_app(app):
             yield app
     finally:
         monitor.CURRENT_APP.reset(token)
+
+
+class CloudHarness:
+    """A running cloud app with a test client, and shortcuts to set up users, shops, devices."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.app = client.server.app
+        self._n = itertools.count(1)
+
+    async def user(self, role: str = "buyer", shop: str | None = None,
+                   can_change_price: bool = False) -> dict[str, str]:
+        """A new user; returns the Authorization header of a fresh API token."""
+        from fingerpos.cloud.auth import create_api_token
+        from fingerpos.cloud.models.users import Role
+        from fingerpos.cloud.users import create_user
+        with in_app(self.app):
+            user = await create_user(f"{role}{next(self._n)}@example.com", "password123",
+                                     Role(role), shop_id=shop, can_change_price=can_change_price)
+            token = await create_api_token(user)
+        return {"Authorization": f"Bearer {token}", "X-User-Id": str(user.id)}
+
+    async def product(self, shop: str, sku: str, price: int, currency: str = "EUR") -> None:
+        admin = await self.user("admin")
+        await self.client.post("/api/v1/shops", json={"id": shop}, headers=admin)
+        r = await self.client.post(f"/api/v1/shops/{shop}/products", headers=admin,
+                                   json={"sku": sku, "name": sku.title(), "price": price,
+                                         "currency": currency, "stock": 10})
+        assert r.status == 200, await r.text()
+
+    async def device(self, device_id: str, shop: str) -> bytes:
+        key = os.urandom(32)
+        r = await self.client.post("/api/v1/devices", headers=await self.user("admin"),
+                                   json={"id": device_id, "shop": shop, "key": key.hex()})
+        assert r.status == 201, await r.text()
+        return key
+
+
+@pytest.fixture
+async def cloud(aiohttp_client, cloud_config) -> CloudHarness:
+    from fingerpos.cloud.app import create_app
+    return CloudHarness(await aiohttp_client(create_app(cloud_config)))
