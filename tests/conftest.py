@@ -216,8 +216,13 @@ class CloudHarness:
             token = await create_api_token(user)
         return {"Authorization": f"Bearer {token}", "X-User-Id": str(user.id)}
 
+    async def admin(self) -> dict[str, str]:
+        if not hasattr(self, "_admin"):
+            self._admin = await self.user("admin")
+        return self._admin
+
     async def product(self, shop: str, sku: str, price: int, currency: str = "EUR") -> None:
-        admin = await self.user("admin")
+        admin = await self.admin()
         await self.client.post("/api/v1/shops", json={"id": shop}, headers=admin)
         r = await self.client.post(f"/api/v1/shops/{shop}/products", headers=admin,
                                    json={"sku": sku, "name": sku.title(), "price": price,
@@ -226,7 +231,7 @@ class CloudHarness:
 
     async def device(self, device_id: str, shop: str) -> bytes:
         key = os.urandom(32)
-        r = await self.client.post("/api/v1/devices", headers=await self.user("admin"),
+        r = await self.client.post("/api/v1/devices", headers=await self.admin(),
                                    json={"id": device_id, "shop": shop, "key": key.hex()})
         assert r.status == 201, await r.text()
         return key

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from .conftest import in_app
 from fingerpos.cloud.models.alarms import Alarm
 from fingerpos.cloud.models.users import ApiToken, Session, User
+
+from .conftest import in_app
 
 pytestmark = pytest.mark.cloud
 ME = "/api/v1/auth/me"
