@@ -135,6 +135,14 @@ def postgres():
         shutil.rmtree(cluster.dir, ignore_errors=True)
 
 
+def forget_sql_dialect() -> None:
+    """Drop tortoise's per-table statement cache. It is keyed by connection name and table,
+    not by dialect, so a process that used SQLite and then PostgreSQL would send SQLite's
+    statements to PostgreSQL. Production processes use one database; the tests use both."""
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+    EXECUTOR_CACHE.clear()
+
+
 def cloud_on_postgres() -> bool:
     return os.environ.get("FINGERPOS_TEST_DB", "sqlite") == "postgres"
 
@@ -165,6 +173,7 @@ def cloud_db_template(request, tmp_path_factory):
 @pytest.fixture
 async def cloud_db_url(cloud_db_template, tmp_path) -> str:
     """A fresh, migrated database for one test."""
+    forget_sql_dialect()
     kind, template = cloud_db_template
     if kind == "postgres":
         name = f"fp_test_{next(_db_numbers)}"
