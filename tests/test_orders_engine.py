@@ -200,3 +200,26 @@ async def test_timers_expire_unpaid_and_flag_unaccepted(cloud):
         assert (await Order.get(id=pending["id"])).state == "expired"
         alarm = await Alarm.get(kind="unaccepted:shop1")
         assert str(paid["order"]["id"]) in alarm.message
+
+
+@pytest.mark.parametrize("data", [
+    {"order": 2**31, "action": "accept"}, {"order": 0, "action": "accept"},
+    {"order": 1, "action": "accept", "pickup": 5}, {"order": "1", "action": "accept"},
+    {"order": 1, "action": "dance"},
+])
+async def test_malformed_ack_data_is_invalid(cloud, data):
+    await cloud.device("t1", "shop1")
+    with in_app(cloud.app):
+        with pytest.raises(Invalid):
+            await orders.device_ack("t1", 1, data)
+
+
+@pytest.mark.parametrize("data", [
+    {"order": 2**31, "version": 1, "total": 1}, {"order": 1, "version": 2**31, "total": 1},
+    {"order": 1, "version": 1, "total": -1}, {"order": 1, "version": 1, "total": 1, "seller": 2**40},
+])
+async def test_malformed_price_change_data_is_invalid(cloud, data):
+    await cloud.device("t1", "shop1")
+    with in_app(cloud.app):
+        with pytest.raises(Invalid):
+            await orders.price_change_from_device("t1", 1, data)
