@@ -1,0 +1,30 @@
+"""Test set-up for the ingestion: a database with the device models, registered devices.
+
+Until the app's DeviceKeyring is used here, test devices keep their key as
+hex in key_enc (`open_hex`): these tests are about ingestion, not key storage.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fingerpos.cloud.models.devices import Device
+from tortoise import Tortoise
+
+MODELS = ["fingerpos.cloud.models.devices"]
+
+
+def open_hex(sealed: str, device_id: str) -> bytes:
+    return bytes.fromhex(sealed)
+
+
+async def init_db(url: str, create: bool = True) -> None:
+    await Tortoise.init(db_url=url, modules={"models": MODELS})
+    if create:
+        await Tortoise.generate_schemas(safe=True)
+
+
+async def register(dev: str, shop: str = "shop1", key: bytes | None = None) -> bytes:
+    key = key or os.urandom(32)
+    await Device.create(id=dev, shop=shop, key_enc=key.hex())
+    return key
