@@ -53,3 +53,7 @@ def broker():
 def topic_prefix(request) -> str:
     """A device-id prefix unique to the test, so tests sharing the broker never collide."""
     return "t" + format(abs(hash(request.node.nodeid)) % 10**8, "08d")
+
+
+# The ingestion's fixtures (cloud-b): a SQLite database with the device models, a running Ingestion.
+from tests.support.ingest_env import db, ingestion  # noqa: E402, F401

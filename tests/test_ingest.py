@@ -4,40 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from fingerpos import protocol
-from fingerpos.cloud.ingest.pipeline import Ingestion
-from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.models.devices import CommandSeq, Device, DeviceEvent
 from fingerpos.tools.fleet import SimTerminal, heartbeat
-from tortoise import Tortoise
 
-from tests.support.ingest_env import init_db, open_hex, register
-
-
-@pytest.fixture
-async def db(tmp_path):
-    await init_db(f"sqlite://{tmp_path}/cloud.db")
-    yield
-    await Tortoise.close_connections()
-
-
-@pytest.fixture
-async def ingestion(db, broker, topic_prefix):
-    feed: list[tuple[str, dict]] = []
-
-    async def notify(kind: str, payload: dict) -> None:
-        feed.append((kind, payload))
-
-    async def roster(dev: str) -> dict:
-        return {"sellers": [{"id": "s1", "name": "Ann", "slots": [1], "pin": "", "manager": False}]}
-
-    ing = Ingestion(broker.url, DeviceRegistry(open_hex), notify=notify, roster=roster,
-                    client_id="cloud-" + topic_prefix, gap_grace=0.5)
-    ing.feed = feed
-    await ing.start()
-    yield ing
-    await ing.stop()
+from tests.support.ingest_env import register
 
 
 async def test_events_are_stored_once_and_acknowledged(ingestion, broker, topic_prefix):

@@ -11,7 +11,6 @@ from fingerpos.protocol.hmac256 import hmac_sha256_hex
 from fingerpos.tools.fleet import SimTerminal, heartbeat
 
 from tests.support.ingest_env import register
-from tests.test_ingest import db, ingestion  # noqa: F401  (fixtures)
 
 
 def _signed(key: bytes, topic: str, body: bytes) -> bytes:

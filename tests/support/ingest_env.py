@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 
+import pytest
+from fingerpos.cloud.ingest.pipeline import Ingestion
+from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.models.devices import Device
 from tortoise import Tortoise
 
@@ -28,3 +31,28 @@ async def register(dev: str, shop: str = "shop1", key: bytes | None = None) -> b
     key = key or os.urandom(32)
     await Device.create(id=dev, shop=shop, key_enc=key.hex())
     return key
+
+
+@pytest.fixture
+async def db(tmp_path):
+    await init_db(f"sqlite://{tmp_path}/cloud.db")
+    yield
+    await Tortoise.close_connections()
+
+
+@pytest.fixture
+async def ingestion(db, broker, topic_prefix):
+    feed: list[tuple[str, dict]] = []
+
+    async def notify(kind: str, payload: dict) -> None:
+        feed.append((kind, payload))
+
+    async def roster(dev: str) -> dict:
+        return {"sellers": [{"id": "s1", "name": "Ann", "slots": [1], "pin": "", "manager": False}]}
+
+    ing = Ingestion(broker.url, DeviceRegistry(open_hex), notify=notify, roster=roster,
+                    client_id="cloud-" + topic_prefix, gap_grace=0.5)
+    ing.feed = feed
+    await ing.start()
+    yield ing
+    await ing.stop()
