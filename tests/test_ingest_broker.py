@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-
 from fingerpos.cloud.broker import EmbeddedBroker, embedded_broker_ctx
 from fingerpos.cloud.ingest.link import MqttLink
 from fingerpos.cloud.ingest.pipeline import Ingestion
@@ -13,6 +12,7 @@ from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.models.devices import DeviceEvent
 from fingerpos.tools.fleet import SimTerminal, heartbeat
 from fingerpos.tools.mosquitto import free_port
+
 from tests.support.ingest_env import open_hex, register
 
 
@@ -38,7 +38,7 @@ async def test_paho_talks_through_the_embedded_broker():
         await broker.stop()
 
 
-async def test_ingestion_on_the_embedded_broker(db):
+async def test_ingestion_on_the_embedded_broker(ingest_db):
     port = free_port()
     app = web.Application()
     urls: list[str] = []

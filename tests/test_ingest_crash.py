@@ -10,6 +10,7 @@ import sys
 
 from fingerpos.cloud.models.devices import DeviceEvent
 from fingerpos.tools.fleet import SimTerminal, heartbeat
+
 from tests.conftest import REPO
 from tests.support.ingest_env import register
 
@@ -27,7 +28,7 @@ async def _start_cloud(db_url: str, mqtt_url: str, client_id: str) -> subprocess
     return proc
 
 
-async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(db, broker, topic_prefix,
+async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(ingest_db, broker, topic_prefix,
                                                                     tmp_path):
     db_url = f"sqlite://{tmp_path}/cloud.db"
     terms = []

@@ -9,3 +9,9 @@
 `ingestion.commands.send(device_id, typ, data)` is the order engine's way to
 reach a terminal; `ingestion.stats.prometheus()` is its part of /metrics.
 """
+
+
+def resources(config):  # noqa: ANN001, ANN201  (typed in wiring.py; imported lazily: cycles)
+    """create_app's hook: the MQTT side's cleanup contexts (see wiring.py)."""
+    from fingerpos.cloud.ingest.wiring import resources as _resources
+    return _resources(config)

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 # kind, payload -> the monitor feed (cloud-a's monitor.publish bound to the app).
 Notify = Callable[[str, dict], Awaitable[None]]
 Roster = Callable[[str], Awaitable[dict]]
+# device, kind ("seq_gap" | "broken_chain"), message -> cloud/alarms.py's raise_alarm.
+Alarm = Callable[[str, str, str], Awaitable[object]]
 _FEED_ITEMS = 200
 _Raw = tuple[str | None, bytes, int, int, int, float]
 
@@ -53,12 +55,15 @@ class Ingestion:
                  handlers: dict[str, Handler] | None = None, notify: Notify = _ignore,
                  roster: Roster = empty_roster, share_group: str | None = None,
                  client_id: str = "fingerpos-cloud", batch_max: int = 2000,
-                 gap_grace: float = 5.0) -> None:
+                 gap_grace: float = 5.0, alarm: Alarm | None = None,
+                 refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
+                 ) -> None:
         self.mqtt_url = mqtt_url
         self.registry = registry
         self.stats = IngestStats()
-        self.store = EventStore(handlers or {}, self.stats)
+        self.store = EventStore(handlers or {}, self.stats, refusals)
         self.notify = notify
+        self.alarm = alarm or self._alarm_to_feed
         self.share_group = share_group
         self.client_id = client_id
         self.batch_max = batch_max
@@ -94,6 +99,9 @@ class Ingestion:
                 pass
         if self.link:
             await self.link.stop()
+
+    async def _alarm_to_feed(self, device: str, kind: str, message: str) -> None:
+        await self.notify("alarm", {"kind": kind, "device": device, "message": message})
 
     def _publish(self, topic: str, payload: bytes) -> None:
         if self.link is None:
@@ -224,7 +232,7 @@ class Ingestion:
 
     async def _commit_once(self, batch: list[Incoming]) -> tuple[list, dict[str, int]]:
         """Classify against the trackers, then one transaction for it all."""
-        alarms: list[tuple[str, str, dict]] = []
+        alarms: list[tuple[str, str, str]] = []
         for ev in batch:
             st = self.registry.cached(ev.device) or await self.registry.load(ev.device)
             if st is None:
@@ -237,7 +245,8 @@ class Ingestion:
                 st.gap_since = st.gap_since or time.monotonic()
             elif kind == BROKEN:
                 self.stats.broken_chains += 1
-                alarms.append(("broken_chain", ev.device, {"seq": ev.seq}))
+                alarms.append((ev.device, "broken_chain",
+                               f"event {ev.seq}: prev does not match the event before it"))
         figures = figures_of(batch)
         upto: dict[str, int] = {}
         for dev, f in figures.items():
@@ -254,8 +263,8 @@ class Ingestion:
 
         sealed = await self.store.commit(batch, figures, allocate)
         self.stats.stored += sum(1 for ev in batch if ev.event_id is not None)
-        for reason, dev, detail in alarms:
-            await self.notify("alarm", {"kind": reason, "device": dev, **detail})
+        for dev, kind, message in alarms:
+            await self._raise(dev, kind, message)
         return sealed, upto
 
     async def _watch_gaps(self) -> None:
@@ -277,8 +286,14 @@ class Ingestion:
                 st.gap_alarmed = True
                 log.warning("device %s: events %s..%s missing for %.0fs", st.id, missing[0],
                             missing[-1], now - st.gap_since)
-                await self.notify("alarm", {"kind": "seq_gap", "device": st.id,
-                                      "missing": missing[:50], "count": len(missing)})
+                await self._raise(st.id, "seq_gap",
+                                  f"{len(missing)} event(s) missing: seq {missing[0]}..{missing[-1]}")
+
+    async def _raise(self, device: str, kind: str, message: str) -> None:
+        try:
+            await self.alarm(device, kind, message)
+        except Exception as e:  # an alarm must not stop ingestion; the log keeps it
+            log.error("alarm %s for %s not recorded (%s): %s", kind, device, e, message)
 
     async def _fill_from_db(self, st: DeviceState) -> list[int]:
         """Feed the tracker the missing seqs other workers stored; ack any progress.

@@ -81,9 +81,14 @@ def figures_of(batch: list[Incoming]) -> dict[str, DeviceFigures]:
 
 
 class EventStore:
-    def __init__(self, handlers: dict[str, Handler], stats: IngestStats) -> None:
+    def __init__(self, handlers: dict[str, Handler], stats: IngestStats,
+                 refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
+                 ) -> None:
         self.handlers = handlers
         self.stats = stats
+        # What a handler raises when it refuses an event's data (the order
+        # service's DomainError); anything else (a database error) fails the batch.
+        self.refusals = refusals
 
     async def commit(self, batch: list[Incoming], figures: dict[str, DeviceFigures],
                      in_tx: Callable[[BaseDBAsyncClient], Awaitable[object]]) -> object:
@@ -123,7 +128,7 @@ class EventStore:
             try:
                 async with in_transaction():  # a savepoint inside the batch
                     await handler(ev.device, ev.event_id, ev.data)
-            except (ValueError, LookupError, TypeError, KeyError) as e:
+            except self.refusals as e:
                 # The event's data was refused by the order service: the event
                 # stays stored (it is evidence); the failure is counted and logged.
                 self.stats.handler_errors += 1

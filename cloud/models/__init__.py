@@ -1,1 +1,1 @@
-"""tortoise models of the cloud; cloud/db.py lists the modules (MODEL_MODULES)."""
+"""tortoise-orm models of the cloud, one module per part (all in the app label "models")."""

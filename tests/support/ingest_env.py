@@ -34,14 +34,14 @@ async def register(dev: str, shop: str = "shop1", key: bytes | None = None) -> b
 
 
 @pytest.fixture
-async def db(tmp_path):
+async def ingest_db(tmp_path):
     await init_db(f"sqlite://{tmp_path}/cloud.db")
     yield
     await Tortoise.close_connections()
 
 
 @pytest.fixture
-async def ingestion(db, broker, topic_prefix):
+async def ingestion(ingest_db, broker, topic_prefix):
     feed: list[tuple[str, dict]] = []
 
     async def notify(kind: str, payload: dict) -> None:
