@@ -90,12 +90,15 @@ class CommandSender:
                 (later if items[i][0] in seen else round_).append(i)
                 seen.add(items[i][0])
             devs = [items[i][0] for i in round_]
-            _, rows = await conn.execute_query(
+            # execute_query_dict: tortoise's asyncpg execute_query drops RETURNING rows.
+            rows = await conn.execute_query_dict(
                 q(d, "UPDATE command_seq SET seq = seq + 1 WHERE device_id IN ("
                   + ",".join("?" * len(devs)) + ") RETURNING device_id, seq, hash"), devs)
-            head = {r[0]: (r[1], r[2]) for r in (tuple(x) for x in rows)}
+            head = {r["device_id"]: (r["seq"], r["hash"]) for r in rows}
             missing = [dev for dev in devs if dev not in head]
             if missing:  # a rolled-back transaction took the counter row with it
+                if not self._has_row.intersection(missing):
+                    raise RuntimeError(f"command_seq has no row for {missing} after inserting it")
                 self._has_row.difference_update(missing)
                 return await self.seal_many(conn, items, skip_unknown)
             updates = []

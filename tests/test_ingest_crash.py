@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
 
+from fingerpos.cloud.ingest.pipeline import Ingestion
+from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.models.devices import DeviceEvent
 from fingerpos.tools.fleet import SimTerminal, heartbeat
+from tortoise import Tortoise
 
-from tests.conftest import REPO
-from tests.support.ingest_env import register
+from tests.conftest import REPO, PostgresCluster
+from tests.support.ingest_env import init_db, open_hex, register
 
 TERMINALS = 5
 PER_TERMINAL = 2000  # 10,000 events in all
@@ -64,3 +68,47 @@ async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(ingest_db, b
         cloud.wait(10)
         for t in terms:
             await t.stop()
+
+
+async def test_database_stopped_mid_stream(broker, topic_prefix):
+    """PostgreSQL goes away: nothing is acknowledged meanwhile; ingestion resumes by itself."""
+    cluster = PostgresCluster().start()
+    ing = None
+    terms: list[SimTerminal] = []
+    try:
+        await cluster.execute("CREATE DATABASE ingest")
+        await init_db(cluster.url("ingest"))
+        ing = Ingestion(broker.url, DeviceRegistry(open_hex), client_id="cloud-" + topic_prefix)
+        await ing.start()
+        for i in range(3):
+            dev = f"{topic_prefix}p{i}"
+            terms.append(SimTerminal(dev, await register(dev), broker.url, resend_s=2.0))
+            await terms[-1].start()
+        per, rounds = 1000, 50
+        for r in range(rounds):
+            for t in terms:
+                for _ in range(per // rounds):
+                    t.emit("heartbeat", heartbeat(r))
+            await asyncio.sleep(0.02)
+            if r == 20:
+                await asyncio.to_thread(cluster.stop, "fast")
+                await asyncio.sleep(0.5)  # acks already on their way arrive
+                acked_when_down = [t.acked for t in terms]
+                errors_before = ing.stats.db_errors
+            if r == 35:
+                assert ing.stats.db_errors > errors_before  # it did try, and failed
+                assert [t.acked for t in terms] == acked_when_down  # nothing acked meanwhile
+                await asyncio.to_thread(cluster.start)
+        for t in terms:
+            await t.drained(timeout=60)
+        for t in terms:
+            seqs = await DeviceEvent.filter(device_id=t.dev).values_list("seq", flat=True)
+            assert sorted(seqs) == list(range(1, per + 1))
+    finally:
+        for t in terms:
+            await t.stop()
+        if ing:
+            await ing.stop()
+        await Tortoise.close_connections()
+        cluster.stop()
+        shutil.rmtree(cluster.dir, ignore_errors=True)

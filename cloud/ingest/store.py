@@ -109,14 +109,13 @@ class EventStore:
             for ev in part:
                 values += [ev.device, ev.seq, ev.typ, ev.ts, ev.body, ev.hash, ev.prev,
                            ev.received]
-            _, rows = await conn.execute_query(
+            rows = await conn.execute_query_dict(  # asyncpg's execute_query drops RETURNING rows
                 q(d, "INSERT INTO device_event (device_id, seq, typ, ts, body, hash, prev,"
                      " received_at) VALUES " + rows_marks(d, len(part), 8)
                   + " ON CONFLICT (device_id, seq) DO NOTHING RETURNING id, device_id, seq"),
                 values)
             for r in rows:
-                event_id, dev, seq = tuple(r)
-                index[(dev, seq)].event_id = event_id
+                index[(r["device_id"], r["seq"])].event_id = r["id"]
 
     async def _dispatch(self, batch: list[Incoming]) -> None:
         for ev in batch:

@@ -13,6 +13,7 @@ from fingerpos.cloud.ingest.pipeline import Ingestion
 from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.models.devices import Device
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 MODELS = ["fingerpos.cloud.models.devices"]
 
@@ -22,6 +23,9 @@ def open_hex(sealed: str, device_id: str) -> bytes:
 
 
 async def init_db(url: str, create: bool = True) -> None:
+    # tortoise caches each model's INSERT text per connection name, not per dialect;
+    # these tests switch between SQLite and PostgreSQL in one process.
+    EXECUTOR_CACHE.clear()
     await Tortoise.init(db_url=url, modules={"models": MODELS})
     if create:
         await Tortoise.generate_schemas(safe=True)
