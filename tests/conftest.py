@@ -250,3 +250,7 @@ class CloudHarness:
 async def cloud(aiohttp_client, cloud_config) -> CloudHarness:
     from fingerpos.cloud.app import create_app
     return CloudHarness(await aiohttp_client(create_app(cloud_config)))
+
+
+# The ingestion's fixtures (cloud-b): a SQLite database with the device models, a running Ingestion.
+from tests.support.ingest_env import ingest_db, ingestion  # noqa: E402, F401
