@@ -223,3 +223,20 @@ async def test_malformed_price_change_data_is_invalid(cloud, data):
     with in_app(cloud.app):
         with pytest.raises(Invalid):
             await orders.price_change_from_device("t1", 1, data)
+
+
+async def test_nul_in_terminal_text_is_refused_or_cleaned(cloud):
+    await cloud.device("t1", "shop1")
+    with in_app(cloud.app):
+        with pytest.raises(Invalid):
+            await orders.from_sale("t1", 1, {**SALE, "ref": "r\u00001"})
+        named = {**SALE, "items": [{"sku": "tea", "qty": 1, "price": 900, "name": "T\u0000ea"}]}
+        order = await orders.from_sale("t1", 2, named)
+        full = await orders.get_for(await _admin(), order.id)
+        assert full["lines"][0]["name"] == "Tea"
+
+
+async def _admin():
+    from fingerpos.cloud.models.users import Role
+    from fingerpos.cloud.users import create_user
+    return await create_user("root@example.com", "password123", Role.ADMIN)

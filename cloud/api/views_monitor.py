@@ -12,7 +12,7 @@ from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.validation import path_int, query
 from fingerpos.cloud.appkeys import CONFIG, METRICS, MONITOR
 from fingerpos.cloud.errors import Forbidden
-from fingerpos.cloud.models.alarms import Alarm
+from fingerpos.cloud.models.alarms import Alarm, AuditEntry
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.orders.queries import state_counts
@@ -107,3 +107,12 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(text=request.app[METRICS].render(),
                         content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    await auth.require(request, Role.ADMIN)
+    f = query(request, schemas.AuditFilter)
+    rows = await AuditEntry.all().order_by("-id").limit(f.limit)
+    return web.json_response({"entries": [
+        {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+         "target": e.target, "detail": e.detail} for e in rows]})
