@@ -54,6 +54,10 @@ ROUTES: list[Route] = [
     Route("GET", V1 + "/orders", vo.list_, "Orders the caller may see, filtered", query=s.OrderFilter),
     Route("POST", V1 + "/orders", vo.create, "Place an order from a cart (buyer)", s.CartIn, ok=201,
           errors=(400, 401, 403, 404, 413)),
+    # Before /orders/{order}: routes match in this order.
+    Route("GET", V1 + "/orders/ws", vm.buyer_feed,
+          "WebSocket feed of the caller's own orders: {kind: hello|order, data}", ok=101,
+          errors=(400, 401, 403)),
     Route("GET", V1 + "/orders/{order}", vo.get, "One order with lines, revisions and events"),
     Route("POST", V1 + "/orders/{order}/price", vo.change_price,
           "Change an unpaid order's total (seller with the right, manager)", s.PriceChangeIn,
