@@ -195,7 +195,12 @@ async def test_timers_expire_unpaid_and_flag_unaccepted(cloud):
         from datetime import UTC, datetime, timedelta
         old = datetime.now(UTC) - timedelta(hours=2)
         await Order.all().update(state_changed_at=old)
+        from fingerpos.cloud.auth import start_session
+        from fingerpos.cloud.models.users import Session, User
+        await start_session(await User.first())
+        await Session.all().update(expires_at=old)
         assert await timers.tick(cloud.app) == (1, 1)
+        assert await Session.all().count() == 0
         assert await timers.tick(cloud.app) == (0, 0)   # flagged once only
         assert (await Order.get(id=pending["id"])).state == "expired"
         alarm = await Alarm.get(kind="unaccepted:shop1")
