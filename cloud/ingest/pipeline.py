@@ -30,6 +30,7 @@ from fingerpos.cloud.ingest.status import StatusDesk
 from fingerpos.cloud.ingest.store import EventStore, Handler, Incoming, figures_of
 from fingerpos.protocol.chain import BROKEN, DUPLICATE, GAP
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Ingestion:
                  roster: Roster = empty_roster, share_group: str | None = None,
                  client_id: str = "fingerpos-cloud", batch_max: int = 2000,
                  gap_grace: float = 5.0, alarm: Alarm | None = None,
+                 ack_interval: float = 0.25, ack_every: int = 256,
                  refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
                  ) -> None:
         self.mqtt_url = mqtt_url
@@ -68,6 +70,12 @@ class Ingestion:
         self.client_id = client_id
         self.batch_max = batch_max
         self.gap_grace = gap_grace
+        # Ack pacing: a device's first ack after a quiet spell goes out with its
+        # batch; under load at most one per `ack_interval` (or every `ack_every`
+        # events), so acks do not double the message rate.
+        self.ack_interval = ack_interval
+        self.ack_every = ack_every
+        self._ack_pending: set[str] = set()
         self.commands = CommandSender(registry, self._publish)
         self.status = StatusDesk(self.commands, self.stats, notify, roster)
         self.link: MqttLink | None = None
@@ -125,12 +133,44 @@ class Ingestion:
         while True:
             if not self._inbox:
                 self.idle.set()
-                await self._wake.wait()
+                try:
+                    timeout = self.ack_interval if self._ack_pending else None
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    pass
             self._wake.clear()
             take = [self._inbox.popleft() for _ in range(min(self.batch_max, len(self._inbox)))]
             batch = await self._verify(take)
             if batch:
                 await self._commit(batch)
+            if self._ack_pending:
+                # Here no batch is in flight, so every tracker's `committed` is in the database.
+                await self._flush_acks()
+
+    async def _flush_acks(self) -> None:
+        now = time.monotonic()
+        due = []
+        for dev in list(self._ack_pending):
+            st = self.registry.cached(dev)
+            if st is None or st.tracker.committed <= st.acked_sent:
+                self._ack_pending.discard(dev)
+            elif now - st.acked_at >= self.ack_interval:
+                due.append(st)
+        if not due:
+            return
+        try:
+            async with in_transaction() as conn:
+                sealed, _ = await self.commands.seal_many(
+                    conn, [(st.id, "ack", {"upto": st.tracker.committed}) for st in due],
+                    skip_unknown=True)
+        except Exception as e:  # the database is away: they stay pending
+            log.info("deferred acks not sent yet: %s", e)
+            return
+        self.commands.publish_all(sealed)
+        self.stats.acks_sent += len(sealed)
+        for st in due:
+            st.acked_sent, st.acked_at = st.tracker.committed, now
+            self._ack_pending.discard(st.id)
 
     async def _verify(self, take: list[_Raw]) -> list[Incoming]:
         batch: list[Incoming] = []
@@ -218,10 +258,12 @@ class Ingestion:
         for ev in batch:
             self._puback(ev.mid, ev.qos, ev.generation)
         self.stats.batches += 1
+        now = time.monotonic()
         for dev, n in upto.items():
             st = self.registry.cached(dev)
             if st is not None:
-                st.acked_sent = n
+                st.acked_sent, st.acked_at = n, now
+                self._ack_pending.discard(dev)
         # Per-event items only for small batches: a busy feed says how many.
         news = [ev for ev in batch if ev.event_id is not None]
         feed: dict = {"stored": len(news), "batch": len(batch),
@@ -233,6 +275,7 @@ class Ingestion:
     async def _commit_once(self, batch: list[Incoming]) -> tuple[list, dict[str, int]]:
         """Classify against the trackers, then one transaction for it all."""
         alarms: list[tuple[str, str, str]] = []
+        again: set[str] = set()  # devices that sent something twice: ack them at once
         for ev in batch:
             st = self.registry.cached(ev.device) or await self.registry.load(ev.device)
             if st is None:
@@ -240,6 +283,7 @@ class Ingestion:
             kind = st.tracker.observe(ev.seq, ev.prev, ev.hash)
             if kind == DUPLICATE:
                 self.stats.duplicates += 1
+                again.add(ev.device)
             elif kind == GAP:
                 self.stats.gaps += 1
                 st.gap_since = st.gap_since or time.monotonic()
@@ -248,13 +292,20 @@ class Ingestion:
                 alarms.append((ev.device, "broken_chain",
                                f"event {ev.seq}: prev does not match the event before it"))
         figures = figures_of(batch)
-        upto: dict[str, int] = {}
+        upto: dict[str, int] = {}  # the acks that go out with this batch
+        now = time.monotonic()
         for dev, f in figures.items():
             st = self.registry.cached(dev)
-            if st is not None:
-                f.acked = upto[dev] = st.tracker.committed
-                if not st.tracker.missing():
-                    st.gap_since, st.gap_alarmed = None, False
+            if st is None:
+                continue
+            f.acked = n = st.tracker.committed
+            if not st.tracker.missing():
+                st.gap_since, st.gap_alarmed = None, False
+            if n > 0 and (dev in again or now - st.acked_at >= self.ack_interval
+                          or n - st.acked_sent >= self.ack_every):
+                upto[dev] = n
+            elif n > st.acked_sent:
+                self._ack_pending.add(dev)
 
         async def allocate(conn: BaseDBAsyncClient) -> list:
             items = [(dev, "ack", {"upto": n}) for dev, n in upto.items() if n > 0]
@@ -296,7 +347,7 @@ class Ingestion:
             log.error("alarm %s for %s not recorded (%s): %s", kind, device, e, message)
 
     async def _fill_from_db(self, st: DeviceState) -> list[int]:
-        """Feed the tracker the missing seqs other workers stored; ack any progress.
+        """Feed the tracker the missing seqs other workers stored; queue an ack on progress.
 
         Returns the seqs still missing.
         """
@@ -308,9 +359,8 @@ class Ingestion:
             for seq, prev, h in rows:
                 st.tracker.observe(seq, prev, h)
             if st.tracker.committed > st.acked_sent:
-                await self.commands.send(st.id, "ack", {"upto": st.tracker.committed})
-                st.acked_sent = st.tracker.committed
-                self.stats.acks_sent += 1
+                self._ack_pending.add(st.id)  # the batch loop sends it
+                self._wake.set()
         except Exception as e:  # the database is away: try on the next round
             log.info("gap check for %s failed: %s", st.id, e)
         return st.tracker.missing()
