@@ -28,6 +28,7 @@ from fingerpos.cloud.ingest.registry import DeviceRegistry, DeviceState, stored_
 from fingerpos.cloud.ingest.stats import IngestStats
 from fingerpos.cloud.ingest.status import StatusDesk
 from fingerpos.cloud.ingest.store import EventStore, Handler, Incoming, figures_of
+from fingerpos.cloud.ingest.verify import EventVerifier
 from fingerpos.protocol.chain import BROKEN, DUPLICATE, GAP
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -79,6 +80,7 @@ class Ingestion:
         self.commands = CommandSender(registry, self._publish)
         self.status = StatusDesk(self.commands, self.stats, notify, roster)
         self.link: MqttLink | None = None
+        self.verifier = EventVerifier()
         self._inbox: deque[_Raw] = deque()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -221,7 +223,7 @@ class Ingestion:
         if st.revoked:
             return "revoked", dev
         try:
-            body = protocol.verify(st.key, topic, payload)
+            body = self.verifier.verify(st.key, topic, payload)
         except protocol.ProtocolError as e:
             return e.code, dev
         raw = bytes(payload[:-65])
