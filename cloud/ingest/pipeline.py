@@ -23,8 +23,9 @@ from collections.abc import Awaitable, Callable
 import paho.mqtt.client as paho
 from fingerpos import protocol
 from fingerpos.cloud.commands import CommandSender
+from fingerpos.cloud.ingest.gaps import GapWatch
 from fingerpos.cloud.ingest.link import MqttLink
-from fingerpos.cloud.ingest.registry import DeviceRegistry, DeviceState, stored_between
+from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.ingest.stats import IngestStats
 from fingerpos.cloud.ingest.status import StatusDesk
 from fingerpos.cloud.ingest.store import EventStore, Handler, Incoming, figures_of
@@ -96,8 +97,10 @@ class Ingestion:
                              self._on_message, mqtt5=self.share_group is not None,
                              manual_ack=True, clean=False)
         await self.link.start()
+        gaps = GapWatch(self.registry, self.gap_grace, self.share_group is not None,
+                        self._raise, self._ack_later)
         self._tasks = [asyncio.create_task(self._run(), name="ingest"),
-                       asyncio.create_task(self._watch_gaps(), name="ingest-gaps")]
+                       asyncio.create_task(gaps.run(), name="ingest-gaps")]
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -320,49 +323,12 @@ class Ingestion:
             await self._raise(dev, kind, message)
         return sealed, upto
 
-    async def _watch_gaps(self) -> None:
-        """Raise one alarm per hole that stays open past the grace period."""
-        while True:
-            await asyncio.sleep(min(1.0, self.gap_grace / 2))
-            now = time.monotonic()
-            for st in self.registry.all():
-                if st.gap_since is None or st.gap_alarmed:
-                    continue
-                if now - st.gap_since < self.gap_grace:
-                    if self.share_group:  # another worker may have stored the hole
-                        await self._fill_from_db(st)
-                    continue
-                missing = await self._fill_from_db(st)
-                if not missing:
-                    st.gap_since = None
-                    continue
-                st.gap_alarmed = True
-                log.warning("device %s: events %s..%s missing for %.0fs", st.id, missing[0],
-                            missing[-1], now - st.gap_since)
-                await self._raise(st.id, "seq_gap",
-                                  f"{len(missing)} event(s) missing: seq {missing[0]}..{missing[-1]}")
-
     async def _raise(self, device: str, kind: str, message: str) -> None:
         try:
             await self.alarm(device, kind, message)
         except Exception as e:  # an alarm must not stop ingestion; the log keeps it
             log.error("alarm %s for %s not recorded (%s): %s", kind, device, e, message)
 
-    async def _fill_from_db(self, st: DeviceState) -> list[int]:
-        """Feed the tracker the missing seqs other workers stored; queue an ack on progress.
-
-        Returns the seqs still missing.
-        """
-        missing = st.tracker.missing()
-        if not missing:
-            return missing
-        try:
-            rows = await stored_between(st.id, missing[0], missing[-1])
-            for seq, prev, h in rows:
-                st.tracker.observe(seq, prev, h)
-            if st.tracker.committed > st.acked_sent:
-                self._ack_pending.add(st.id)  # the batch loop sends it
-                self._wake.set()
-        except Exception as e:  # the database is away: try on the next round
-            log.info("gap check for %s failed: %s", st.id, e)
-        return st.tracker.missing()
+    def _ack_later(self, device: str) -> None:
+        self._ack_pending.add(device)  # the batch loop sends it
+        self._wake.set()
