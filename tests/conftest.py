@@ -135,6 +135,14 @@ def postgres():
         shutil.rmtree(cluster.dir, ignore_errors=True)
 
 
+def forget_sql_dialect() -> None:
+    """Drop tortoise's per-table statement cache. It is keyed by connection name and table,
+    not by dialect, so a process that used SQLite and then PostgreSQL would send SQLite's
+    statements to PostgreSQL. Production processes use one database; the tests use both."""
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+    EXECUTOR_CACHE.clear()
+
+
 def cloud_on_postgres() -> bool:
     return os.environ.get("FINGERPOS_TEST_DB", "sqlite") == "postgres"
 
@@ -165,6 +173,7 @@ def cloud_db_template(request, tmp_path_factory):
 @pytest.fixture
 async def cloud_db_url(cloud_db_template, tmp_path) -> str:
     """A fresh, migrated database for one test."""
+    forget_sql_dialect()
     kind, template = cloud_db_template
     if kind == "postgres":
         name = f"fp_test_{next(_db_numbers)}"
@@ -216,8 +225,13 @@ class CloudHarness:
             token = await create_api_token(user)
         return {"Authorization": f"Bearer {token}", "X-User-Id": str(user.id)}
 
+    async def admin(self) -> dict[str, str]:
+        if not hasattr(self, "_admin"):
+            self._admin = await self.user("admin")
+        return self._admin
+
     async def product(self, shop: str, sku: str, price: int, currency: str = "EUR") -> None:
-        admin = await self.user("admin")
+        admin = await self.admin()
         await self.client.post("/api/v1/shops", json={"id": shop}, headers=admin)
         r = await self.client.post(f"/api/v1/shops/{shop}/products", headers=admin,
                                    json={"sku": sku, "name": sku.title(), "price": price,
@@ -226,7 +240,7 @@ class CloudHarness:
 
     async def device(self, device_id: str, shop: str) -> bytes:
         key = os.urandom(32)
-        r = await self.client.post("/api/v1/devices", headers=await self.user("admin"),
+        r = await self.client.post("/api/v1/devices", headers=await self.admin(),
                                    json={"id": device_id, "shop": shop, "key": key.hex()})
         assert r.status == 201, await r.text()
         return key

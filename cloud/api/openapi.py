@@ -28,7 +28,7 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
                           + r.handler.__name__}
     params = []
     for name in re.findall(r"{(\w+)}", r.path):
-        kind = ({"type": "integer", "minimum": 1} if name in _INT_PARAMS
+        kind = ({"type": "integer", "minimum": 1, "maximum": 2**31 - 1} if name in _INT_PARAMS
                 else {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"})
         params.append({"name": name, "in": "path", "required": True, "schema": kind})
     if r.query is not None:

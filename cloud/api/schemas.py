@@ -48,7 +48,7 @@ class CartIn(Strict):
 
 
 class PriceChangeIn(Strict):
-    version: int = Field(ge=1, le=2**31)
+    version: int = Field(ge=1, le=2**31 - 1)
     total: int = Field(ge=0, le=MAX_MINOR)
     reason: str = Field(default="", max_length=200)
 
@@ -56,7 +56,7 @@ class PriceChangeIn(Strict):
 class PayIn(Strict):
     amount: int = Field(ge=0, le=MAX_MINOR)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    version: int = Field(ge=1, le=2**31)
+    version: int = Field(ge=1, le=2**31 - 1)
 
 
 class OrderFilter(BaseModel):

@@ -10,6 +10,7 @@ from fingerpos.cloud.errors import Invalid, NotFound, TooLarge
 from pydantic import BaseModel, ValidationError
 
 MAX_BODY = 64 * 1024
+MAX_ID = 2**31 - 1
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -51,6 +52,7 @@ def query(request: web.Request, model: type[M]) -> M:
 def path_int(request: web.Request, name: str) -> int:
     """An integer path segment; anything else is simply not found."""
     text = request.match_info[name]
-    if not text.isdigit() or len(text) > 15:
+    # Row ids are 32-bit in the schema (PostgreSQL integer): larger ones cannot exist.
+    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
         raise NotFound(f"no such {name}")
     return int(text)

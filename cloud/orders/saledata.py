@@ -15,6 +15,7 @@ from fingerpos.cloud.orders.rules import MAX_TOTAL, Line
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
 MAX_ITEMS = 100
+MAX_ID = 2**31 - 1          # order ids and versions are 32-bit columns
 
 
 def _int(data: dict, name: str, lo: int, hi: int) -> int:
@@ -78,10 +79,10 @@ class PriceChange:
 def parse_price_change(data: Any) -> PriceChange:
     data = _obj(data, "price_change data")
     seller = data.get("seller")
-    if seller is not None and (type(seller) is not int or seller < 1):
+    if seller is not None and (type(seller) is not int or not 1 <= seller <= MAX_ID):
         raise Invalid("seller must be a user id")
     reason = data.get("reason", "")
-    return PriceChange(order=_int(data, "order", 1, 2**53), version=_int(data, "version", 1, 2**31),
+    return PriceChange(order=_int(data, "order", 1, MAX_ID), version=_int(data, "version", 1, MAX_ID),
                        total=_int(data, "total", 0, MAX_TOTAL),
                        reason=reason[:200] if isinstance(reason, str) else "", seller=seller)
 
@@ -103,4 +104,4 @@ def parse_ack(data: Any) -> Ack:
         raise Invalid("pickup must be the code the buyer shows")
     if action == "handover" and pickup is None:
         raise Invalid("a handover needs the buyer's pickup code")
-    return Ack(order=_int(data, "order", 1, 2**53), action=action, pickup=pickup)
+    return Ack(order=_int(data, "order", 1, MAX_ID), action=action, pickup=pickup)
