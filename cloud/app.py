@@ -21,6 +21,7 @@ from fingerpos.cloud.auth import LoginThrottle
 from fingerpos.cloud.config import Config
 from fingerpos.cloud.keyring import DeviceKeyring
 from fingerpos.cloud.metrics import Registry
+from fingerpos.cloud.web import setup as web_pages_setup
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 
@@ -54,4 +55,5 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(timers.order_timers)
     app.cleanup_ctx.extend(_ingest_resources(config))
     add_routes(app)
+    web_pages_setup(app)
     return app

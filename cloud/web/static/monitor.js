@@ -1,0 +1,172 @@
+/* Monitor, alarms and devices pages, live from /api/v1/monitor/ws: state counters, the order
+   feed with per-order timers (flagged when an order stays in a state past its limit), alarms
+   with acknowledge/clear, and the fleet's figures. */
+"use strict";
+(function () {
+  var root = document.getElementById("monitor");
+  if (!root) return;
+  var limits = {};
+  try { limits = JSON.parse(root.dataset.limits || "{}"); } catch (e) { limits = {}; }
+  var canAck = root.dataset.canAck === "1";
+  var FEED_ROWS = 50;
+
+  /* --- counters --- */
+  function setCounts(counts) {
+    document.querySelectorAll("#counters .counter").forEach(function (el) {
+      el.querySelector(".n").textContent = counts[el.dataset.state] || 0;
+    });
+  }
+
+  /* --- order feed + timers --- */
+  var feed = document.querySelector("#feed tbody");
+  function orderRow(o) {
+    var row = feed.querySelector('tr[data-order="' + Number(o.id) + '"]');
+    if (!row) {
+      row = fpEl("tr");
+      row.dataset.order = o.id;
+      [["Order", ""], ["State", "state-cell"], ["In state for", "timer"], ["Shop", ""], ["Source", ""],
+       ["Total", "num total-cell"]].forEach(function (c) {
+        var td = fpEl("td", c[1]); td.dataset.label = c[0]; row.appendChild(td);
+      });
+      var link = fpEl("a", null, "#" + o.id);
+      link.href = "/orders/" + Number(o.id);
+      row.children[0].appendChild(link);
+      row.children[3].textContent = o.shop;
+      row.children[4].textContent = o.source + (o.device ? " " + o.device : "");
+    }
+    feed.insertBefore(row, feed.firstChild);
+    while (feed.children.length > FEED_ROWS) feed.removeChild(feed.lastChild);
+    row.dataset.state = o.state;
+    row.dataset.since = o.state_changed_at || "";
+    row.querySelector(".state-cell").replaceChildren(fpState(o.state));
+    row.querySelector(".total-cell").textContent = fpMoney(o.total, o.currency);
+    row.classList.add("flash");
+    setTimeout(function () { row.classList.remove("flash"); }, 1200);
+    tick();
+  }
+  function span(s) {
+    s = Math.max(0, Math.floor(s));
+    var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
+    return (h ? h + "h " : "") + (h || m ? m + "m " : "") + sec + "s";
+  }
+  function tick() {
+    if (!feed) return;
+    var now = Date.now();
+    feed.querySelectorAll("tr").forEach(function (row) {
+      var since = Date.parse(row.dataset.since), cell = row.querySelector(".timer");
+      var limit = limits[row.dataset.state];
+      if (isNaN(since) || limit === undefined) { cell.textContent = "-"; row.classList.remove("stuck"); return; }
+      var age = (now - since) / 1000;
+      cell.textContent = span(age);
+      row.classList.toggle("stuck", age > limit);
+    });
+  }
+  if (feed) { tick(); setInterval(tick, 1000); }
+
+  /* --- alarms --- */
+  var alarmList = document.getElementById("alarms");
+  function alarmItem(a) {
+    var li = fpEl("li", "alarm sev-" + a.severity + (a.acked_at ? " acked" : "") + (a.cleared_at ? " cleared" : ""));
+    li.dataset.alarm = a.id;
+    li.appendChild(fpEl("span", "sev", a.severity));
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(fpEl("span", "kind", a.kind));
+    if (a.device) { li.appendChild(document.createTextNode(" ")); li.appendChild(fpEl("span", "muted", a.device)); }
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(fpEl("span", "msg", a.message));
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(fpEl("span", "muted small", "×" + a.count + " · " + fpWhen(a.last_at) +
+      (a.acked_at ? " · acknowledged" : "") + (a.cleared_at ? " · cleared" : "")));
+    if (canAck && !a.acked_at && !a.cleared_at) {
+      var ack = fpEl("button", "small ack", "Acknowledge"); ack.dataset.ack = a.id; li.appendChild(ack);
+    }
+    if (canAck && !a.cleared_at) {
+      var clear = fpEl("button", "small secondary clear", "Clear"); clear.dataset.clear = a.id; li.appendChild(clear);
+    }
+    return li;
+  }
+  function upsertAlarm(a) {
+    if (!alarmList || typeof a.id !== "number") return;
+    var old = alarmList.querySelector('li[data-alarm="' + a.id + '"]');
+    var li = alarmItem(a);
+    if (old) alarmList.replaceChild(li, old); else alarmList.insertBefore(li, alarmList.firstChild);
+    var none = document.getElementById("no-alarms");
+    if (none) none.hidden = true;
+    var count = document.getElementById("alarm-count");
+    if (count) count.textContent = alarmList.querySelectorAll("li:not(.cleared)").length + " open";
+  }
+  if (alarmList) {
+    alarmList.addEventListener("click", function (ev) {
+      var b = ev.target.closest("button");
+      if (!b) return;
+      var id = b.dataset.ack || b.dataset.clear, what = b.dataset.ack ? "ack" : "clear";
+      b.disabled = true;
+      fpApi("POST", "/api/v1/alarms/" + Number(id) + "/" + what)
+        .then(upsertAlarm)
+        .catch(function (e) { b.disabled = false; b.title = e.message; alert(e.message); });
+    });
+  }
+
+  /* --- devices --- */
+  var devTable = document.querySelector("#devices tbody"), devMini = document.getElementById("devices-mini");
+  var devPending = false;
+  function setDevice(d) {
+    if (devMini) {
+      var li = devMini.querySelector('li[data-device="' + CSS.escape(d.id) + '"]');
+      if (!li) { li = fpEl("li"); li.dataset.device = d.id; devMini.appendChild(li); }
+      li.replaceChildren(fpEl("span", "dot " + (d.online ? "on" : "off")), document.createTextNode(" " + d.id + " "),
+                         fpEl("span", "muted", d.shop || ""));
+    }
+    if (!devTable) return;
+    var row = devTable.querySelector('tr[data-device="' + CSS.escape(d.id) + '"]');
+    if (!row) return refreshDevices();
+    if ("online" in d) {
+      row.querySelector(".online").replaceChildren(fpEl("span", "dot " + (d.online ? "on" : "off")),
+                                                   document.createTextNode(d.online ? " online" : " offline"));
+    }
+    if (d.last_seen) row.querySelector(".last_seen").textContent =
+      fpWhen(typeof d.last_seen === "number" ? new Date(d.last_seen * 1000).toISOString() : d.last_seen);
+    ["fw", "heap_free", "rssi", "outbox"].forEach(function (k) {
+      if (k in d) row.querySelector("." + k).textContent = d[k] === null ? "-" : d[k];
+    });
+  }
+  function refreshDevices() {  /* heartbeat figures come from the API, at most once a second */
+    if (devPending) return;
+    devPending = true;
+    setTimeout(function () {
+      fpApi("GET", "/api/v1/devices").then(function (body) {
+        body.devices.forEach(function (d) {
+          if (devTable && !devTable.querySelector('tr[data-device="' + CSS.escape(d.id) + '"]')) {
+            var row = fpEl("tr"); row.dataset.device = d.id;
+            [["Terminal", "", d.id], ["Shop", "", d.shop], ["Online", "online"], ["Last seen", "last_seen"],
+             ["Firmware", "fw"], ["Free heap", "num heap_free"], ["RSSI", "num rssi"], ["Outbox", "num outbox"]]
+              .forEach(function (c) { var td = fpEl("td", c[1], c[2]); td.dataset.label = c[0]; row.appendChild(td); });
+            devTable.appendChild(row);
+          }
+          setDevice(d);
+        });
+      }).catch(function () {}).finally(function () { devPending = false; });
+    }, 1000);
+  }
+
+  fpLive(root.dataset.feed, function (msg) {
+    var d = msg.data;
+    if (msg.kind === "snapshot") {
+      setCounts(d.counts || {});
+      (d.alarms || []).slice().reverse().forEach(upsertAlarm);
+    } else if (msg.kind === "counts") {
+      setCounts(d);
+    } else if (msg.kind === "order" && feed) {
+      orderRow(d);
+    } else if (msg.kind === "alarm") {
+      upsertAlarm(d);
+    } else if (msg.kind === "device") {
+      setDevice(d);
+      refreshDevices();
+    } else if (msg.kind === "ingest" && d && d.items) {
+      if (d.items.some(function (it) { return it[2] === "heartbeat" || it[2] === "boot"; })) refreshDevices();
+    } else if (msg.kind === "reconnected") {
+      refreshDevices();
+    }
+  });
+})();

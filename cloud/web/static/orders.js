@@ -1,0 +1,26 @@
+/* The order list, live: rows change state and total as the feed reports, new orders appear. */
+"use strict";
+(function () {
+  var table = document.getElementById("order-list");
+  if (!table) return;
+  var body = table.querySelector("tbody");
+  fpLive(table.dataset.feed, function (msg) {
+    if (msg.kind !== "order" || !msg.data) return;
+    var o = msg.data;
+    var row = body.querySelector('tr[data-order="' + Number(o.id) + '"]');
+    if (!row) {
+      row = fpEl("tr");
+      row.dataset.order = o.id;
+      var link = fpEl("a", null, "#" + o.id);
+      link.href = "/orders/" + Number(o.id);
+      var cells = [["Order", ""], ["State", "state-cell"], ["Shop", ""], ["Total", "num total-cell"], ["Placed", ""]];
+      cells.forEach(function (c) { var td = fpEl("td", c[1]); td.dataset.label = c[0]; row.appendChild(td); });
+      row.children[0].appendChild(link);
+      row.children[2].textContent = o.shop;
+      row.children[4].textContent = fpWhen(o.created_at);
+      body.insertBefore(row, body.firstChild);
+    }
+    row.querySelector(".state-cell").replaceChildren(fpState(o.state));
+    row.querySelector(".total-cell").textContent = fpMoney(o.total, o.currency);
+  });
+})();

@@ -1,0 +1,124 @@
+"""Orders as pages: the list (a buyer's own, a shop's for its staff) and one order with
+its state, timeline, pickup code (number and QR) and the actions its viewer may take.
+
+The pickup code exists in clear only at the moment of payment (the database keeps
+its HMAC). The page that paid keeps it for the buyer in a cookie sealed with the
+cloud's keyring (AES-GCM bound to the order and the buyer), scoped to that
+order's path, so the order page can show it again without the server storing it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from fingerpos.cloud import orders
+from fingerpos.cloud.appkeys import CONFIG, KEYRING
+from fingerpos.cloud.errors import DomainError, NotFound
+from fingerpos.cloud.keyring import KeyringError
+from fingerpos.cloud.models.users import Role
+from fingerpos.cloud.orders.states import PRICE_CHANGEABLE, State
+from fingerpos.cloud.web import forms, qr
+from fingerpos.cloud.web.page import STAFF, checked_form, need, redirect, render
+
+STATES = [s.value for s in State]
+
+
+def order_id(request: web.Request) -> int:
+    text = request.match_info["order"]
+    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= 2**31 - 1:
+        raise NotFound("no such order")
+    return int(text)
+
+
+def _pickup_cookie(oid: int) -> str:
+    return f"fp_pickup_{oid}"
+
+
+def _pickup_label(oid: int, user_id: int) -> str:
+    return f"pickup:{oid}:{user_id}"
+
+
+def read_pickup(request: web.Request, oid: int, user_id: int) -> str | None:
+    sealed = request.cookies.get(_pickup_cookie(oid))
+    if not sealed:
+        return None
+    try:
+        code = request.app[KEYRING].open(sealed, _pickup_label(oid, user_id)).decode()
+    except (KeyringError, UnicodeDecodeError):
+        return None
+    return code if code.isdigit() and len(code) == 6 else None
+
+
+def keep_pickup(request: web.Request, response: web.StreamResponse, oid: int, user_id: int,
+                code: str) -> None:
+    sealed = request.app[KEYRING].seal(_pickup_label(oid, user_id), code.encode())
+    response.set_cookie(_pickup_cookie(oid), sealed, httponly=True, samesite="Strict",
+                        secure=request.app[CONFIG].cookie_secure, path=f"/orders/{oid}",
+                        max_age=90 * 24 * 3600)
+
+
+async def order_list(request: web.Request) -> web.Response:
+    who = await need(request)
+    state = request.query.get("state", "")
+    state = state if state in STATES else None
+    page = forms.parse_int(request.query.get("page"), 1, 1, 10_000)
+    rows = await orders.list_for(who.user, state=state, limit=51, offset=(page - 1) * 50)
+    return await render(request, "orders.html", {"orders": rows[:50], "more": len(rows) > 50,
+                                                 "page": page, "state": state or "",
+                                                 "states": STATES})
+
+
+async def order_page(request: web.Request, errors: dict[str, str] | None = None,
+                     status: int = 200) -> web.Response:
+    who = await need(request)
+    oid = order_id(request)
+    order = await orders.get_for(who.user, oid)
+    code = read_pickup(request, oid, who.user.id) if who.user.role == Role.BUYER else None
+    state = order["state"]
+    ctx: dict[str, Any] = {
+        "o": order, "errors": errors or {}, "pickup": code,
+        "pickup_qr": qr.svg(f"fingerpos:order:{oid}:pickup:{code}") if code else "",
+        "can_pay": who.user.role == Role.BUYER and state == State.PENDING_PAYMENT,
+        "can_cancel": state == State.PENDING_PAYMENT,
+        "can_price": who.user.role in STAFF and state in PRICE_CHANGEABLE,
+        "can_hold": who.user.role in STAFF and state == State.PENDING_PAYMENT,
+        "can_release": who.user.role in STAFF and state == State.HELD,
+        "feed": "/api/v1/monitor/ws" if who.staff else "/api/v1/orders/ws",
+    }
+    return await render(request, "order.html", ctx, status=status)
+
+
+async def pay(request: web.Request) -> web.Response:
+    """Pay the version of the order the page showed; a stale one is refused with the reason."""
+    who = await need(request, Role.BUYER)
+    form = await checked_form(request)
+    oid = order_id(request)
+    order = await orders.get_for(who.user, oid)
+    version = forms.parse_int(form.get("version"), 0)
+    amount = forms.parse_int(form.get("amount"), -1, -1, 10**12)
+    try:
+        _paid, code = await orders.pay(oid, amount, form.get("currency", "")[:3], version)
+    except DomainError as e:
+        message = e.message
+        if "stale version" in message:
+            message = (f"Not paid: the shop changed this order's price after you opened it. "
+                       f"The total is now {forms.money(order['total'], order['currency'])} "
+                       f"(version {order['version']}). Check the new total and pay again.")
+        return await order_page(request, {"pay": message}, status=e.status)
+    response = redirect(f"/orders/{oid}")
+    keep_pickup(request, response, oid, who.user.id, code)
+    raise response
+
+
+async def cancel(request: web.Request) -> web.Response:
+    who = await need(request)
+    await checked_form(request)
+    oid = order_id(request)
+    try:
+        await orders.cancel(oid, who.user)
+    except DomainError as e:
+        if e.status == 404:
+            raise
+        return await order_page(request, {"cancel": e.message}, status=e.status)
+    raise redirect(f"/orders/{oid}")

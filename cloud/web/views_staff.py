@@ -1,0 +1,120 @@
+"""Seller and operator pages: the live monitor, the fleet, alarms, and the order actions
+(price change, hold, release) posted from the order page.
+
+The pages render a full snapshot on the server; static/live.js then keeps them
+current from the monitor WebSocket (/api/v1/monitor/ws) without reloading.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from fingerpos.cloud import alarms, orders
+from fingerpos.cloud.api.schemas import PriceChangeIn
+from fingerpos.cloud.appkeys import CONFIG
+from fingerpos.cloud.commerce.money import MoneyError
+from fingerpos.cloud.errors import DomainError
+from fingerpos.cloud.models.alarms import Alarm
+from fingerpos.cloud.models.devices import Device
+from fingerpos.cloud.models.users import Role, User
+from fingerpos.cloud.orders.queries import state_counts
+from fingerpos.cloud.orders.rules import PriceActor
+from fingerpos.cloud.web import forms
+from fingerpos.cloud.web.page import STAFF, checked_form, need, redirect, render
+from fingerpos.cloud.web.views_orders import STATES, order_id, order_page
+
+FEED_ROWS = 50
+
+
+async def _devices(user: User) -> list[Device]:
+    rows = Device.all() if user.role == Role.ADMIN else Device.filter(shop=user.shop_id or "")
+    return await rows.order_by("id").limit(1000)
+
+
+def device_json(d: Device) -> dict:
+    return {"id": d.id, "shop": d.shop, "fw": d.fw, "online": d.online, "revoked": d.revoked,
+            "last_seen": d.last_seen.isoformat() if d.last_seen else None, "uptime": d.uptime,
+            "heap_free": d.heap_free, "rssi": d.rssi, "outbox": d.outbox}
+
+
+def _limits(request: web.Request) -> dict[str, int]:
+    """How long an order may stay in a state before the monitor flags it (seconds)."""
+    config = request.app[CONFIG]
+    return {"pending_payment": config.unpaid_expiry_s, "paid": config.accept_alert_s,
+            "accepted": 3600, "fulfilled": 3600, "held": 3600, "draft": 3600}
+
+
+async def monitor(request: web.Request) -> web.Response:
+    who = await need(request, *STAFF)
+    recent = await orders.list_for(who.user, limit=FEED_ROWS)
+    open_alarms = await Alarm.filter(cleared_at__isnull=True).order_by("-id").limit(100)
+    return await render(request, "monitor.html", {
+        "orders": recent, "counts": await state_counts(), "states": STATES,
+        "alarms": [alarms.alarm_json(a) for a in open_alarms], "limits": _limits(request),
+        "devices": [device_json(d) for d in await _devices(who.user)],
+        "can_ack": who.user.role in (Role.MANAGER, Role.ADMIN)})
+
+
+async def devices(request: web.Request) -> web.Response:
+    who = await need(request, *STAFF)
+    return await render(request, "devices.html",
+                        {"devices": [device_json(d) for d in await _devices(who.user)]})
+
+
+async def alarm_list(request: web.Request) -> web.Response:
+    who = await need(request, *STAFF)
+    show = request.query.get("show", "open")
+    rows = Alarm.all() if show == "all" else Alarm.filter(cleared_at__isnull=True)
+    found = await rows.order_by("-id").limit(200)
+    return await render(request, "alarms.html", {
+        "alarms": [alarms.alarm_json(a) for a in found], "show": show,
+        "can_ack": who.user.role in (Role.MANAGER, Role.ADMIN)})
+
+
+async def change_price(request: web.Request) -> web.Response:
+    """改价 from the order page: the new total as money text, the version the page showed."""
+    who = await need(request, *STAFF)
+    form = await checked_form(request)
+    oid = order_id(request)
+    order = await orders.get_for(who.user, oid)
+    errors: dict[str, str] = {}
+    total = -1
+    try:
+        total = forms.parse_money(form.get("total", ""), order["currency"])
+    except MoneyError as e:
+        errors["total"] = str(e)
+    data, more = forms.validate(PriceChangeIn, {
+        "version": forms.parse_int(form.get("version"), 0), "total": max(total, 0),
+        "reason": form.get("reason", "").strip()})
+    errors = {**more, **errors}
+    if data is None or errors:
+        return await order_page(request, errors, status=400)
+    actor = PriceActor(who.user.role.value, who.user.shop_id, who.user.can_change_price)
+    try:
+        await orders.change_price(oid, data.version, data.total, data.reason, actor,
+                                  user_id=who.user.id)
+    except DomainError as e:
+        if e.status == 404:
+            raise
+        return await order_page(request, {"total": e.message}, status=e.status)
+    raise redirect(f"/orders/{oid}")
+
+
+async def _stage(request: web.Request, hold: bool) -> web.Response:
+    who = await need(request, *STAFF)
+    await checked_form(request)
+    oid = order_id(request)
+    try:
+        await orders.stage(oid, who.user, hold=hold)
+    except DomainError as e:
+        if e.status == 404:
+            raise
+        return await order_page(request, {"stage": e.message}, status=e.status)
+    raise redirect(f"/orders/{oid}")
+
+
+async def hold(request: web.Request) -> web.Response:
+    return await _stage(request, True)
+
+
+async def release(request: web.Request) -> web.Response:
+    return await _stage(request, False)
