@@ -264,3 +264,14 @@ async def test_other_buyers_order_is_not_found(cloud):
     assert (await cloud.client.get(f"/orders/{oid}")).status == 404
     assert (await cloud.client.get("/orders/99999999999")).status == 404
     assert (await cloud.client.get("/orders/abc")).status == 404
+
+
+async def test_overlapping_requests_each_keep_their_database_context(cloud):
+    """A page and its script's fetches overlap in a browser: none may fail for it."""
+    import asyncio
+    await cloud.product("shop1", "tea", 250)
+    buyer = await cloud.user()
+    answers = await asyncio.gather(*[
+        cloud.client.get("/api/v1/orders" if n % 2 else "/", headers=buyer if n % 2 else {})
+        for n in range(40)])
+    assert [r.status for r in answers] == [200] * 40

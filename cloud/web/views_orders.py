@@ -64,9 +64,18 @@ async def order_list(request: web.Request) -> web.Response:
     state = state if state in STATES else None
     page = forms.parse_int(request.query.get("page"), 1, 1, 10_000)
     rows = await orders.list_for(who.user, state=state, limit=51, offset=(page - 1) * 50)
-    return await render(request, "orders.html", {"orders": rows[:50], "more": len(rows) > 50,
-                                                 "page": page, "state": state or "",
-                                                 "states": STATES})
+    return await render(request, "orders.html", {
+        "orders": rows[:50], "more": len(rows) > 50, "page": page, "state": state or "",
+        "states": STATES, "export_url": export_url(request, state) if who.staff else None})
+
+
+def export_url(request: web.Request, state: str | None) -> str | None:
+    """The CSV export (the commerce API) for this filter, when the app serves one."""
+    for resource in request.app.router.resources():
+        path = resource.canonical
+        if path.startswith("/api/v1/") and "export" in path and "{" not in path:
+            return path + (f"?state={state}" if state else "")
+    return None
 
 
 async def order_page(request: web.Request, errors: dict[str, str] | None = None,
