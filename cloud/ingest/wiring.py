@@ -15,7 +15,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
-from fingerpos.cloud import alarms, monitor, orders
+from fingerpos.cloud import alarms, device_alarms, monitor, orders
 from fingerpos.cloud.appkeys import COMMANDS, CONFIG, KEYRING, METRICS
 from fingerpos.cloud.broker import EmbeddedBroker
 from fingerpos.cloud.config import Config
@@ -38,6 +38,9 @@ HANDLERS = {
     "sale": orders.from_sale,
     "ack": orders.device_ack,
     "price_change": orders.price_change_from_device,
+    # The terminal's sound-and-light alarm and repeated failed logins reach the monitor.
+    "alarm": device_alarms.from_alarm_event,
+    "login": device_alarms.from_login_event,
 }
 
 
