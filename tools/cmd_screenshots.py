@@ -1,0 +1,213 @@
+"""`fingerpos screenshots --out DIR`: PNGs of the main pages, from a seeded cloud driven by
+Debian's Chromium through Playwright.
+
+It starts a real cloud (create_app) on a free loopback port with a throwaway SQLite
+database, seeds a shop (products, a buyer, a manager, terminals, orders in several
+states, alarms), then walks the pages as a buyer and as a manager. Nothing is
+downloaded: Playwright only launches the Chromium executable named by --chromium.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PASSWORD = "demo-password"
+PRODUCTS = [
+    ("tea-green", "Green tea, 100 g", 450, 25, "Loose-leaf sencha from Shizuoka."),
+    ("tea-oolong", "Oolong tea, 100 g", 780, 12, "Half-oxidised, roasted, from Taiwan."),
+    ("cake-cheese", "Cheese cake slice", 390, 8, "Baked every morning."),
+    ("cup-clay", "Clay tea cup", 1200, 4, "Hand-thrown stoneware, 150 ml."),
+    ("pot-iron", "Cast-iron tea pot", 4900, 0, "0.8 l, enamelled inside."),
+    ("honey", "Acacia honey, 250 g", 650, 30, "Runny, mild, local."),
+]
+
+
+@dataclass
+class Shot:
+    name: str
+    note: str
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("screenshots", help="save PNG screenshots of the main web pages",
+                       description="Start a seeded cloud on 127.0.0.1, drive Chromium through "
+                                   "the buyer and operator pages, and save one PNG per page.")
+    p.add_argument("--out", type=Path, default=Path("docs/screenshots"),
+                   help="folder for the PNGs (created; default docs/screenshots)")
+    p.add_argument("--chromium", type=Path, default=Path("/usr/bin/chromium"),
+                   help="the Chromium executable (Debian's package; never downloaded)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.chromium.exists():
+        print(f"error: {args.chromium} not found: install Debian's chromium "
+              "(apt-get install chromium) or pass --chromium", file=sys.stderr)
+        return 2
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        print("error: the playwright package is missing: pip install 'fingerpos[test]'",
+              file=sys.stderr)
+        return 2
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"error: cannot create {args.out}: {e}", file=sys.stderr)
+        return 2
+    # The seeded cloud runs without terminals: its "no command sender" notices are expected.
+    logging.getLogger("fingerpos.cloud.orders.notify").setLevel(logging.ERROR)
+    shots = asyncio.run(_main(args.out, args.chromium))
+    for shot in shots:
+        print(f"  {args.out / (shot.name + '.png')}  {shot.note}")
+    print(f"{len(shots)} screenshots in {args.out}")
+    return 0
+
+
+async def _seed(app) -> dict:  # type: ignore[no-untyped-def]
+    from fingerpos.cloud import alarms, orders
+    from fingerpos.cloud.appkeys import KEYRING
+    from fingerpos.cloud.models.devices import Device
+    from fingerpos.cloud.models.shops import Product, Shop
+    from fingerpos.cloud.models.users import Role
+    from fingerpos.cloud.users import create_user
+
+    await Shop.create(id="shop1", name="Leaf & Kettle")
+    for sku, name, price, stock, _desc in PRODUCTS:
+        await Product.create(shop_id="shop1", sku=sku, name=name, price=price, currency="EUR",
+                             stock=stock)
+    buyer = await create_user("mia@example.com", PASSWORD, Role.BUYER, name="Mia")
+    await create_user("manager@example.com", PASSWORD, Role.MANAGER, shop_id="shop1",
+                      name="Lee", can_change_price=True)
+    now = datetime.now(UTC)
+    for dev, online, heap, rssi, outbox in (("t1", True, 81920, -58, 0), ("t2", True, 74112, -71, 3),
+                                            ("t3", False, 80200, -80, 12)):
+        await Device.create(id=dev, shop="shop1", key_enc=app[KEYRING].seal(dev, os.urandom(32)),
+                            fw="fingerpos 0.1.0", online=online, last_seen=now, uptime=3600,
+                            heap_free=heap, rssi=rssi, outbox=outbox)
+    made = []
+    for items in ([("tea-green", 2), ("honey", 1)], [("cup-clay", 2)], [("tea-oolong", 1)],
+                  [("cake-cheese", 3)]):
+        made.append(await orders.create_from_cart(buyer, "shop1", [
+            {"sku": s, "qty": q} for s, q in items]))
+    for order in made[1:3]:
+        await orders.pay(order.id, order.total, order.currency, order.version)
+    await orders.device_ack("t1", None, {"order": made[1].id, "action": "accept"})
+    await alarms.raise_alarm("t2", "login_failures", "critical",
+                             "6 failed pin logins on t2 (last: seller 3)")
+    await alarms.raise_alarm("t3", "offline_open_orders", "critical",
+                             "terminal t3 is offline and shop shop1 has 1 order(s) waiting")
+    await alarms.raise_alarm(None, "web_login", "warning",
+                             "5 failed web logins for someone@example.com from 203.0.113.9")
+    return {"pending": made[0].id, "accepted": made[1].id}
+
+
+async def _main(out: Path, chromium: Path) -> list[Shot]:
+    from aiohttp import web
+    from fingerpos.cloud import db
+    from fingerpos.cloud.app import create_app
+    from fingerpos.cloud.config import Config
+    from playwright.async_api import async_playwright, expect
+
+    with tempfile.TemporaryDirectory(prefix="fp-shots-") as tmp:
+        url = f"sqlite://{Path(tmp) / 'shots.sqlite3'}"
+        ctx = await db.open_context(url)
+        try:
+            with ctx:
+                await db.migrate(ctx)
+        finally:
+            await ctx.close_connections()
+        config = Config(db_url=url, data_dir=Path(tmp), key_secret="screenshots-" + "0" * 20,
+                        ingest=False, timer_interval_s=3600.0)
+        app = create_app(config)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        base = f"http://127.0.0.1:{port}"
+        print(f"seeded cloud on {base}", flush=True)
+        try:
+            ids = await _seed(app)
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=str(chromium), headless=True,
+                                                  args=CHROMIUM_ARGS)
+                try:
+                    return await _walk(browser, base, out, ids, expect)
+                finally:
+                    await browser.close()
+        finally:
+            await runner.cleanup()
+
+
+async def _login(browser, base: str, email: str, viewport: dict, failures: int = 0):  # type: ignore[no-untyped-def]
+    context = await browser.new_context(base_url=base, viewport=viewport)
+    context.set_default_timeout(10_000)
+    page = await context.new_page()
+    for attempt in range(failures + 1):
+        await page.goto("/login")
+        await page.fill("#f-email", email)
+        await page.fill("#f-password", PASSWORD if attempt == failures else "wrong guess")
+        await page.click("button[type=submit]")
+    return page
+
+
+async def _walk(browser, base: str, out: Path, ids: dict, expect) -> list[Shot]:  # type: ignore[no-untyped-def]
+    shots: list[Shot] = []
+    desk = {"width": 1280, "height": 860}
+
+    async def snap(page, name: str, note: str) -> None:  # type: ignore[no-untyped-def]
+        await page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+        shots.append(Shot(name, note))
+        print(f"saved {name}.png", flush=True)
+
+    # Two wrong passwords first: the shop then shows the owner the failed sign-in notice.
+    buyer = await _login(browser, base, "mia@example.com", desk, failures=2)
+    await expect(buyer.locator("#signin-notice")).to_be_visible()
+    await snap(buyer, "shop", "buyer shop with the failed sign-in notice")
+    await buyer.goto("/?q=tea&max_price=10")
+    await snap(buyer, "search", "search with a price filter")
+    await buyer.goto("/product/shop1/tea-oolong")
+    await snap(buyer, "product", "product page")
+    await buyer.fill("#f-qty", "2")
+    await buyer.click("form.add button")
+    await buyer.goto("/product/shop1/honey")
+    await buyer.click("form.add button")
+    await expect(buyer.locator("#checkout")).to_be_visible()
+    await snap(buyer, "cart", "cart and checkout")
+    await buyer.click("#checkout")
+    await expect(buyer.locator("#order-state")).to_have_text("pending payment")
+    await snap(buyer, "pay", "a new order, ready to pay")
+    await buyer.click("#pay")
+    await expect(buyer.locator("#pickup-code")).to_be_visible()
+    await snap(buyer, "order", "paid order: pickup code as number and QR, timeline")
+    await buyer.goto("/orders")
+    await snap(buyer, "orders", "the buyer's orders")
+    phone = await _login(browser, base, "mia@example.com", {"width": 390, "height": 844})
+    await phone.goto("/")
+    await snap(phone, "shop-phone", "the shop on a phone-sized screen")
+    await phone.goto(f"/orders/{ids['accepted']}")
+    await snap(phone, "order-phone", "an order on a phone-sized screen")
+
+    manager = await _login(browser, base, "manager@example.com", desk)
+    await expect(manager.locator("#live-status")).to_have_text("live")
+    await snap(manager, "monitor", "live monitor: counters, alarms, terminals, order feed")
+    await manager.goto("/devices")
+    await snap(manager, "devices", "the fleet")
+    await manager.goto("/alarms")
+    await snap(manager, "alarms", "alarms with acknowledge / clear")
+    await manager.goto(f"/orders/{ids['pending']}")
+    await snap(manager, "order-staff", "order detail for the shop: price change, hold")
+    await manager.goto("/orders")
+    await snap(manager, "orders-staff", "the shop's orders with filters")
+    return shots
