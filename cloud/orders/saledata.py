@@ -79,6 +79,8 @@ class PriceChange:
 def parse_price_change(data: Any) -> PriceChange:
     data = _obj(data, "price_change data")
     seller = data.get("seller")
+    if isinstance(seller, str) and seller.isdigit() and len(seller) <= 10:
+        seller = int(seller)  # rosters carry seller ids as strings
     if seller is not None and (type(seller) is not int or not 1 <= seller <= MAX_ID):
         raise Invalid("seller must be a user id")
     reason = data.get("reason", "")
