@@ -26,6 +26,7 @@ MODEL_MODULES: list[str] = [
     "fingerpos.cloud.models.orders",
     "fingerpos.cloud.models.alarms",
     "fingerpos.cloud.models.devices",
+    "fingerpos.cloud.models.commerce",
 ]
 MIGRATIONS = "fingerpos.cloud.migrations"
 
