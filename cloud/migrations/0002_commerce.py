@@ -137,7 +137,7 @@ class Migration(migrations.Migration):
         ),
         ops.AddIndex(
             model_name='Product',
-            index=Index(fields=['shop', 'price']),
+            index=Index(fields=['shop_id', 'price']),
         ),
         # Hand-written: the full-text index the catalogue search uses (not a model field).
         ops.RunPython(full_text_index, drop_full_text_index),

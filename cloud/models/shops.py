@@ -39,4 +39,4 @@ class Product(Model):
     class Meta:
         table = "products"
         unique_together = (("shop", "sku"),)
-        indexes = (("shop", "price"),)
+        indexes = (("shop_id", "price"),)
