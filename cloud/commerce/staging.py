@@ -95,6 +95,19 @@ async def check(order: Order, user: User | None) -> list[v.Problem]:
     return problems
 
 
+async def _covered(order: Order) -> bool:
+    """Does money already taken pay the revised total? An accepted payment of that amount,
+    or a terminal sale's payment refused only for not matching (the cash was taken at the
+    counter), which the revision now makes right."""
+    pays = Payment.filter(order_id=order.id, amount=order.total, currency=order.currency)
+    if await pays.filter(accepted=True).exists():
+        return True
+    if order.source != "terminal":
+        return False
+    return bool(await pays.filter(accepted=False).update(
+        accepted=True, reason=f"matches revision {order.version}"))
+
+
 async def revise(order_id: int, user: User, version: int, lines: list[dict[str, Any]],
                  adjustments: list[tuple[str, int]], reason: str) -> tuple[Order, list[v.Problem]]:
     """修订: a held order gets new lines/adjustments as revision version+1, then is checked
@@ -116,7 +129,7 @@ async def revise(order_id: int, user: User, version: int, lines: list[dict[str, 
                                      ).using_db(conn).update(version=version + 1, total=total)
         if not changed:
             raise Conflict("the order changed meanwhile; reload it")
-        if not await RevisionSnapshot.exists(order_id=order.id, version=version).using_db(conn):
+        if not await RevisionSnapshot.filter(order_id=order.id, version=version).using_db(conn).exists():
             await RevisionSnapshot.create(order_id=order.id, version=version, lines=old_lines,
                                           adjustments=[], using_db=conn)
         await RevisionSnapshot.create(order_id=order.id, version=version + 1, lines=lines,
@@ -135,9 +148,7 @@ async def revise(order_id: int, user: User, version: int, lines: list[dict[str, 
     await notify.order_changed(order)
     problems = await check(order, user)
     if not problems:
-        paid = await Payment.filter(order_id=order.id, accepted=True, amount=order.total,
-                                    currency=order.currency).exists()
-        target = State.PAID if paid else State.PENDING_PAYMENT
+        target = State.PAID if await _covered(order) else State.PENDING_PAYMENT
         order = await move(order, target, user_id=user.id,
                            note=f"revision {order.version} valid")
     return order, problems
