@@ -27,6 +27,7 @@ MODEL_MODULES: list[str] = [
     "fingerpos.cloud.models.orders",
     "fingerpos.cloud.models.alarms",
     "fingerpos.cloud.models.devices",
+    "fingerpos.cloud.models.commerce",
 ]
 MIGRATIONS = "fingerpos.cloud.migrations"
 
@@ -127,8 +128,8 @@ async def context_middleware(request: web.Request, handler: Any) -> web.StreamRe
     ctx = request.app.get(DB)
     if ctx is None:
         return await handler(request)
-    # Not `with ctx:` - the context object keeps one token for all requests, so two
-    # overlapping requests (a page and its script's fetch) would reset each other's.
+    # Not `with ctx:` - that keeps one token on the shared context object, which
+    # concurrent requests overwrite (reset then fails: "created in a different Context").
     token = tortoise_context._current_context.set(ctx)
     try:
         return await handler(request)

@@ -24,6 +24,13 @@ async def post(client, path: str, data: dict, page: str = "/login", **kw):
     return await client.post(path, data={"csrf": token, **data}, allow_redirects=False, **kw)
 
 
+async def start_payment(client, order_path: str, version: str) -> str:
+    """Press Pay on the order page: a payment intent, then the sandbox's hosted page."""
+    r = await post(client, order_path + "/pay", {"version": version}, page=order_path)
+    assert r.status == 303 and r.headers["Location"].startswith("/pay/sandbox/pi_"), await r.text()
+    return r.headers["Location"]
+
+
 async def register_and_login(client, email: str = "ann@example.com",
                              password: str = "correct horse") -> None:
     r = await post(client, "/register", {"email": email, "password": password,
@@ -158,9 +165,14 @@ async def test_cart_checkout_pay_and_pickup_code(cloud):
     html = await (await cloud.client.get(order_path)).text()
     assert "pending payment" in html and 'id="pay"' in html
     assert "Your cart is empty" in await (await cloud.client.get("/cart")).text()
-    r = await post(cloud.client, order_path + "/pay", {"version": "1", "amount": "750",
-                                                        "currency": "EUR"}, page=order_path)
-    assert r.status == 303
+    pay_path = await start_payment(cloud.client, order_path, "1")
+    html = await (await cloud.client.get(pay_path)).text()
+    assert "Pay 7.50 EUR" in html and "Sandbox payment provider" in html
+    r = await post(cloud.client, pay_path, {"card_number": "4242 4242 4242 4241"}, page=pay_path)
+    assert r.status == 400
+    assert 'data-field="card_number">the card number is not valid' in await r.text()
+    r = await post(cloud.client, pay_path, {"card_number": "4242 4242 4242 4242"}, page=pay_path)
+    assert r.status == 303 and r.headers["Location"] == order_path
     html = await (await cloud.client.get(order_path)).text()
     code = re.search(r'id="pickup-code">(\d{6})<', html).group(1)
     assert "<svg" in html and "paid" in html
@@ -190,11 +202,43 @@ async def test_stale_version_payment_is_refused_with_a_clear_message(cloud):
     r = await cloud.client.post(f"/api/v1/orders/{oid}/price", headers=seller,
                                 json={"version": 1, "total": 400, "reason": "regular"})
     assert r.status == 200
-    r = await cloud.client.post(order_path + "/pay", data={
-        "csrf": token, "version": "1", "amount": "500", "currency": "EUR"})
+    r = await cloud.client.post(order_path + "/pay", data={"csrf": token, "version": "1"})
     assert r.status == 409
     html = await r.text()
     assert "the shop changed this order&#39;s price" in html and "4.00 EUR" in html
+
+
+async def test_price_change_while_on_the_pay_page_is_refused_there(cloud):
+    await cloud.product("shop1", "tea", 250)
+    seller = await cloud.user("seller", shop="shop1", can_change_price=True)
+    await register_and_login(cloud.client)
+    await post(cloud.client, "/cart", {"action": "add", "shop": "shop1", "sku": "tea", "qty": "2"},
+               page="/")
+    order_path = (await post(cloud.client, "/checkout", {}, page="/cart")).headers["Location"]
+    pay_path = await start_payment(cloud.client, order_path, "1")
+    token = await csrf_of(cloud.client, pay_path)
+    oid = order_path.rsplit("/", 1)[1]
+    r = await cloud.client.post(f"/api/v1/orders/{oid}/price", headers=seller,
+                                json={"version": 1, "total": 300})
+    assert r.status == 200
+    r = await cloud.client.post(pay_path, data={"csrf": token, "card_number": "4242424242424242"})
+    assert r.status == 409
+    html = await r.text()
+    assert "You were not charged" in html and "3.00 EUR" in html
+    assert "pending payment" in await (await cloud.client.get(order_path)).text()
+
+
+async def test_declined_card_leaves_the_order_unpaid(cloud):
+    await cloud.product("shop1", "tea", 250)
+    await register_and_login(cloud.client)
+    await post(cloud.client, "/cart", {"action": "add", "shop": "shop1", "sku": "tea", "qty": "1"},
+               page="/")
+    order_path = (await post(cloud.client, "/checkout", {}, page="/cart")).headers["Location"]
+    pay_path = await start_payment(cloud.client, order_path, "1")
+    r = await post(cloud.client, pay_path, {"card_number": "4242424242424242",
+                                            "outcome": "decline"}, page=pay_path)
+    assert r.status == 402 and "declined" in await r.text()
+    assert "pending payment" in await (await cloud.client.get(order_path)).text()
 
 
 async def test_staff_pages_need_staff(cloud):

@@ -1,8 +1,6 @@
-"""What the shop pages read from the catalogue: a search with filters, one product.
-
-The ranking full-text search belongs to the commerce side (cloud/commerce); this
-module is the pages' one door to it, so the page code does not change when the
-search does.
+"""What the shop pages read from the catalogue: a search with filters, one product, the
+categories. The ranked full-text search is the commerce side's (cloud/commerce/catalog.py,
+fulltext.py); this module is the pages' one door to it, and adds category names.
 """
 
 from __future__ import annotations
@@ -10,9 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from fingerpos.cloud.commerce import catalog as commerce_catalog
+from fingerpos.cloud.commerce import fulltext
+from fingerpos.cloud.models.commerce import Category
 from fingerpos.cloud.models.shops import Product
 
 PAGE_SIZE = 24
+MAX_CATEGORIES = 200
 
 
 @dataclass(frozen=True)
@@ -21,41 +23,40 @@ class Filters:
     min_price: int | None = None     # minor units
     max_price: int | None = None
     in_stock: bool = False
-    category: str = ""
+    category: int | None = None
     page: int = 1
 
 
-def product_json(p: Any) -> dict[str, Any]:
-    return {"shop": p.shop_id, "sku": p.sku, "name": p.name, "price": p.price,
-            "currency": p.currency, "stock": p.stock,
-            "description": getattr(p, "description", "") or "",
-            "category": getattr(p, "category", "") or ""}
+async def _category_names(ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {c.id: c.name for c in await Category.filter(id__in=list(ids))}
+
+
+async def _named(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = await _category_names({p["category"] for p in items if p.get("category")})
+    return [{**p, "category_name": names.get(p.get("category") or 0, "")} for p in items]
 
 
 async def search(f: Filters) -> tuple[list[dict[str, Any]], bool]:
-    """Products matching the filters, and whether there is a next page."""
-    rows = Product.all()
-    if f.q:
-        for word in f.q.split()[:8]:
-            rows = rows.filter(name__icontains=word)
-    if f.min_price is not None:
-        rows = rows.filter(price__gte=f.min_price)
-    if f.max_price is not None:
-        rows = rows.filter(price__lte=f.max_price)
-    if f.in_stock:
-        rows = rows.filter(stock__gt=0)
-    found = await rows.order_by("name", "id").offset((f.page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)
-    return [product_json(p) for p in found[:PAGE_SIZE]], len(found) > PAGE_SIZE
+    """One page of products matching the filters (best match first), and whether more follow."""
+    found, more = await commerce_catalog.find(
+        f.q, fulltext.Filters(category=f.category, min_price=f.min_price,
+                              max_price=f.max_price, in_stock=f.in_stock),
+        PAGE_SIZE, (f.page - 1) * PAGE_SIZE)
+    return await _named(found), more
 
 
-async def categories() -> list[str]:
-    return []
+async def categories() -> list[dict[str, Any]]:
+    rows = await Category.all().order_by("shop_id", "name").limit(MAX_CATEGORIES)
+    return [{"id": c.id, "label": f"{c.name} ({c.shop_id})"} for c in rows]
 
 
 async def product(shop: str, sku: str) -> dict[str, Any] | None:
     p = await Product.get_or_none(shop_id=shop[:32], sku=sku[:64])
-    return product_json(p) if p else None
+    return (await _named([commerce_catalog.product_json(p)]))[0] if p else None
 
 
 async def products(shop: str, skus: list[str]) -> dict[str, dict[str, Any]]:
-    return {p.sku: product_json(p) for p in await Product.filter(shop_id=shop, sku__in=skus)}
+    return {p.sku: commerce_catalog.product_json(p)
+            for p in await Product.filter(shop_id=shop, sku__in=skus)}

@@ -28,7 +28,7 @@ from fingerpos.cloud.models.users import Role, Session, User
 PRE_COOKIE = "fp_pre"
 STAFF = (Role.SELLER, Role.MANAGER, Role.ADMIN)
 # Pages load nothing from elsewhere and run no inline script.
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+CSP = ("default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

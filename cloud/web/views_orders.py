@@ -14,12 +14,13 @@ from typing import Any
 from aiohttp import web
 from fingerpos.cloud import orders
 from fingerpos.cloud.appkeys import CONFIG, KEYRING
+from fingerpos.cloud.commerce import checkout
 from fingerpos.cloud.errors import DomainError, NotFound
 from fingerpos.cloud.keyring import KeyringError
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.orders.states import PRICE_CHANGEABLE, State
 from fingerpos.cloud.web import forms, qr
-from fingerpos.cloud.web.page import STAFF, checked_form, need, redirect, render
+from fingerpos.cloud.web.page import STAFF, Viewer, checked_form, need, redirect, render
 
 STATES = [s.value for s in State]
 
@@ -99,25 +100,31 @@ async def order_page(request: web.Request, errors: dict[str, str] | None = None,
 
 
 async def pay(request: web.Request) -> web.Response:
-    """Pay the version of the order the page showed; a stale one is refused with the reason."""
+    """Start paying the version of the order the page showed: a payment intent for exactly
+    that version, then the provider's hosted page. A stale version is refused here already."""
     who = await need(request, Role.BUYER)
     form = await checked_form(request)
     oid = order_id(request)
-    order = await orders.get_for(who.user, oid)
     version = forms.parse_int(form.get("version"), 0)
-    amount = forms.parse_int(form.get("amount"), -1, -1, 10**12)
     try:
-        _paid, code = await orders.pay(oid, amount, form.get("currency", "")[:3], version)
+        intent = await checkout.create_intent(checkout.sandbox(request.app[CONFIG].key_secret),
+                                              who.user, oid, version)
     except DomainError as e:
-        message = e.message
-        if "stale version" in message:
-            message = (f"Not paid: the shop changed this order's price after you opened it. "
-                       f"The total is now {forms.money(order['total'], order['currency'])} "
-                       f"(version {order['version']}). Check the new total and pay again.")
-        return await order_page(request, {"pay": message}, status=e.status)
-    response = redirect(f"/orders/{oid}")
-    keep_pickup(request, response, oid, who.user.id, code)
-    raise response
+        if e.status == 404:
+            raise
+        return await order_page(request, {"pay": await refusal_text(e.message, oid, who)},
+                                status=e.status)
+    raise redirect(f"/pay/sandbox/{intent.id}")
+
+
+async def refusal_text(message: str, oid: int, who: Viewer) -> str:
+    """A payment refusal as the buyer should read it; a stale version names the new total."""
+    if "stale version" not in message:
+        return message
+    order = await orders.get_for(who.user, oid)
+    return (f"Not paid: the shop changed this order's price after you opened it. The total "
+            f"is now {forms.money(order['total'], order['currency'])} (version "
+            f"{order['version']}). You were not charged: check the new total and pay again.")
 
 
 async def cancel(request: web.Request) -> web.Response:

@@ -68,7 +68,7 @@ def _filters(query: Any) -> tuple[catalog.Filters, dict[str, str]]:
         errors["max_price"] = "must not be below the minimum"
     f = catalog.Filters(q=query.get("q", "")[:200], min_price=prices["min_price"],
                         max_price=prices["max_price"], in_stock=query.get("in_stock") == "1",
-                        category=query.get("category", "")[:64],
+                        category=forms.parse_int(query.get("category"), 0) or None,
                         page=forms.parse_int(query.get("page"), 1, 1, 10_000))
     return f, errors
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from fingerpos.cloud.app import create_app
 from fingerpos.cloud.appkeys import KEYRING
+from fingerpos.cloud.commerce.search import index_text
 from fingerpos.tools.fleet import SimTerminal
 
 from tests.conftest import in_app
@@ -52,7 +53,8 @@ class Site:
         with in_app(self.app):
             await Shop.get_or_create(id=shop)
             await Product.update_or_create(shop_id=shop, sku=sku, defaults={
-                "name": name, "price": price, "currency": "EUR", "stock": stock})
+                "name": name, "price": price, "currency": "EUR", "stock": stock,
+                "search_text": index_text(name, sku)})
 
     async def terminal(self, shop: str) -> SimTerminal:
         """A registered terminal of `shop` connected to the broker the cloud ingests from."""
@@ -103,3 +105,12 @@ async def log_in(browser, site: Site, email: str, password: str = "password123",
     await page.click("button[type=submit]")
     await expect(page.locator("a", has_text="Log in")).to_have_count(0)
     return page
+
+
+async def pay_in_sandbox(page, card: str = "4242 4242 4242 4242") -> None:
+    """On the order page: Pay, then the sandbox's hosted page with a test card."""
+    from playwright.async_api import expect
+    await page.click("#pay")
+    await expect(page.locator("#pay-page")).to_be_visible()
+    await page.fill("#f-card_number", card)
+    await page.click("#pay-submit")

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from .conftest import WAIT_MS, log_in
+from .conftest import WAIT_MS, log_in, pay_in_sandbox
 
 pytestmark = pytest.mark.cloud
 
@@ -63,6 +63,14 @@ async def test_buyer_buys_pays_and_sees_the_terminal_accept_live(site, browser):
     order_id = await _buy(page, "green", "Green tea")
     await expect(page.locator("#order-total")).to_have_text("5.00 EUR")
     await page.click("#pay")
+    await expect(page.locator("#pay-page h1")).to_have_text("Pay 5.00 EUR")
+    await page.fill("#f-card_number", "1234 5678 9012 3456")
+    await page.click("#pay-submit")
+    await expect(page.locator('.field:has(#f-card_number) .error')).to_have_text(
+        "the card number is not valid")
+    await page.fill("#f-card_number", "4242 4242 4242 4242")
+    await page.click("#pay-submit")
+    await expect(page).to_have_url(re.compile(rf"/orders/{order_id}$"))
     await expect(page.locator("#order-state")).to_have_text("paid")
     await expect(page.locator("#pickup-code")).to_have_text(re.compile(r"^\d{6}$"))
     await expect(page.locator(".qr svg")).to_be_visible()
@@ -109,16 +117,23 @@ async def test_seller_price_change_reaches_the_buyer_page_live(site, browser):
 
 async def test_stale_version_payment_is_refused_with_a_clear_message(site, browser):
     buyer_page, seller_page, order_id = await _pending_order(browser, site)
+    # The buyer is on the provider's page, paying version 1, when the seller re-prices.
+    await buyer_page.click("#pay")
+    await expect(buyer_page.locator("#pay-page h1")).to_have_text("Pay 5.00 EUR")
     await seller_page.fill("#f-total", "3.00")
     await seller_page.click("#price-form button")
     await expect(seller_page.locator("#order-version")).to_have_text("2")
-    # The buyer's pay button still carries version 1 (what the buyer looked at).
-    await buyer_page.click("#pay")
+    await buyer_page.fill("#f-card_number", "4242 4242 4242 4242")
+    await buyer_page.click("#pay-submit")
     error = buyer_page.locator("#pay-error")
     await expect(error).to_contain_text("the shop changed this order's price")
     await expect(error).to_contain_text("3.00 EUR")
+    await expect(error).to_contain_text("You were not charged")
+    await buyer_page.click("#pay-page a.button")
     await expect(buyer_page.locator("#order-state")).to_have_text("pending payment")
+    await expect(buyer_page.locator("#order-total")).to_have_text("3.00 EUR")
     # Paying the version now on the page works.
-    await buyer_page.click("#pay")
+    await pay_in_sandbox(buyer_page)
     await expect(buyer_page.locator("#order-state")).to_have_text("paid")
+    await expect(buyer_page.locator("#pickup-code")).to_have_text(re.compile(r"^\d{6}$"))
     assert buyer_page.url.endswith(f"/orders/{order_id}")
