@@ -319,3 +319,49 @@ async def test_overlapping_requests_each_keep_their_database_context(cloud):
         cloud.client.get("/api/v1/orders" if n % 2 else "/", headers=buyer if n % 2 else {})
         for n in range(40)])
     assert [r.status for r in answers] == [200] * 40
+
+
+async def test_held_order_is_revised_line_by_line_with_field_errors(cloud):
+    await cloud.product("shop1", "tea", 250)
+    await cloud.product("shop1", "cake", 400)
+    buyer = await cloud.user()
+    r = await cloud.client.post("/api/v1/orders", headers=buyer, json={
+        "shop": "shop1", "items": [{"sku": "tea", "qty": 2}, {"sku": "cake", "qty": 1}]})
+    oid = (await r.json())["id"]
+    await _staff_session(cloud)
+    path = f"/orders/{oid}"
+    assert (await post(cloud.client, path + "/hold", {}, page=path)).status == 303
+    html = await (await cloud.client.get(path)).text()
+    assert 'id="revise-form"' in html and 'name="line-0-price" inputmode="decimal" value="2.50"' in html
+    r = await post(cloud.client, path + "/revise", {
+        "version": "1", "line-0-sku": "tea", "line-0-name": "Tea", "line-0-qty": "2",
+        "line-0-price": "two", "line-1-sku": "cake", "line-1-name": "Cake", "line-1-qty": "-1",
+        "line-1-price": "4.00"}, page=path)
+    assert r.status == 400
+    html = await r.text()
+    assert 'data-field="line-0-price">enter an amount like 12.50' in html
+    assert 'data-field="line-1-qty">must be at least 1' in html
+    assert 'data-field="revise_reason">say why the order is revised' in html
+    r = await post(cloud.client, path + "/revise", {
+        "version": "1", "line-0-sku": "tea", "line-0-name": "Tea", "line-0-qty": "2",
+        "line-0-price": "2.00", "line-1-sku": "cake", "line-1-name": "Cake", "line-1-qty": "0",
+        "line-1-price": "4.00", "revise_reason": "cake sold out"}, page=path)
+    assert r.status == 303, await r.text()
+    html = await (await cloud.client.get(path)).text()
+    assert "pending payment" in html and 'id="order-total">4.00 EUR<' in html
+    assert "Validation before print:</strong> version 2" in html and "passed" in html
+    assert "Cake" not in html.split('id="timeline"')[0].split("<tbody>")[1]
+
+
+async def test_staff_orders_page_links_the_csv_export(cloud):
+    await cloud.product("shop1", "tea", 250)
+    buyer = await cloud.user()
+    await cloud.client.post("/api/v1/orders", headers=buyer, json={
+        "shop": "shop1", "items": [{"sku": "tea", "qty": 2}]})
+    await _staff_session(cloud)
+    html = await (await cloud.client.get("/orders?state=pending_payment")).text()
+    link = re.search(r'id="export" href="([^"]+)"', html).group(1)
+    assert link == "/api/v1/orders/export.csv?state=pending_payment"
+    r = await cloud.client.get(link)
+    assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv")
+    assert len((await r.text()).strip().splitlines()) == 2

@@ -77,15 +77,22 @@ def _run(args: argparse.Namespace) -> int:
 async def _seed(app) -> dict:  # type: ignore[no-untyped-def]
     from fingerpos.cloud import alarms, orders
     from fingerpos.cloud.appkeys import KEYRING
+    from fingerpos.cloud.commerce import catalog
     from fingerpos.cloud.models.devices import Device
-    from fingerpos.cloud.models.shops import Product, Shop
+    from fingerpos.cloud.models.shops import Shop
     from fingerpos.cloud.models.users import Role
     from fingerpos.cloud.users import create_user
 
     await Shop.create(id="shop1", name="Leaf & Kettle")
-    for sku, name, price, stock, _desc in PRODUCTS:
-        await Product.create(shop_id="shop1", sku=sku, name=name, price=price, currency="EUR",
-                             stock=stock)
+    admin = await create_user("admin@example.com", PASSWORD, Role.ADMIN)
+    tea = await catalog.add_category(admin, "shop1", "Tea")
+    ware = await catalog.add_category(admin, "shop1", "Teaware")
+    food = await catalog.add_category(admin, "shop1", "Food")
+    kinds = {"tea": tea.id, "cup": ware.id, "pot": ware.id, "cake": food.id, "honey": food.id}
+    for sku, name, price, stock, desc in PRODUCTS:
+        await catalog.put_product(admin, "shop1", {
+            "sku": sku, "name": name, "price": price, "currency": "EUR", "stock": stock,
+            "description": desc, "category": kinds[sku.split("-")[0]]})
     buyer = await create_user("mia@example.com", PASSWORD, Role.BUYER, name="Mia")
     await create_user("manager@example.com", PASSWORD, Role.MANAGER, shop_id="shop1",
                       name="Lee", can_change_price=True)
@@ -109,7 +116,7 @@ async def _seed(app) -> dict:  # type: ignore[no-untyped-def]
                              "terminal t3 is offline and shop shop1 has 1 order(s) waiting")
     await alarms.raise_alarm(None, "web_login", "warning",
                              "5 failed web logins for someone@example.com from 203.0.113.9")
-    return {"pending": made[0].id, "accepted": made[1].id}
+    return {"pending": made[0].id, "accepted": made[1].id, "tea": tea.id}
 
 
 async def _main(out: Path, chromium: Path) -> list[Shot]:
@@ -175,7 +182,7 @@ async def _walk(browser, base: str, out: Path, ids: dict, expect) -> list[Shot]:
     buyer = await _login(browser, base, "mia@example.com", desk, failures=2)
     await expect(buyer.locator("#signin-notice")).to_be_visible()
     await snap(buyer, "shop", "buyer shop with the failed sign-in notice")
-    await buyer.goto("/?q=tea&max_price=10")
+    await buyer.goto(f"/?q=tea&max_price=10&in_stock=1&category={ids['tea']}")
     await snap(buyer, "search", "search with a price filter")
     await buyer.goto("/product/shop1/tea-oolong")
     await snap(buyer, "product", "product page")
@@ -187,8 +194,11 @@ async def _walk(browser, base: str, out: Path, ids: dict, expect) -> list[Shot]:
     await snap(buyer, "cart", "cart and checkout")
     await buyer.click("#checkout")
     await expect(buyer.locator("#order-state")).to_have_text("pending payment")
-    await snap(buyer, "pay", "a new order, ready to pay")
+    await snap(buyer, "checkout", "the new order, ready to pay")
     await buyer.click("#pay")
+    await buyer.fill("#f-card_number", "4242 4242 4242 4242")
+    await snap(buyer, "pay", "the sandbox provider's hosted pay page")
+    await buyer.click("#pay-submit")
     await expect(buyer.locator("#pickup-code")).to_be_visible()
     await snap(buyer, "order", "paid order: pickup code as number and QR, timeline")
     await buyer.goto("/orders")

@@ -13,7 +13,15 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from fingerpos.cloud.web import forms, views_auth, views_orders, views_pay, views_shop, views_staff
+from fingerpos.cloud.web import (
+    forms,
+    views_auth,
+    views_orders,
+    views_pay,
+    views_review,
+    views_shop,
+    views_staff,
+)
 from fingerpos.cloud.web.page import page
 
 HERE = Path(__file__).parent
@@ -37,6 +45,9 @@ PAGES = [
     ("POST", "/orders/{order}/price", views_staff.change_price),
     ("POST", "/orders/{order}/hold", views_staff.hold),
     ("POST", "/orders/{order}/release", views_staff.release),
+    ("POST", "/orders/{order}/validate", views_review.validate),
+    ("POST", "/orders/{order}/print", views_review.print_receipt),
+    ("POST", "/orders/{order}/revise", views_review.revise),
     ("GET", "/pay/sandbox/{intent}", views_pay.pay_page),
     ("POST", "/pay/sandbox/{intent}", views_pay.pay_submit),
     ("GET", "/monitor", views_staff.monitor),

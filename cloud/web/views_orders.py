@@ -15,8 +15,10 @@ from aiohttp import web
 from fingerpos.cloud import orders
 from fingerpos.cloud.appkeys import CONFIG, KEYRING
 from fingerpos.cloud.commerce import checkout
+from fingerpos.cloud.commerce.printing import PRINTABLE
 from fingerpos.cloud.errors import DomainError, NotFound
 from fingerpos.cloud.keyring import KeyringError
+from fingerpos.cloud.models.commerce import OrderCheck
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.orders.states import PRICE_CHANGEABLE, State
 from fingerpos.cloud.web import forms, qr
@@ -95,8 +97,21 @@ async def order_page(request: web.Request, errors: dict[str, str] | None = None,
         "can_hold": who.user.role in STAFF and state == State.PENDING_PAYMENT,
         "can_release": who.user.role in STAFF and state == State.HELD,
         "feed": "/api/v1/monitor/ws" if who.staff else "/api/v1/orders/ws",
+        "can_print": who.staff and state in PRINTABLE,
+        "can_revise": who.staff and state == State.HELD,
+        "receipt_url": f"/api/v1/orders/{oid}/receipt.pdf" if state in PRINTABLE else "",
+        "check": await last_check(oid) if who.staff else None,
     }
     return await render(request, "order.html", ctx, status=status)
+
+
+async def last_check(oid: int) -> dict[str, Any] | None:
+    """The latest validation before print: which version, when, its problems."""
+    row = await OrderCheck.filter(order_id=oid).order_by("-id").first()
+    if row is None:
+        return None
+    return {"ok": row.ok, "version": row.version, "at": row.at,
+            "problems": [p.get("message", "") for p in row.problems if isinstance(p, dict)]}
 
 
 async def pay(request: web.Request) -> web.Response:
