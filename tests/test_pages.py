@@ -365,3 +365,48 @@ async def test_staff_orders_page_links_the_csv_export(cloud):
     r = await cloud.client.get(link)
     assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv")
     assert len((await r.text()).strip().splitlines()) == 2
+
+
+async def test_registrations_are_throttled_per_address(cloud):
+    from fingerpos.cloud.web.views_auth import REGISTER_LIMIT
+    for n in range(REGISTER_LIMIT):
+        r = await post(cloud.client, "/register", {"email": f"r{n}@example.com", "password": "x"})
+        assert r.status == 400
+    r = await post(cloud.client, "/register", {"email": "late@example.com",
+                                               "password": "password123",
+                                               "password2": "password123"})
+    assert r.status == 429 and "too many registrations" in await r.text()
+
+
+async def test_live_feeds_refuse_a_foreign_origin(cloud):
+    await register_and_login(cloud.client)
+    for path in ("/api/v1/orders/ws", "/api/v1/monitor/ws"):
+        r = await cloud.client.get(path, headers={
+            "Origin": "https://evil.example", "Connection": "Upgrade", "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+        assert r.status == 403, path
+    ws = await cloud.client.ws_connect("/api/v1/orders/ws",
+                                       headers={"Origin": str(cloud.client.make_url("/"))[:-1]})
+    assert (await ws.receive_json(timeout=5))["kind"] == "hello"
+    await ws.close()
+
+
+async def test_print_from_the_order_page_needs_a_terminal(cloud):
+    await cloud.product("shop1", "tea", 250)
+    buyer = await cloud.user()
+    r = await cloud.client.post("/api/v1/orders", headers=buyer, json={
+        "shop": "shop1", "items": [{"sku": "tea", "qty": 1}]})
+    oid = (await r.json())["id"]
+    await cloud.client.post(f"/api/v1/orders/{oid}/pay", headers=buyer,
+                            json={"amount": 250, "currency": "EUR", "version": 1})
+    await _staff_session(cloud)
+    path = f"/orders/{oid}"
+    html = await (await cloud.client.get(path)).text()
+    assert 'id="print"' in html and f'href="/api/v1/orders/{oid}/receipt.pdf"' in html
+    r = await post(cloud.client, path + "/print", {}, page=path)
+    assert r.status in (404, 409) and "terminal" in await r.text()
+    await cloud.device("t1", "shop1")
+    r = await post(cloud.client, path + "/print", {}, page=path)
+    assert r.status == 200 and "terminal t1" in await r.text()
+    pdf = await cloud.client.get(f"/api/v1/orders/{oid}/receipt.pdf")
+    assert pdf.status == 200 and (await pdf.read()).startswith(b"%PDF")

@@ -117,8 +117,27 @@ async def register_form(request: web.Request) -> web.Response:
     return await render(request, "register.html", {"errors": {}, "form": {}})
 
 
+# Registrations per client address in an hour: each one costs an argon2 hash, and a
+# flood of them is how addresses would be probed (the answer itself reveals nothing).
+REGISTER_LIMIT = 20
+REGISTER_WINDOW_S = 3600
+REGISTRATIONS = web.AppKey("web_registrations", auth.LoginThrottle)
+
+
+def registrations(app: web.Application) -> auth.LoginThrottle:
+    return app[REGISTRATIONS]
+
+
 async def register(request: web.Request) -> web.Response:
     form = await checked_form(request)
+    addr = request.remote or "?"
+    try:
+        registrations(request.app).check("register", addr)
+    except Throttled:
+        return await render(request, "register.html", {
+            "errors": {"form": "too many registrations from your address; try again later"},
+            "form": {}}, status=429)
+    registrations(request.app).failed("register", addr)  # every attempt counts
     fields = {"email": form.get("email", "").strip(), "password": form.get("password", ""),
               "name": form.get("name", "").strip()}
     data, errors = forms.validate(schemas.Register, fields)
