@@ -118,6 +118,7 @@ class App:
         if slot is not None:
             data["slot"] = slot
         self.emit_quiet("login", data)
+        hal.log("login %s %s, failures %d" % (method, "ok" if ok else "failed", self.guard.failures))
         if alarm:
             self.alarm.start("failed_logins")
             self.emit_quiet("alarm", {"reason": "failed_logins", "level": self.guard.level,
@@ -159,25 +160,28 @@ class App:
         # the heap, so they are resident only while the sensor is in use: at boot
         # (security level, slots), while a finger is on the glass or an enrolment
         # runs, and for SENSOR_IDLE_MS after. Then the modules are dropped again.
-        # An enrolment waits until the seller has left any trade screen.
-        first = True
+        # An enrolment waits until the seller has left any trade screen. While
+        # the driver is resident the MQTT link is suspended (commands wait at
+        # the broker, events in the outbox): the heap has no room for both.
         while True:
             self.alive["sensor"] = hal.ticks_ms()
-            # Not while a trade screen is open: that overlay and the driver never
-            # share the heap (a finger on the glass then waits for the menu).
-            if (first or self.enrol_for is not None or hal.touch()) and self.ui.state in _NO_TRADE:
-                first = False
-                gc.collect()
-                import sensor
-
-                try:
-                    await sensor.SensorTask(self).run(SENSOR_IDLE_MS)
-                finally:
-                    sensor = None
-                    for name in _SENSOR_MODULES:
-                        sys.modules.pop(name, None)
-                    gc.collect()
+            if (self.enrol_for is not None or hal.touch()) and self.ui.state in _NO_TRADE:
+                await self.sensor_session(SENSOR_IDLE_MS)
             await asyncio.sleep_ms(100)
+
+    async def sensor_session(self, idle_ms):
+        await self.link.suspend()  # the link's RAM is the driver's for now
+        gc.collect()
+        import sensor
+
+        try:
+            await sensor.SensorTask(self).run(idle_ms)
+        finally:
+            sensor = None
+            for name in _SENSOR_MODULES:
+                sys.modules.pop(name, None)
+            gc.collect()
+            self.link.resume()
 
     async def ui_loop(self):
         kp = hal.Keypad()
@@ -227,6 +231,10 @@ class App:
         self.emit_quiet("boot", {"fw": VERSION, "reset": "power"})
         if self.guard.failures >= self.guard.max_failures:
             self.alarm.start("failed_logins")  # the alarm survives a reboot too
+        try:  # boot check (security level, slots) before the link takes RAM
+            await self.sensor_session(0)
+        except Exception as e:
+            hal.log("sensor check: %s %s" % (type(e).__name__, e))
         g = self.guard_task
         tasks = [g("alarm", self.alarm.run), g("wifi", self.wifi_loop),
                  g("mqtt", self.link.run), g("drain", self.link.drain),

@@ -137,6 +137,7 @@ def dispatch(app, typ, data):
         return
     try:
         fn(app, data)
+        hal.log("cmd %s applied" % typ)
     except (ValueError, TypeError, KeyError, OutboxFull) as e:
         app.gate.bad["bad_data"] = app.gate.bad.get("bad_data", 0) + 1
         hal.log("cmd %s: bad data: %s" % (typ, e))

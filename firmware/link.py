@@ -8,9 +8,15 @@
 # lost messages it had acknowledged, a cloud that was down), the drain
 # rewinds to the first unacknowledged event and sends again: the cloud drops
 # duplicates by (device, seq).
+#
+# RAM: suspend() ends the session cleanly (DISCONNECT, so no `offline` will)
+# and unloads the MQTT client, freeing ~15 KB for the fingerprint driver;
+# resume() reconnects. The persistent session keeps commands at the broker
+# meanwhile, and events not yet acknowledged stay in the outbox.
 import asyncio
+import sys
 
-from mqtt import MQTTClient
+from outbox import Outbox
 
 import protocol
 
@@ -19,29 +25,40 @@ BATCH = 4  # bodies read from flash per batch (RAM: BATCH x body size)
 
 class Link:
     def __init__(self, cfg, outbox, on_command, ticks, diff):
-        dev = cfg["id"]
-        key = cfg["key"]
-        broker = cfg["broker"]
-        self.key = key
+        self.cfg = cfg
+        self.key = cfg["key"]
         self.outbox = outbox
+        self.on_command = on_command
+        dev = cfg["id"]
         self.evt = protocol.evt_topic(dev)
         self.cmd = protocol.cmd_topic(dev)
         self.status = protocol.status_topic(dev)
         self.ack_wait_ms = cfg["settings"]["ack_wait_s"] * 1000
         self.ticks = ticks
         self.diff = diff
-        self.mqtt = MQTTClient(dev, broker["host"], broker.get("port", 1883), user=dev,
-                               password=protocol.broker_password(key), keepalive=30,
-                               will=(self.status, b"offline", 1, True),
-                               ssl=bool(broker.get("tls")) or None,
-                               on_message=on_command, on_connect=self._online,
-                               max_packet=protocol.MAX_PAYLOAD + 80, max_inflight=4)
+        self.mqtt = None
         self.next = outbox.acked + 1  # next seq to publish
         self.kick = asyncio.Event()
         self.sent = 0
         self.rewinds = 0
+        self.reconnects = 0
+        self._want = True
+        self._wake = asyncio.Event()
         self._active = ticks()  # last ack progress or publish
         self._acked = outbox.acked
+
+    def _client(self):
+        from mqtt import MQTTClient
+
+        cfg = self.cfg
+        dev = cfg["id"]
+        broker = cfg["broker"]
+        return MQTTClient(dev, broker["host"], broker.get("port", 1883), user=dev,
+                          password=protocol.broker_password(self.key), keepalive=30,
+                          will=(self.status, b"offline", 1, True),
+                          ssl=bool(broker.get("tls")) or None,
+                          on_message=self.on_command, on_connect=self._online,
+                          max_packet=protocol.MAX_PAYLOAD + 80, max_inflight=4)
 
     async def _online(self):
         await self.mqtt.subscribe(self.cmd, 1)
@@ -49,7 +66,8 @@ class Link:
 
     @property
     def online(self):
-        return self.mqtt.connected.is_set()
+        m = self.mqtt
+        return m is not None and m.connected.is_set()
 
     def acked(self, upto):
         """The cloud's ack command: trim the outbox."""
@@ -59,13 +77,48 @@ class Link:
             self._active = self.ticks()
 
     async def run(self):
-        await self.mqtt.run()
+        """Keep a session up while wanted (mqtt.run reconnects with back-off)."""
+        while True:
+            if not self._want:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            self.mqtt = self._client()
+            try:
+                await self.mqtt.run(cap_ms=8000)  # a till waits at most ~8 s for its link
+            finally:
+                self.reconnects += self.mqtt.reconnects
+                self._unsent(self.mqtt.inflight)
+                self.mqtt = None
+                sys.modules.pop("mqtt", None)
+
+    def _unsent(self, inflight):
+        # Events the broker never acknowledged go out again from the outbox.
+        for _, payload, _ in inflight.values():
+            seq = Outbox._seq_of(payload)
+            if seq is not None and seq < self.next:
+                self.next = seq
+
+    async def suspend(self, timeout_ms=3000):
+        self._want = False
+        if self.mqtt is not None:
+            await self.mqtt.disconnect()
+        for _ in range(timeout_ms // 20):
+            if self.mqtt is None:
+                return
+            await asyncio.sleep_ms(20)
+
+    def resume(self):
+        self._want = True
+        self._wake.set()
 
     async def drain(self):
         """Publish outbox events forever; returns never."""
         ob = self.outbox
         while True:
-            await self.mqtt.connected.wait()
+            if not self.online:
+                await asyncio.sleep_ms(100)
+                continue
             if self.next <= ob.acked:
                 self.next = ob.acked + 1
             if self.next > ob.seq:
@@ -84,11 +137,12 @@ class Link:
                 self.next = ob.seq + 1
                 continue
             for seq, body in batch:
-                if not self.online:
+                m = self.mqtt
+                if m is None or not m.connected.is_set():
                     break
                 payload = protocol.sign(self.key, self.evt, body)
                 try:
-                    await self.mqtt.publish(self.evt, payload, 1)
+                    await m.publish(self.evt, payload, 1)
                 except OSError:
                     break  # link down before it was taken: send it again later
                 self.next = seq + 1
@@ -98,7 +152,8 @@ class Link:
 
     def _maybe_rewind(self):
         ob = self.outbox
-        if ob.pending() and not self.mqtt.inflight and \
+        m = self.mqtt
+        if ob.pending() and m is not None and not m.inflight and \
                 self.diff(self.ticks(), self._active) > self.ack_wait_ms:
             print("link: no ack for %d ms; resending from seq %d" % (self.ack_wait_ms, ob.acked + 1))
             self.next = ob.acked + 1

@@ -95,7 +95,7 @@ def _pay(ui):
     amount = int(ui.take() or "0")
     sale = ui.sale
     try:
-        app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), amount))
+        seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), amount))
     except SaleError as e:
         ui.note = e.args[0]
         return
@@ -104,7 +104,7 @@ def _pay(ui):
         ui.note = "OUTBOX FULL: NO SALE"
         return
     ui.to("menu")
-    ui.note = "SALE OK CHG " + money(amount - sale.total())
+    ui.note = "SALE #%d CHG %s" % (seq, money(amount - sale.total()))
 
 
 def _order(ui, k):

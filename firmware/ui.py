@@ -27,6 +27,7 @@ class UI:
         self.sku = ""
         self.order = None
         self._shown = None
+        self._drawn = 0
 
     # -- output -------------------------------------------------------------
     def message(self, lines):
@@ -49,7 +50,7 @@ class UI:
             left = app.lockout_left()
             top = "LOCKED %ds" % ((left + 999) // 1000) if left else (
                 "ALARM" if app.alarm.on else "Finger or A=PIN")
-            lines = [app.dev + (" online" if app.link.online else " offline"), top]
+            lines = [app.dev, top]
         elif st == "pin":
             lines = ["PIN:", "*" * len(self.buf)]
         elif st == "menu":
@@ -57,7 +58,8 @@ class UI:
         else:
             lines = _trade().lines(self)
         lines.append(self.note)
-        lines.append("out %d" % app.outbox.pending())
+        lines.append("%s out %d" % ("online" if app.link.online else "offline",
+                                    app.outbox.pending()))
         self._put(lines)
 
     # -- session --------------------------------------------------------------
@@ -87,8 +89,9 @@ class UI:
             app.logout()
             self.to("idle")
             self.notify("SESSION TIMED OUT")
-        elif self.state == "idle":
-            self.show()  # lockout countdown, online state
+        elif time.ticks_diff(hal.ticks_ms(), self._drawn) > 500:
+            self._drawn = hal.ticks_ms()
+            self.show()  # lockout countdown, online state, outbox count (sent if changed)
 
     # -- input ----------------------------------------------------------------
     def key(self, k):
