@@ -226,7 +226,7 @@ def test_boot_online_and_pin_login(terminal):
     t.wait_display("LOGIN OK")
     ev = cloud.wait_event("login", lambda d: d["ok"])
     assert ev["data"]["seller"] == "s1" and ev["data"]["method"] == "pin"
-    t.press("B101#2#B102##1000#", gap=0.0)
+    t.press("B101#2#B102###1000#", gap=0.0)
     t.wait_display("CHG 1.25")
     sale = cloud.wait_event("sale")["data"]
     assert sale["items"] == [{"sku": "101", "qty": 2, "price": 250},
