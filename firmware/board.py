@@ -17,8 +17,9 @@ DISPLAY_I2C = {"id": 1, "sda": 6, "scl": 7, "freq": 400000, "addr": 0x3C,
                "width": 128, "height": 32}
 
 # 4x4 membrane keypad: rows driven low one at a time, columns read with pull-ups.
-KEYPAD = {"rows": (10, 11, 12, 13), "cols": (14, 15, 16, 17),
-          "keys": ("123A", "456B", "789C", "*0#D")}
+KEYPAD_ROWS = (10, 11, 12, 13)
+KEYPAD_COLS = (14, 15, 16, 17)
+KEYPAD_KEYS = ("123A", "456B", "789C", "*0#D")  # KEYPAD_KEYS[row][col]
 
 # Outputs, 1 = on. buzzer: active buzzer through an NPN transistor; strobe: gate
 # of a logic-level N-MOSFET switching the 12 V strobe; status_led: on-board LED.

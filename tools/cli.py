@@ -14,6 +14,12 @@ import sys
 # Modules that add sub-commands, in the order --help shows them.
 COMMAND_MODULES: list[str] = [
     "fingerpos.tools.cmd_protocol",
+    "fingerpos.tools.cmd_device",
+    "fingerpos.tools.cmd_broker",
+    "fingerpos.tools.cmd_bench",
+    "fingerpos.tools.cmd_serve",
+    "fingerpos.tools.cmd_migrate",
+    "fingerpos.tools.cmd_user",
 ]
 
 

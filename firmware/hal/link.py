@@ -80,11 +80,13 @@ class Link:
 
     def pump(self):
         """Take in whatever the harness sent, without blocking."""
-        if self._sock is None and self._open() is None:
+        sock = self._sock or self._open()
+        poll = self._poll
+        if sock is None or poll is None:
             return
         try:
-            while self._poll.poll(0):
-                data = self._sock.recv(512)
+            while poll.poll(0):
+                data = sock.recv(512)
                 if not data:
                     self._drop()
                     break

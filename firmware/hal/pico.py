@@ -8,6 +8,8 @@ import machine
 import network
 from machine import I2C, UART, Pin
 
+from hal.debounce import Debounce
+
 DATA_DIR = "/"
 # MicroPython ports differ in epoch (1970 or 2000); the app always sees unix seconds.
 _EPOCH = 0 if time.gmtime(0)[0] == 1970 else 946684800
@@ -50,12 +52,15 @@ def log(text):
 
 
 class Keypad:
-    """4x4 matrix: each row pulled low in turn; a key is reported once per press."""
+    """4x4 matrix: each row pulled low in turn; a key is reported once per press.
+
+    get() is polled by the UI task every few tens of ms; that spacing is the debounce clock.
+    """
 
     def __init__(self):
-        self._rows = [Pin(p, Pin.OUT, value=1) for p in board.KEYPAD["rows"]]
-        self._cols = [Pin(p, Pin.IN, Pin.PULL_UP) for p in board.KEYPAD["cols"]]
-        self._held = None
+        self._rows = [Pin(p, Pin.OUT, value=1) for p in board.KEYPAD_ROWS]
+        self._cols = [Pin(p, Pin.IN, Pin.PULL_UP) for p in board.KEYPAD_COLS]
+        self._debounce = Debounce()
 
     def _scan(self):
         for r, row in enumerate(self._rows):
@@ -63,16 +68,12 @@ class Keypad:
             for c, col in enumerate(self._cols):
                 if col.value() == 0:
                     row.value(1)
-                    return board.KEYPAD["keys"][r][c]
+                    return board.KEYPAD_KEYS[r][c]
             row.value(1)
         return None
 
     def get(self):
-        key = self._scan()
-        if key == self._held:
-            return None  # still held (or still nothing): no new press
-        self._held = key
-        return key
+        return self._debounce.feed(self._scan())
 
 
 class Display:
@@ -84,7 +85,6 @@ class Display:
         self._oled = SSD1306(i2c, cfg["addr"], cfg["width"], cfg["height"])
 
     def show(self, lines):
-        # the built-in 8x8 font fits 16 characters on 128 pixels
         self._oled.text_lines([str(s)[:21] for s in lines[:4]])
 
 

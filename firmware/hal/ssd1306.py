@@ -18,6 +18,8 @@ class SSD1306:
         self.buf = bytearray(width * self.pages)
         self.fb = framebuf.FrameBuffer(self.buf, width, height, framebuf.MONO_VLSB)
         self._cmd_buf = bytearray(2)
+        self._cell = bytearray(8)
+        self._glyph = framebuf.FrameBuffer(self._cell, 8, 8, framebuf.MONO_VLSB)
         for c in (
             _DISPLAY_OFF,
             0x20, 0x00,  # horizontal addressing
@@ -41,11 +43,27 @@ class SSD1306:
         self._cmd_buf[1] = c
         self.i2c.writeto(self.addr, self._cmd_buf)
 
+    def _line(self, text, page):
+        # 21 characters on 128 pixels need a 6-pixel pitch; framebuf's font is 8x8
+        # with glyphs in columns 1-6. Each glyph is drawn into a scratch cell and
+        # squeezed to 5 columns (the two middle ones OR-ed) plus a blank one.
+        g, cell, buf = self._glyph, self._cell, self.buf
+        o = page * self.width
+        for ch in text[: self.width // 6]:
+            g.fill(0)
+            g.text(ch, 0, 0, 1)
+            buf[o] = cell[1]
+            buf[o + 1] = cell[2]
+            buf[o + 2] = cell[3] | cell[4]
+            buf[o + 3] = cell[5]
+            buf[o + 4] = cell[6]
+            o += 6
+
     def text_lines(self, lines):
-        """Clear, draw up to `pages` lines in the built-in 8x8 font, refresh."""
+        """Clear, draw up to `pages` lines of up to 21 characters, refresh."""
         self.fb.fill(0)
         for i, line in enumerate(lines[: self.pages]):
-            self.fb.text(line, 0, i * 8, 1)
+            self._line(line, i)
         for c in (0x21, 0, self.width - 1, 0x22, 0, self.pages - 1):
             self._cmd(c)
         self.i2c.writevto(self.addr, (b"\x40", self.buf))

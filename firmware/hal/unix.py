@@ -34,6 +34,9 @@ def _addr(conf, name):
     text = conf.get(name)
     if not text:
         return None
+    if not isinstance(text, str):
+        print("hal: %s: want \"host:port\", got %r" % (name, text))
+        return None
     try:
         return parse_addr(text)
     except ValueError as e:

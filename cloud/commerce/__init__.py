@@ -1,0 +1,1 @@
+"""Commerce: money, receipts (PDF + ESC/POS) and validation before printing."""

@@ -1,0 +1,166 @@
+"""Receipts: one Receipt rendered as a PDF for the web and as ESC/POS bytes
+for the terminal's thermal printer (python-escpos builds the byte stream,
+fpdf2 the PDF). Both show the revision number, so a reprint after a price
+change or a revision is never mistaken for the original.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import qrcode
+from escpos.printer import Dummy
+from fpdf import FPDF
+
+from .money import format_amount, format_money
+
+# Fonts tried for the PDF, in order: CJK-capable first, then DejaVu (Latin,
+# Greek, Cyrillic, symbols). Debian's fonts-noto-cjk / fonts-dejavu-core.
+_FONT_CANDIDATES = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+)
+WIDTH_58MM = 32  # characters per line in font A on a 58 mm (384-dot) printer
+WIDTH_80MM = 48
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    sku: str
+    name: str
+    qty: int
+    unit_price: int
+    line_total: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    shop: str
+    order_id: int
+    revision: int
+    created_at: datetime
+    currency: str
+    lines: tuple[ReceiptLine, ...]
+    total: int
+    adjustments: tuple[tuple[str, int], ...] = ()
+    payment_method: str = ""
+    paid: int | None = None
+    state: str = ""
+    terminal: str = ""
+    seller: str = ""
+    pickup_code: str = ""  # shown to the buyer only; never printed at the counter
+    reprint: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _cols(text: str) -> int:
+    """Printed width: East Asian wide characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fit(text: str, width: int) -> str:
+    out, used = "", 0
+    for c in text:
+        w = _cols(c)
+        if used + w > width:
+            break
+        out, used = out + c, used + w
+    return out
+
+
+def _row(left: str, right: str, width: int) -> str:
+    left = _fit(left, max(1, width - _cols(right) - 1))
+    return left + " " * (width - _cols(left) - _cols(right)) + right
+
+
+def text_lines(r: Receipt, width: int = WIDTH_58MM) -> list[str]:
+    """The receipt body as fixed-width text lines (shared by ESC/POS and tests)."""
+    out = [_row("Order", f"#{r.order_id} rev {r.revision}", width),
+           _row("Date", r.created_at.strftime("%Y-%m-%d %H:%M"), width)]
+    if r.terminal:
+        out.append(_row("Terminal", r.terminal, width))
+    if r.seller:
+        out.append(_row("Seller", r.seller, width))
+    out.append("-" * width)
+    for ln in r.lines:
+        out.append(_fit(ln.name or ln.sku, width))
+        out.append(_row(f"  {ln.qty} x {format_amount(ln.unit_price, r.currency)}",
+                        format_amount(ln.line_total, r.currency), width))
+    for label, amount in r.adjustments:
+        out.append(_row(label, format_amount(amount, r.currency), width))
+    out.append("-" * width)
+    out.append(_row("TOTAL", format_money(r.total, r.currency), width))
+    if r.payment_method:
+        paid = format_amount(r.paid if r.paid is not None else r.total, r.currency)
+        out.append(_row(f"Paid ({r.payment_method})", paid, width))
+    out.extend(_fit(n, width) for n in r.notes)
+    return out
+
+
+def render_escpos(r: Receipt, width: int = WIDTH_58MM) -> bytes:
+    """ESC/POS bytes for a TTL thermal printer: header, lines, total, cut."""
+    p = Dummy()
+    p.set(align="center", bold=True, double_height=True)
+    p.text(_fit(r.shop, width // 2) + "\n")
+    p.set(align="center", bold=False, normal_textsize=True)
+    if r.reprint:
+        p.text("*** REPRINT ***\n")
+    p.set(align="left")
+    for line in text_lines(r, width):
+        p.text(line + "\n")
+    p.text("\n")
+    p.set(align="center")
+    p.text("Thank you\n\n\n")
+    p.cut()
+    return bytes(p.output)
+
+
+@cache
+def _font_path() -> str | None:
+    for cand in _FONT_CANDIDATES:
+        if Path(cand).exists():
+            return cand
+    return None
+
+
+def _ascii_fallback(text: str) -> str:
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def render_pdf(r: Receipt) -> bytes:
+    """A one-page A6-ish PDF receipt with the pickup code as text and QR."""
+    pdf = FPDF(format=(105, 148 + 5 * max(0, len(r.lines) - 8)))
+    pdf.set_margins(8, 8, 8)
+    pdf.set_auto_page_break(True, 8)
+    pdf.add_page()
+    font = _font_path()
+    if font:
+        pdf.add_font("receipt", fname=font)
+        face, clean = "receipt", str
+    else:  # no TTF on this machine: core font, characters outside Latin-1 become "?"
+        face, clean = "helvetica", _ascii_fallback
+    pdf.set_title(f"Receipt {r.order_id} rev {r.revision}")
+    pdf.set_font(face, size=14)
+    pdf.cell(0, 8, clean(r.shop), new_x="LMARGIN", new_y="NEXT", align="C")
+    pdf.set_font(face, size=8)
+    if r.reprint:
+        pdf.cell(0, 5, "REPRINT", new_x="LMARGIN", new_y="NEXT", align="C")
+    for line in text_lines(r, 44):
+        pdf.cell(0, 4.5, clean(line), new_x="LMARGIN", new_y="NEXT")
+    if r.state:
+        pdf.cell(0, 5, clean(f"State: {r.state}"), new_x="LMARGIN", new_y="NEXT")
+    if r.pickup_code:
+        pdf.ln(2)
+        pdf.set_font(face, size=11)
+        pdf.cell(0, 6, f"Pickup code: {r.pickup_code}", new_x="LMARGIN", new_y="NEXT", align="C")
+        img = qrcode.make(f"fingerpos:pickup:{r.order_id}:{r.pickup_code}", box_size=4, border=1)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        pdf.image(buf, x=(105 - 30) / 2, w=30, h=30)
+    return bytes(pdf.output())

@@ -1,0 +1,192 @@
+"""`fingerpos device bundle`: the exact file set, compiled with mpy-cross, against the flash size."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from fingerpos.tools.cli import main
+from fingerpos.tools.device import bundle as bundle_mod
+
+from .conftest import REPO, run_micropython
+
+KEY = "ab" * 32
+
+
+def write_config(path: Path, **settings: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "v": 1, "id": "t1", "shop": "shop1", "key": KEY,
+        "wifi": {"ssid": "", "password": ""},
+        "broker": {"host": "127.0.0.1", "port": 1883, "tls": False}, "settings": settings}))
+    return path
+
+
+@pytest.fixture
+def fixture_src(tmp_path) -> Path:
+    """A small source tree shaped like the repo: firmware/ with sub-packages, protocol/."""
+    src = tmp_path / "src"
+    files = {
+        "firmware/main.py": "import app.core\napp.core.run()\n",
+        "firmware/boot.py": "# runs first at boot\n",
+        "firmware/app/__init__.py": "",
+        "firmware/app/core.py": "def run():\n    print('core ran')\n",
+        "firmware/hal/__init__.py": "X = 1\n",
+        "firmware/hal/pico.py": "def out(name, v):\n    pass\n",
+        "firmware/README.md": "not code: stays out of the bundle\n",
+        "firmware/app/__pycache__/core.cpython-311.pyc": "junk",
+    }
+    for rel, text in files.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text)
+    shutil.copytree(REPO / "protocol", src / "protocol")
+    return src
+
+
+def protocol_entries() -> list[str]:
+    return sorted("protocol/" + p.relative_to(REPO / "protocol").as_posix()[:-3] + ".mpy"
+                  for p in (REPO / "protocol").rglob("*.py"))
+
+
+def test_fixture_tree_bundle_has_the_exact_file_set(fixture_src, tmp_path):
+    config = write_config(tmp_path / "devices" / "t1" / "config.json")
+    out = tmp_path / "bundle"
+    b = bundle_mod.build(fixture_src, config, out)
+    want = sorted(["main.py", "boot.py", "app/__init__.mpy", "app/core.mpy", "hal/__init__.mpy",
+                   "hal/pico.mpy", "adafruit_fingerprint.mpy", "config.json",
+                   *protocol_entries()])
+    assert sorted(f.path for f in b.files) == want
+    on_disk = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert on_disk == sorted([*want, "manifest.json"])
+    assert (out / "main.py").read_bytes() == (fixture_src / "firmware/main.py").read_bytes()
+    for f in b.files:
+        data = (out / f.path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == f.sha256 and len(data) == f.size
+        if f.path.endswith(".mpy"):
+            assert data[:2] == b"M\x06", f.path  # mpy v6, what MicroPython 1.22+ loads
+    assert stat.S_IMODE((out / "config.json").stat().st_mode) == 0o600
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["device"] == "t1"
+    assert [e["path"] for e in manifest["files"]] == [f.path for f in b.files]
+    assert bundle_mod.load_manifest(out) == b.files
+
+
+def test_the_compiled_bundle_runs_on_micropython(fixture_src, tmp_path):
+    """The .mpy files load on the unix port: main.py imports compiled app/core.mpy."""
+    out = tmp_path / "bundle"
+    bundle_mod.build(fixture_src, write_config(tmp_path / "c" / "config.json"), out)
+    proc = run_micropython(out / "main.py", cwd=out, timeout=30)
+    assert proc.returncode == 0 and proc.stdout.strip() == "core ran", proc.stderr
+
+
+def test_repo_firmware_bundle(tmp_path):
+    """Whatever the repo's firmware/ holds today is bundled; its protocol .mpy passes the vectors."""
+    src = tmp_path / "src"
+    if (REPO / "firmware").is_dir():
+        shutil.copytree(REPO / "firmware", src / "firmware",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    (src / "firmware").mkdir(parents=True, exist_ok=True)
+    shutil.copytree(REPO / "protocol", src / "protocol")
+    if not (src / "firmware/main.py").exists():  # before the app lands: a boot script of our own
+        (src / "firmware/main.py").write_text("print('main')\n")
+    out = tmp_path / "bundle"
+    b = bundle_mod.build(src, write_config(tmp_path / "c" / "config.json"), out)
+    paths = {f.path for f in b.files}
+    for py in (src / "firmware").rglob("*.py"):
+        rel = py.relative_to(src / "firmware").as_posix()
+        assert (rel if rel in ("main.py", "boot.py") else rel[:-3] + ".mpy") in paths
+    assert set(protocol_entries()) <= paths
+    assert b.fits, b.needed_bytes
+    # The compiled protocol runs the shipped vectors byte for byte under MicroPython.
+    shutil.copytree(REPO / "protocol" / "vectors", out / "protocol" / "vectors")
+    assert not list((out / "protocol").glob("*.py"))
+    proc = run_micropython(REPO / "tests" / "mp" / "run_vectors.py", str(out), timeout=60)
+    assert proc.returncode == 0 and " 0 failed" in proc.stdout, proc.stdout + proc.stderr
+    # The driver imports on MicroPython with a busio module present (the firmware's shim).
+    if "busio.mpy" not in paths:
+        (out / "busio.py").write_text("class UART:\n    pass\n")
+    (out / "check_driver.py").write_text(
+        "import adafruit_fingerprint\nprint(adafruit_fingerprint.Adafruit_Fingerprint.__name__)\n")
+    proc = run_micropython(out / "check_driver.py", cwd=out, timeout=30)
+    assert proc.stdout.strip() == "Adafruit_Fingerprint", proc.stderr
+
+
+def test_cli_prints_sizes_and_total(fixture_src, tmp_path, capsys):
+    write_config(tmp_path / "devices" / "t1" / "config.json")
+    rc = main(["device", "bundle", "--id", "t1", "--devices", str(tmp_path / "devices"),
+               "--src", str(fixture_src)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert (tmp_path / "devices" / "t1" / "bundle" / "manifest.json").exists()
+    size = (tmp_path / "devices/t1/bundle/main.py").stat().st_size
+    assert f"  main.py {' ' * 24} {size:>7} B" in out
+    assert "KiB outbox reserve" in out and "of 848 KiB (Pico W filesystem)" in out
+
+
+def test_over_capacity_fails_clearly(fixture_src, tmp_path, capsys):
+    config = write_config(tmp_path / "t1" / "config.json", outbox_bytes=900 * 1024)
+    rc = main(["device", "bundle", "--config", str(config), "--src", str(fixture_src),
+               "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "but a Pico W has 848 KiB" in err
+
+
+def test_capacity_counts_whole_blocks(fixture_src, tmp_path):
+    b = bundle_mod.build(fixture_src, write_config(tmp_path / "c" / "config.json"),
+                         tmp_path / "b", capacity=64 * 1024)
+    assert b.blocks >= len(b.files)  # every file takes at least one 4 KiB block
+    assert b.needed_bytes == b.blocks * 4096 + 65536 and not b.fits
+
+
+def test_syntax_error_names_the_file_and_keeps_the_old_bundle(fixture_src, tmp_path):
+    config = write_config(tmp_path / "c" / "config.json")
+    out = tmp_path / "bundle"
+    bundle_mod.build(fixture_src, config, out)
+    before = (out / "manifest.json").read_text()
+    (fixture_src / "firmware/app/core.py").write_text("def run(:\n")
+    with pytest.raises(bundle_mod.BundleError, match=r"mpy-cross failed on .*core\.py"):
+        bundle_mod.build(fixture_src, config, out)
+    assert (out / "manifest.json").read_text() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle-")]
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("no-main", "main.py not found"),
+    ("bad-config", "not a readable JSON config"),
+    ("no-config", "no such file"),
+    ("short-key", "key must be 64 lowercase hex"),
+    ("foreign-out", "is not a bundle"),
+])
+def test_bad_input_is_refused(fixture_src, tmp_path, capsys, problem, message):
+    config = write_config(tmp_path / "c" / "config.json")
+    out = tmp_path / "out"
+    if problem == "no-main":
+        (fixture_src / "firmware/main.py").unlink()
+    elif problem == "bad-config":
+        config.write_text("{not json")
+    elif problem == "no-config":
+        config.unlink()
+    elif problem == "short-key":
+        config.write_text(config.read_text().replace(KEY, "abcd"))
+    elif problem == "foreign-out":
+        out.mkdir()
+        (out / "notes.txt").write_text("mine")
+    rc = main(["device", "bundle", "--config", str(config), "--src", str(fixture_src),
+               "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 1 and message in err, err
+    if problem == "foreign-out":
+        assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_manifest_check_catches_a_changed_file(fixture_src, tmp_path):
+    out = tmp_path / "b"
+    bundle_mod.build(fixture_src, write_config(tmp_path / "c" / "config.json"), out)
+    (out / "app" / "core.mpy").write_bytes(b"M\x06tampered")
+    with pytest.raises(bundle_mod.BundleError, match="changed since the bundle was built"):
+        bundle_mod.load_manifest(out)

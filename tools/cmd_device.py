@@ -1,0 +1,173 @@
+"""`fingerpos device provision|bundle|flash|selftest`: set one terminal up from a laptop."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fingerpos.tools.device import board as board_mod
+from fingerpos.tools.device import bundle as bundle_mod
+from fingerpos.tools.device import flash as flash_mod
+from fingerpos.tools.device import provision as provision_mod
+from fingerpos.tools.device import selftest as selftest_mod
+from fingerpos.tools.device import terminal_config as tc
+
+# The source tree this fingerpos runs from: firmware/ and protocol/ sit next to tools/.
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("device", help="provision, bundle, flash and check one terminal")
+    ps = p.add_subparsers(dest="device_command", metavar="ACTION", required=True)
+
+    pv = ps.add_parser("provision", help="make a terminal's key, register it with the cloud, "
+                       "write its config.json",
+                       description="Make a 32-byte key for a new terminal, register the terminal "
+                       "with the cloud (POST /api/v1/devices) and write DIR/ID/config.json "
+                       "(mode 0600). The key is never printed unless --show-key.")
+    pv.add_argument("--id", required=True, help="terminal id: 1-32 of A-Z a-z 0-9 _ -")
+    pv.add_argument("--shop", required=True, help="the shop the terminal sells for")
+    pv.add_argument("--wifi-ssid", help="Wi-Fi network the terminal joins")
+    pv.add_argument("--wifi-password", help="its password (8-63 characters; omit for open)")
+    pv.add_argument("--broker", help="MQTT broker the terminal uses: mqtt://host[:1883] or "
+                    "mqtts://host[:8883] (default: mqtt://<cloud host>:1883)")
+    pv.add_argument("--cloud", default=os.environ.get("FINGERPOS_CLOUD"),
+                    help="cloud base URL, e.g. https://pos.example.com (env FINGERPOS_CLOUD)")
+    pv.add_argument("--token", default=os.environ.get("FINGERPOS_TOKEN"),
+                    help="admin/manager API token (env FINGERPOS_TOKEN)")
+    pv.add_argument("--out", type=Path, default=tc.DEFAULT_DEVICES_DIR,
+                    help="directory holding one sub-directory per terminal (default ./devices)")
+    pv.add_argument("--show-key", action="store_true", help="also print the device key")
+    pv.set_defaults(func=_provision)
+
+    bd = ps.add_parser("bundle", help="compile the firmware and config into the files a "
+                       "terminal runs, with sizes against the Pico W's flash")
+    src = bd.add_mutually_exclusive_group(required=True)
+    src.add_argument("--id", help="terminal id: uses ./devices/ID/config.json")
+    src.add_argument("--config", type=Path, help="path of the terminal's config.json")
+    bd.add_argument("--devices", type=Path, default=tc.DEFAULT_DEVICES_DIR,
+                    help="where --id looks (default ./devices)")
+    bd.add_argument("--out", type=Path, help="bundle directory (default: bundle/ next to "
+                    "the config)")
+    bd.add_argument("--src", type=Path, default=SOURCE_ROOT,
+                    help=f"fingerpos source tree with firmware/ and protocol/ (default {SOURCE_ROOT})")
+    bd.set_defaults(func=_bundle)
+
+    fl = ps.add_parser("flash", help="copy a bundle to a Pico W with mpremote, verify "
+                       "SHA-256 on the board, reset it")
+    fl.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0 or COM5")
+    fl.add_argument("--bundle", type=Path, default=Path("bundle"),
+                    help="bundle directory from `device bundle` (default ./bundle)")
+    fl.add_argument("--root", default="/", help="filesystem root on the board (default /)")
+    fl.set_defaults(func=_flash)
+
+    st = ps.add_parser("selftest", help="check the sensor, buzzer/strobe and Wi-Fi "
+                       "on a flashed terminal")
+    st.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0 or COM5")
+    st.add_argument("--root", default="/", help="filesystem root on the board (default /)")
+    st.set_defaults(func=_selftest)
+
+    rv = ps.add_parser("revoke", help="mark a terminal revoked: broker-config then leaves it "
+                       "out of the broker's password file")
+    rv.add_argument("--id", required=True, help="terminal id")
+    rv.add_argument("--devices", type=Path, default=tc.DEFAULT_DEVICES_DIR,
+                    help="directory of provisioned terminals (default ./devices)")
+    rv.add_argument("--reason", default="", help="why, kept in DIR/ID/revoked")
+    rv.set_defaults(func=_revoke)
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _provision(args: argparse.Namespace) -> int:
+    try:
+        tc.check_id(args.id)
+        tc.check_shop(args.shop)
+        wifi = tc.check_wifi(args.wifi_ssid, args.wifi_password)
+        cloud = provision_mod.CloudEndpoint.parse(args.cloud, args.token)
+        broker = tc.parse_broker(args.broker or f"mqtt://{cloud.host}:1883")
+    except tc.ConfigError as e:
+        return _fail(str(e))
+    print(f"registering terminal {args.id} (shop {args.shop}) with {cloud.url} ...")
+    try:
+        done = provision_mod.provision(args.id, args.shop, cloud, broker, wifi, args.out)
+    except provision_mod.ProvisionError as e:
+        return _fail(str(e))
+    cfg = done.config
+    print(f"registered; config written to {done.device_dir / tc.CONFIG_NAME} (mode 0600)")
+    print(f"  broker  {'mqtts' if broker.tls else 'mqtt'}://{broker.host}:{broker.port} "
+          f"(user {cfg['id']})")
+    print(f"  wifi    {cfg['wifi']['ssid'] or '(none: simulator only)'}")
+    if args.show_key:
+        print(f"  key     {cfg['key']}")
+    print(f"next: fingerpos device bundle --id {cfg['id']}")
+    return 0
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    if args.id is not None:
+        try:
+            tc.check_id(args.id)
+        except tc.ConfigError as e:
+            return _fail(str(e))
+        config = args.devices / args.id / tc.CONFIG_NAME
+    else:
+        config = args.config
+    out = args.out or config.parent / "bundle"
+
+    def show(f: bundle_mod.BundleFile) -> None:
+        print(f"  {f.path:<32} {f.size:>7} B")
+
+    print(f"building bundle in {out}")
+    try:
+        b = bundle_mod.build(args.src, config, out, on_file=show)
+    except (bundle_mod.BundleError, tc.ConfigError) as e:
+        return _fail(str(e))
+    kib = 1024
+    print(f"{len(b.files)} files, {b.total_bytes} B; on flash {b.blocks} blocks of 4 KiB "
+          f"+ {b.reserve_bytes // kib} KiB outbox reserve = {b.needed_bytes // kib} KiB "
+          f"of {b.capacity // kib} KiB (Pico W filesystem)")
+    if not b.fits:
+        return _fail(f"the bundle needs {b.needed_bytes // kib} KiB but a Pico W has "
+                     f"{b.capacity // kib} KiB: shrink the firmware or the outbox")
+    print(f"manifest: {out / bundle_mod.MANIFEST_NAME}")
+    print(f"next: fingerpos device flash --port /dev/ttyACM0 --bundle {out}")
+    return 0
+
+
+def _flash(args: argparse.Namespace) -> int:
+    try:
+        board = board_mod.Mpremote(args.port)
+        result = flash_mod.flash(board, args.bundle, root=args.root)
+    except (board_mod.BoardError, bundle_mod.BundleError) as e:
+        return _fail(str(e))
+    print(f"flashed {result.files} files ({result.bytes} B)")
+    return 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    try:
+        ok = selftest_mod.run(board_mod.Mpremote(args.port), root=args.root)
+    except board_mod.BoardError as e:
+        return _fail(str(e))
+    return 0 if ok else 1
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    try:
+        tc.check_id(args.id)
+        tc.load(args.devices / args.id / tc.CONFIG_NAME)
+    except tc.ConfigError as e:
+        return _fail(f"terminal {args.id!r} is not provisioned here: {e}")
+    marker = args.devices / args.id / tc.REVOKED_NAME
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    marker.write_text(json.dumps({"at": stamp, "reason": args.reason}) + "\n")
+    print(f"terminal {args.id} revoked ({marker}); now run fingerpos broker-config and "
+          "reload Mosquitto")
+    return 0

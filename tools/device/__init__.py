@@ -1,0 +1,1 @@
+"""Technician tools for one terminal: provision, bundle, flash, selftest."""
