@@ -94,6 +94,10 @@ def _provision(args: argparse.Namespace) -> int:
         broker = tc.parse_broker(args.broker or f"mqtt://{cloud.host}:1883")
     except tc.ConfigError as e:
         return _fail(str(e))
+    if (args.out / args.id).exists():  # provision() re-checks atomically; this avoids a
+        # misleading "registering ..." line before the refusal
+        return _fail(f"{args.out / args.id} already exists: terminal {args.id!r} was "
+                     "provisioned here before (nothing was changed)")
     print(f"registering terminal {args.id} (shop {args.shop}) with {cloud.url} ...")
     try:
         done = provision_mod.provision(args.id, args.shop, cloud, broker, wifi, args.out)
