@@ -223,8 +223,8 @@ def generate(out: Path, fleet: Fleet, cloud_user: str = DEFAULT_CLOUD_USER,
                                           for u, p in sorted(users.items())))
     _write_private(out / "acl", acl_text(cloud_user))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    summary = (f"{stamp}: {len(fleet.active)} terminals, {len(fleet.revoked)} revoked "
-               "(left out), cloud user " + cloud_user)
+    summary = (f"{stamp}: terminals {len(fleet.active)}, revoked and left out "
+               f"{len(fleet.revoked)}, cloud user {cloud_user}")
     conf = out / "mosquitto.conf"
     _write_private(conf, conf_text(dest, tls_port, certfile, keyfile, cafile, loopback_port,
                                    summary, persistence_dir, run_as))

@@ -49,7 +49,7 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     for problem in fleet.skipped:
         print(f"warning: left out {problem}", file=sys.stderr)
-    print(f"{len(fleet.active)} terminals: {', '.join(fleet.active) or '(none)'}")
+    print(f"terminals ({len(fleet.active)}): {', '.join(fleet.active) or 'none'}")
     if fleet.revoked:
         print(f"revoked, left out: {', '.join(fleet.revoked)}")
     print(f"cloud user {done.cloud_user}: password in {args.out / 'cloud-password'}")
