@@ -16,6 +16,10 @@ COMMAND_MODULES: list[str] = [
     "fingerpos.tools.cmd_protocol",
     "fingerpos.tools.cmd_device",
     "fingerpos.tools.cmd_broker",
+    "fingerpos.tools.cmd_bench",
+    "fingerpos.tools.cmd_serve",
+    "fingerpos.tools.cmd_migrate",
+    "fingerpos.tools.cmd_user",
 ]
 
 

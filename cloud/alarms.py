@@ -1,0 +1,70 @@
+"""Alarms: raise (deduplicated per device and kind while open), acknowledge, clear."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fingerpos.cloud import audit, monitor
+from fingerpos.cloud.errors import Conflict, NotFound
+from fingerpos.cloud.models.alarms import Alarm
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+SEVERITIES = ("info", "warning", "critical")
+
+
+def alarm_json(a: Alarm) -> dict:
+    return {"id": a.id, "device": a.device_id, "kind": a.kind, "severity": a.severity,
+            "message": a.message, "count": a.count, "first_at": a.first_at.isoformat(),
+            "last_at": a.last_at.isoformat(),
+            "acked_at": a.acked_at.isoformat() if a.acked_at else None,
+            "cleared_at": a.cleared_at.isoformat() if a.cleared_at else None}
+
+
+async def raise_alarm(device_id: str | None, kind: str, severity: str, message: str) -> Alarm:
+    """Open an alarm, or bump the count of the open one for the same device and kind."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity must be one of {SEVERITIES}")
+    key = f"{device_id or '-'}:{kind}"[:80]
+    now = datetime.now(UTC)
+    for _ in range(3):  # a racing worker may open or clear it between our two statements
+        bumped = await Alarm.filter(open_key=key).update(count=F("count") + 1, last_at=now,
+                                                         message=message[:300])
+        if bumped:
+            alarm = await Alarm.get(open_key=key)
+            break
+        try:
+            alarm = await Alarm.create(device_id=device_id, kind=kind[:32], severity=severity,
+                                       message=message[:300], open_key=key)
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise Conflict(f"could not record alarm {key}")
+    await monitor.publish(None, "alarm", alarm_json(alarm))
+    return alarm
+
+
+async def acknowledge(alarm_id: int, user_id: int) -> Alarm:
+    alarm = await Alarm.get_or_none(id=alarm_id)
+    if alarm is None:
+        raise NotFound(f"no alarm {alarm_id}")
+    if alarm.acked_at is None:
+        alarm.acked_at, alarm.acked_by = datetime.now(UTC), user_id
+        await alarm.save(update_fields=["acked_at", "acked_by"])
+        await audit.record(f"user:{user_id}", "alarm.ack", f"alarm:{alarm_id}", user_id=user_id)
+    await monitor.publish(None, "alarm", alarm_json(alarm))
+    return alarm
+
+
+async def clear(alarm_id: int, user_id: int) -> Alarm:
+    """Close the alarm; the next one of its device and kind opens a new alarm."""
+    alarm = await Alarm.get_or_none(id=alarm_id)
+    if alarm is None:
+        raise NotFound(f"no alarm {alarm_id}")
+    if alarm.cleared_at is None:
+        alarm.cleared_at, alarm.cleared_by, alarm.open_key = datetime.now(UTC), user_id, None
+        await alarm.save(update_fields=["cleared_at", "cleared_by", "open_key"])
+        await audit.record(f"user:{user_id}", "alarm.clear", f"alarm:{alarm_id}", user_id=user_id)
+    await monitor.publish(None, "alarm", alarm_json(alarm))
+    return alarm

@@ -1,0 +1,1 @@
+"""The HTTP JSON API under /api/v1: views, their route table, and its OpenAPI document."""

@@ -1,0 +1,82 @@
+"""The OpenAPI 3.1 document, generated from the route table and its pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from fingerpos.cloud.api.routes import ROUTES, V1, Route
+
+_INT_PARAMS = {"order", "alarm"}
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_REASONS = {400: "invalid input", 401: "not authenticated", 403: "not allowed (role, CSRF, Origin)",
+            404: "not found", 409: "conflict with the current state", 413: "body too large",
+            429: "too many failed logins"}
+
+
+def _schema(model: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs.update(schema.pop("$defs", {}))
+    defs[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": r.summary,
+                          "operationId": r.handler.__module__.rsplit(".", 1)[-1] + "."
+                          + r.handler.__name__}
+    params = []
+    for name in re.findall(r"{(\w+)}", r.path):
+        kind = ({"type": "integer", "minimum": 1, "maximum": 2**31 - 1} if name in _INT_PARAMS
+                else {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"})
+        params.append({"name": name, "in": "path", "required": True, "schema": kind})
+    if r.query is not None:
+        for name, f in r.query.model_fields.items():
+            sub = r.query.model_json_schema()["properties"][name]
+            params.append({"name": name, "in": "query", "required": f.is_required(), "schema": sub})
+    if params:
+        op["parameters"] = params
+    if r.body is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": _schema(r.body, defs)}}}
+    ok_content = ({"text/plain": {"schema": {"type": "string"}}} if r.content == "text/plain"
+                  else {"application/json": {"schema": {"type": "object"}}})
+    responses: dict[str, Any] = {str(r.ok): {"description": "success"}}
+    if r.ok != 101:
+        responses[str(r.ok)]["content"] = ok_content
+    for status in r.errors:
+        responses[str(status)] = {"description": _REASONS[status],
+                                  "content": {"application/json": {"schema": _ERROR}}}
+    op["responses"] = responses
+    if r.auth:
+        op["security"] = [{"bearer": []}, {"session": []}]
+    return op
+
+
+def build() -> dict[str, Any]:
+    defs: dict[str, Any] = {
+        "Error": {"type": "object", "required": ["error", "message"],
+                  "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}
+    paths: dict[str, Any] = {}
+    for r in ROUTES:
+        paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, defs)
+    paths[V1 + "/openapi.json"] = {"get": {
+        "summary": "This document", "operationId": "openapi.document",
+        "responses": {"200": {"description": "OpenAPI 3.1",
+                              "content": {"application/json": {"schema": {"type": "object"}}}}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "fingerpos cloud", "version": "1",
+                 "description": "Orders, devices, alarms and the live monitor. Errors are "
+                                "JSON {error, message}. Cookie-authenticated writes need the "
+                                "X-CSRF-Token header (from login or GET /api/v1/auth/me)."},
+        "paths": paths,
+        "components": {"schemas": defs, "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "session": {"type": "apiKey", "in": "cookie", "name": "fp_session"}}},
+    }
+
+
+async def document(request: web.Request) -> web.Response:
+    return web.json_response(build())

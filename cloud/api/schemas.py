@@ -1,0 +1,94 @@
+"""Request bodies and query strings, as pydantic models: validation and the OpenAPI schemas
+come from the same declaration, so the document cannot drift from the checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID = r"^[A-Za-z0-9_-]{1,32}$"
+MAX_MINOR = 10**12
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Register(Strict):
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    password: str = Field(min_length=8, max_length=200)
+    name: str = Field(default="", max_length=100)
+
+
+class Login(Strict):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class DeviceIn(Strict):
+    id: str = Field(pattern=ID)
+    shop: str = Field(pattern=ID)
+    key: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class RotateKey(Strict):
+    key: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class CartItem(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(ge=1, le=10_000)
+
+
+class CartIn(Strict):
+    shop: str = Field(pattern=ID)
+    items: list[CartItem] = Field(min_length=1, max_length=100)
+
+
+class PriceChangeIn(Strict):
+    version: int = Field(ge=1, le=2**31 - 1)
+    total: int = Field(ge=0, le=MAX_MINOR)
+    reason: str = Field(default="", max_length=200)
+
+
+class PayIn(Strict):
+    amount: int = Field(ge=0, le=MAX_MINOR)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    version: int = Field(ge=1, le=2**31 - 1)
+
+
+class OrderFilter(BaseModel):
+    # Query strings are text: lax mode converts "5" to 5, still range-checked.
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["draft", "pending_payment", "paid", "accepted", "fulfilled", "completed",
+                   "cancelled", "expired", "held"] | None = None
+    shop: str | None = Field(default=None, pattern=ID)
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class AlarmFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    open: bool | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+
+
+class ShopIn(Strict):
+    id: str = Field(pattern=ID)
+    name: str = Field(default="", max_length=100)
+
+
+class ProductIn(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    price: int = Field(ge=0, le=MAX_MINOR)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    stock: int = Field(default=0, ge=0, le=10**9)
+
+
+class NoQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")

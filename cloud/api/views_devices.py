@@ -1,0 +1,109 @@
+"""Terminal registry: register, list, revoke, rotate the key; shops and their products."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from fingerpos.cloud import audit, auth
+from fingerpos.cloud.api import schemas
+from fingerpos.cloud.api.validation import body, query
+from fingerpos.cloud.appkeys import KEYRING
+from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.models.devices import Device
+from fingerpos.cloud.models.shops import Product, Shop
+from fingerpos.cloud.models.users import Role, User
+from tortoise.exceptions import IntegrityError
+
+
+def _device_json(d: Device) -> dict:
+    return {"id": d.id, "shop": d.shop, "fw": d.fw, "online": d.online, "revoked": d.revoked,
+            "last_seen": d.last_seen.isoformat() if d.last_seen else None,
+            "uptime": d.uptime, "heap_free": d.heap_free, "rssi": d.rssi, "outbox": d.outbox}
+
+
+def _check_shop(user: User, shop: str) -> None:
+    if user.role == Role.MANAGER and user.shop_id != shop:
+        raise Forbidden(f"a manager may manage only their own shop ({user.shop_id})")
+
+
+async def register(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER)
+    data = await body(request, schemas.DeviceIn)
+    _check_shop(user, data.shop)
+    await Shop.get_or_create(id=data.shop)
+    sealed = request.app[KEYRING].seal(data.id, bytes.fromhex(data.key))
+    try:
+        await Device.create(id=data.id, shop=data.shop, key_enc=sealed)
+    except IntegrityError:
+        raise Conflict(f"device {data.id} is already registered") from None
+    await audit.record(f"user:{user.id}", "device.register", f"device:{data.id}",
+                       {"shop": data.shop}, user_id=user.id)
+    return web.json_response({"id": data.id, "shop": data.shop}, status=201)
+
+
+async def _own_device(request: web.Request, user: User) -> Device:
+    device = await Device.get_or_none(id=request.match_info["device"][:32])
+    if device is None or (user.role != Role.ADMIN and device.shop != user.shop_id):
+        raise NotFound("no such device")
+    return device
+
+
+async def list_(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER, Role.SELLER)
+    rows = Device.all() if user.role == Role.ADMIN else Device.filter(shop=user.shop_id or "")
+    return web.json_response({"devices": [_device_json(d) for d in await rows.order_by("id")]})
+
+
+async def revoke(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER)
+    device = await _own_device(request, user)
+    device.revoked = True
+    await device.save(update_fields=["revoked"])
+    await audit.record(f"user:{user.id}", "device.revoke", f"device:{device.id}", user_id=user.id)
+    return web.json_response(_device_json(device))
+
+
+async def rotate(request: web.Request) -> web.Response:
+    """Store a new key (made by `fingerpos device provision`); the old one stops working."""
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER)
+    device = await _own_device(request, user)
+    data = await body(request, schemas.RotateKey)
+    device.key_enc = request.app[KEYRING].seal(device.id, bytes.fromhex(data.key))
+    device.revoked = False
+    await device.save(update_fields=["key_enc", "revoked"])
+    await audit.record(f"user:{user.id}", "device.rotate", f"device:{device.id}", user_id=user.id)
+    return web.json_response(_device_json(device))
+
+
+async def create_shop(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.ADMIN)
+    data = await body(request, schemas.ShopIn)
+    shop, created = await Shop.get_or_create(id=data.id, defaults={"name": data.name})
+    if not created:
+        raise Conflict(f"shop {data.id} exists")
+    await audit.record(f"user:{user.id}", "shop.create", f"shop:{shop.id}", user_id=user.id)
+    return web.json_response({"id": shop.id, "name": shop.name}, status=201)
+
+
+async def put_product(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER)
+    shop_id = request.match_info["shop"][:32]
+    _check_shop(user, shop_id)
+    if not await Shop.exists(id=shop_id):
+        raise NotFound(f"no shop {shop_id}")
+    data = await body(request, schemas.ProductIn)
+    product, _ = await Product.update_or_create(
+        shop_id=shop_id, sku=data.sku, defaults={"name": data.name, "price": data.price,
+                                                 "currency": data.currency, "stock": data.stock})
+    await audit.record(f"user:{user.id}", "product.put", f"{shop_id}/{data.sku}", user_id=user.id)
+    return web.json_response(_product_json(product))
+
+
+async def products(request: web.Request) -> web.Response:
+    query(request, schemas.NoQuery)
+    rows = await Product.filter(shop_id=request.match_info["shop"][:32]).order_by("sku")
+    return web.json_response({"products": [_product_json(p) for p in rows]})
+
+
+def _product_json(p: Product) -> dict:
+    return {"sku": p.sku, "name": p.name, "price": p.price, "currency": p.currency,
+            "stock": p.stock}

@@ -1,0 +1,62 @@
+"""Orders: create from a cart, read, list with filters, change price, pay, cancel."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from fingerpos.cloud import auth, orders
+from fingerpos.cloud.api import schemas
+from fingerpos.cloud.api.validation import body, path_int, query
+from fingerpos.cloud.errors import NotFound
+from fingerpos.cloud.models.orders import Order
+from fingerpos.cloud.models.users import Role
+from fingerpos.cloud.orders.rules import PriceActor
+
+STAFF = (Role.SELLER, Role.MANAGER, Role.ADMIN)
+
+
+async def create(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.BUYER)
+    data = await body(request, schemas.CartIn)
+    order = await orders.create_from_cart(user, data.shop, [i.model_dump() for i in data.items])
+    return web.json_response(await orders.get_for(user, order.id), status=201)
+
+
+async def get(request: web.Request) -> web.Response:
+    user = await auth.require(request)
+    return web.json_response(await orders.get_for(user, path_int(request, "order")))
+
+
+async def list_(request: web.Request) -> web.Response:
+    user = await auth.require(request)
+    f = query(request, schemas.OrderFilter)
+    rows = await orders.list_for(user, state=f.state, shop=f.shop, since=f.since, until=f.until,
+                                 limit=f.limit, offset=f.offset)
+    return web.json_response({"orders": rows})
+
+
+async def change_price(request: web.Request) -> web.Response:
+    user = await auth.require(request, *STAFF)
+    order_id = path_int(request, "order")
+    data = await body(request, schemas.PriceChangeIn)
+    await orders.get_for(user, order_id)  # 404 for an order outside the user's shop
+    actor = PriceActor(user.role.value, user.shop_id, user.can_change_price)
+    order = await orders.change_price(order_id, data.version, data.total, data.reason, actor,
+                                      user_id=user.id)
+    return web.json_response(orders.order_json(order))
+
+
+async def pay(request: web.Request) -> web.Response:
+    """The buyer pays their own order (the commerce work puts a payment provider in front)."""
+    user = await auth.require(request, Role.BUYER)
+    order_id = path_int(request, "order")
+    data = await body(request, schemas.PayIn)
+    if not await Order.filter(id=order_id, buyer_id=user.id).exists():
+        raise NotFound(f"no order {order_id}")
+    order, code = await orders.pay(order_id, data.amount, data.currency, data.version)
+    return web.json_response({"order": orders.order_json(order), "pickup_code": code})
+
+
+async def cancel(request: web.Request) -> web.Response:
+    user = await auth.require(request)
+    order = await orders.cancel(path_int(request, "order"), user)
+    return web.json_response(orders.order_json(order))

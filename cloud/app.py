@@ -1,0 +1,57 @@
+"""The cloud's aiohttp application factory.
+
+Resources are cleanup contexts started in order and closed in reverse:
+database (first: everything else uses it), monitor hub, order timers, then
+the MQTT side (ingestion, embedded broker, command sender) that cloud/ingest
+contributes through INGEST_HOOK.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from fingerpos.cloud import db, monitor, timers
+from fingerpos.cloud.api import middleware
+from fingerpos.cloud.api.routes import add_routes
+from fingerpos.cloud.appkeys import CONFIG, KEYRING, METRICS, THROTTLE
+from fingerpos.cloud.auth import LoginThrottle
+from fingerpos.cloud.config import Config
+from fingerpos.cloud.keyring import DeviceKeyring
+from fingerpos.cloud.metrics import Registry
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+# The MQTT side's plug: this module (owned by cloud-b) defines
+#     def resources(config: Config) -> list[CleanupCtx]
+# returning its cleanup contexts (embedded broker when config.mqtt_url is None,
+# ingestion, the command sender that sets app[COMMANDS]). They start after the
+# database, the monitor hub and the timers, so they can use all three.
+INGEST_HOOK = "fingerpos.cloud.ingest"
+
+
+def _ingest_resources(config: Config) -> list[CleanupCtx]:
+    if not config.ingest or importlib.util.find_spec(INGEST_HOOK) is None:
+        return []
+    module = importlib.import_module(INGEST_HOOK)
+    hook = getattr(module, "resources", None)
+    return list(hook(config)) if hook is not None else []
+
+
+def create_app(config: Config) -> web.Application:
+    """Build the app for a validated copy of `config` (raises ConfigError when it is bad)."""
+    config = config.validated()
+    app = web.Application(middlewares=[middleware.errors, db.context_middleware],
+                          client_max_size=1024 * 1024)
+    app[CONFIG] = config
+    app[METRICS] = Registry()
+    app[KEYRING] = DeviceKeyring(config.key_secret)
+    app[THROTTLE] = LoginThrottle(config.login_max_failures, config.login_window_s)
+    app.cleanup_ctx.append(db.database)
+    app.cleanup_ctx.append(monitor.monitor_hub)
+    app.cleanup_ctx.append(timers.order_timers)
+    app.cleanup_ctx.extend(_ingest_resources(config))
+    add_routes(app)
+    return app

@@ -1,0 +1,154 @@
+"""Who is asking: argon2id passwords, session cookies with CSRF tokens, bearer API tokens,
+and login throttling.
+
+Secrets handed to clients (session and API tokens) are 32 random bytes; only
+their SHA-256 is stored, so a database dump cannot be replayed as a login.
+SHA-256 (not argon2) is right for these: they are high-entropy, not guessable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from fingerpos.cloud.errors import Forbidden, Throttled, Unauthorized
+from fingerpos.cloud.models.users import ApiToken, Role, Session, User
+
+SESSION_COOKIE = "fp_session"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_LIFETIME = timedelta(days=7)
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verified against when the email is unknown, so both paths cost the same time.
+_DUMMY_HASH = _hasher.hash("not a password")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass
+class LoginThrottle:
+    """Failed logins per (email, client address) in a sliding window.
+
+    Kept in memory per worker: with N workers an attacker gets at most N times
+    the budget, and each failure also counts toward a DB-backed alarm, which
+    is shared. Throttling answers 429 before the password is even checked.
+    """
+
+    max_failures: int
+    window_s: float
+    _failures: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+
+    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def check(self, email: str, addr: str) -> None:
+        if len(self._recent((email, addr), time.monotonic())) >= self.max_failures:
+            raise Throttled("too many failed logins; wait a few minutes and try again")
+
+    def failed(self, email: str, addr: str) -> int:
+        now = time.monotonic()
+        times = self._recent((email, addr), now)
+        times.append(now)
+        self._failures[(email, addr)] = times
+        return len(times)
+
+    def succeeded(self, email: str, addr: str) -> None:
+        self._failures.pop((email, addr), None)
+
+
+async def authenticate(email: str, password: str) -> User | None:
+    """The user with these credentials, or None (same cost whether or not the email exists)."""
+    user = await User.get_or_none(email=email.lower())
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if user.disabled or not verify_password(user.password_hash, password):
+        return None
+    return user
+
+
+async def start_session(user: User) -> tuple[str, str]:
+    """Create a session; return (cookie token, CSRF token)."""
+    token, csrf = new_token(), secrets.token_hex(16)
+    await Session.create(token_hash=token_hash(token), csrf=csrf, user=user,
+                         expires_at=datetime.now(UTC) + SESSION_LIFETIME)
+    return token, csrf
+
+
+async def create_api_token(user: User, name: str = "") -> str:
+    token = "fpt_" + new_token()
+    await ApiToken.create(token_hash=token_hash(token), name=name[:100], user=user)
+    return token
+
+
+@dataclass
+class Identity:
+    user: User
+    via: str                  # "session" | "token"
+    session: Session | None = None
+
+
+async def identify(request: web.Request) -> Identity | None:
+    """The caller from a bearer token or a session cookie; None when anonymous.
+
+    A bad or expired credential is an error, not anonymity: a client that
+    sent one should learn it is no longer logged in.
+    """
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Authorization must be 'Bearer <token>'")
+        row = await ApiToken.get_or_none(token_hash=token_hash(token.strip())).prefetch_related("user")
+        if row is None or row.user.disabled:
+            raise Unauthorized("unknown or revoked API token")
+        return Identity(row.user, "token")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        session = await Session.get_or_none(token_hash=token_hash(cookie)).prefetch_related("user")
+        if session is None or session.expires_at < datetime.now(UTC) or session.user.disabled:
+            raise Unauthorized("the session has expired; log in again")
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(sent.encode(), session.csrf.encode()):
+                raise Forbidden(f"missing or wrong {CSRF_HEADER} header (see GET /api/v1/auth/me)")
+        return Identity(session.user, "session", session)
+    return None
+
+
+async def require(request: web.Request, *roles: Role) -> User:
+    """The authenticated user, who must have one of `roles` (any role when none given)."""
+    who = await identify(request)
+    if who is None:
+        raise Unauthorized("log in first (session cookie or Authorization: Bearer <token>)")
+    if roles and who.user.role not in roles:
+        raise Forbidden(f"this needs the role {' or '.join(r.value for r in roles)}")
+    return who.user

@@ -1,0 +1,135 @@
+"""The database: tortoise configuration, the app's database resource, and migrations.
+
+Each app owns a TortoiseContext (not tortoise's process-global state), so two
+apps can run in one process (tests run two workers on one PostgreSQL); the
+context is entered for the app's startup task, the tasks it starts, and, by
+`context_middleware`, every request.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from fingerpos.cloud.appkeys import CONFIG
+from tortoise.context import TortoiseContext
+from tortoise.migrations.executor import MigrationExecutor
+
+# Every tortoise model module of the cloud ("models" app). devices is cloud-b's.
+MODEL_MODULES: list[str] = [
+    "fingerpos.cloud.models.users",
+    "fingerpos.cloud.models.shops",
+    "fingerpos.cloud.models.orders",
+    "fingerpos.cloud.models.alarms",
+    "fingerpos.cloud.models.devices",
+]
+MIGRATIONS = "fingerpos.cloud.migrations"
+
+DB = web.AppKey("db", TortoiseContext)
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be used; the message is one line saying what to fix."""
+
+
+def tortoise_config(url: str) -> dict[str, Any]:
+    """The tortoise configuration dict for a database URL."""
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url[len("postgresql://"):]
+    return {
+        "connections": {"default": url},
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default",
+                            "migrations": MIGRATIONS}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def _prepare_sqlite(url: str) -> None:
+    """Create the SQLite file's directory, so a first `serve` works in a fresh data dir."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = (parts.netloc + parts.path) if parts.netloc else parts.path
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def open_context(url: str) -> TortoiseContext:
+    """Connect; raise DatabaseError with a one-line reason when the database is unreachable."""
+    _prepare_sqlite(url)
+    ctx = TortoiseContext()
+    try:
+        with ctx:
+            await ctx.init(config=tortoise_config(url))
+            await ctx.db().execute_query("SELECT 1")
+    except (OSError, sqlite3.Error) as e:
+        await ctx.close_connections()
+        raise DatabaseError(f"cannot reach the database at {_safe(url)}: {e}") from e
+    except Exception as e:  # asyncpg raises its own hierarchy (auth, missing database)
+        await ctx.close_connections()
+        raise DatabaseError(f"cannot use the database at {_safe(url)}: "
+                            f"{type(e).__name__}: {e}") from e
+    return ctx
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(":" + parts.password + "@", ":***@")
+    return url
+
+
+async def pending_migrations(ctx: TortoiseContext) -> list[str]:
+    """Names of the migrations not yet applied to this database."""
+    config = tortoise_config("sqlite://:memory:")["apps"]
+    executor = MigrationExecutor(ctx.db(), config)
+    steps = await executor.plan(None)
+    return [f"{s.migration.app_label}.{s.migration.name}" for s in steps if not s.backward]
+
+
+async def migrate(ctx: TortoiseContext, progress: Any = None) -> list[str]:
+    """Apply every pending migration; return their names."""
+    names = await pending_migrations(ctx)
+    executor = MigrationExecutor(ctx.db(), tortoise_config("sqlite://:memory:")["apps"])
+    await executor.migrate(None, progress=progress)
+    return names
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: connect, refuse an out-of-date schema, enter the context, close at the end."""
+    ctx = await open_context(app[CONFIG].database_url)
+    try:
+        with ctx:
+            pending = await pending_migrations(ctx)
+        if pending:
+            raise DatabaseError(f"the database schema is out of date ({len(pending)} migration(s) "
+                                "pending): run `fingerpos migrate` first")
+    except BaseException:
+        await ctx.close_connections()
+        raise
+    app[DB] = ctx
+    ctx.__enter__()  # for the startup task and every task the later resources start
+    try:
+        yield
+    finally:
+        await ctx.close_connections()
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Run each request inside its app's database context."""
+    ctx = request.app.get(DB)
+    if ctx is None:
+        return await handler(request)
+    with ctx:
+        return await handler(request)
+
+
+# For tortoise's own CLI when writing migrations after a model change:
+#   .venv/bin/tortoise -c fingerpos.cloud.db.TORTOISE_ORM makemigrations
+TORTOISE_ORM = tortoise_config("sqlite://:memory:")

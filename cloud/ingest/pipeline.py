@@ -1,0 +1,316 @@
+"""Ingestion: MQTT in, verified events stored exactly once, acks out.
+
+Flow for each message: paho's on_message appends it to an in-memory inbox
+(no await on the hot path); one task takes everything waiting (up to
+`batch_max`) - one message when idle, thousands when busy - verifies each
+with protocol.verify against the device's cached key, commits the batch in
+one transaction (cloud/ingest/store.py), and only then sends each device an
+`ack` command (highest seq up to which every event is stored, from its
+SeqTracker) and PUBACKs the messages to the broker (manual acks + a
+persistent session: what was not committed is delivered again after a crash).
+If the database is down, the batch is retried with back-off and nothing is
+acknowledged until it commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import paho.mqtt.client as paho
+from fingerpos import protocol
+from fingerpos.cloud.commands import CommandSender
+from fingerpos.cloud.ingest.link import MqttLink
+from fingerpos.cloud.ingest.registry import DeviceRegistry, DeviceState, stored_between
+from fingerpos.cloud.ingest.stats import IngestStats
+from fingerpos.cloud.ingest.status import StatusDesk
+from fingerpos.cloud.ingest.store import EventStore, Handler, Incoming, figures_of
+from fingerpos.protocol.chain import BROKEN, DUPLICATE, GAP
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+log = logging.getLogger(__name__)
+
+# kind, payload -> the monitor feed (cloud-a's monitor.publish bound to the app).
+Notify = Callable[[str, dict], Awaitable[None]]
+Roster = Callable[[str], Awaitable[dict]]
+# device, kind ("seq_gap" | "broken_chain"), message -> cloud/alarms.py's raise_alarm.
+Alarm = Callable[[str, str, str], Awaitable[object]]
+_FEED_ITEMS = 200
+_Raw = tuple[str | None, bytes, int, int, int, float]
+
+
+async def _ignore(kind: str, payload: dict) -> None:
+    return None
+
+
+async def empty_roster(device_id: str) -> dict:
+    return {"sellers": []}
+
+
+class Ingestion:
+    def __init__(self, mqtt_url: str, registry: DeviceRegistry,
+                 handlers: dict[str, Handler] | None = None, notify: Notify = _ignore,
+                 roster: Roster = empty_roster, share_group: str | None = None,
+                 client_id: str = "fingerpos-cloud", batch_max: int = 2000,
+                 gap_grace: float = 5.0, alarm: Alarm | None = None,
+                 refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
+                 ) -> None:
+        self.mqtt_url = mqtt_url
+        self.registry = registry
+        self.stats = IngestStats()
+        self.store = EventStore(handlers or {}, self.stats, refusals)
+        self.notify = notify
+        self.alarm = alarm or self._alarm_to_feed
+        self.share_group = share_group
+        self.client_id = client_id
+        self.batch_max = batch_max
+        self.gap_grace = gap_grace
+        self.commands = CommandSender(registry, self._publish)
+        self.status = StatusDesk(self.commands, self.stats, notify, roster)
+        self.link: MqttLink | None = None
+        self._inbox: deque[_Raw] = deque()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.idle = asyncio.Event()  # set whenever the inbox is empty and committed
+
+    # -- life cycle ------------------------------------------------------------
+    async def start(self) -> None:
+        evt, status = protocol.EVT_FILTER, protocol.STATUS_FILTER
+        if self.share_group:
+            evt, status = (protocol.shared(evt, self.share_group),
+                           protocol.shared(status, self.share_group))
+        self.link = MqttLink(self.mqtt_url, self.client_id, [(evt, 1), (status, 1)],
+                             self._on_message, mqtt5=self.share_group is not None,
+                             manual_ack=True, clean=False)
+        await self.link.start()
+        self._tasks = [asyncio.create_task(self._run(), name="ingest"),
+                       asyncio.create_task(self._watch_gaps(), name="ingest-gaps")]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            try:
+                await t
+            except asyncio.CancelledError:
+                pass
+        if self.link:
+            await self.link.stop()
+
+    async def _alarm_to_feed(self, device: str, kind: str, message: str) -> None:
+        await self.notify("alarm", {"kind": kind, "device": device, "message": message})
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        if self.link is None:
+            raise RuntimeError("ingestion is not started: no MQTT link to send commands on")
+        self.link.publish(topic, payload, qos=1)
+
+    # -- receive: paho callback, no awaits -------------------------------------
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        try:
+            topic: str | None = msg.topic
+        except UnicodeDecodeError:
+            topic = None
+        assert self.link is not None
+        self._inbox.append((topic, msg.payload, msg.mid, msg.qos, self.link.generation,
+                            time.time()))
+        self.idle.clear()
+        self._wake.set()
+
+    # -- the batch loop ------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            if not self._inbox:
+                self.idle.set()
+                await self._wake.wait()
+            self._wake.clear()
+            take = [self._inbox.popleft() for _ in range(min(self.batch_max, len(self._inbox)))]
+            batch = await self._verify(take)
+            if batch:
+                await self._commit(batch)
+
+    async def _verify(self, take: list[_Raw]) -> list[Incoming]:
+        batch: list[Incoming] = []
+        for topic, payload, mid, qos, gen, received in take:
+            delay = 0.05
+            while True:  # a device lookup needs the database: wait for it
+                try:
+                    reason, dev = await self._check(topic, payload, mid, qos, gen, received,
+                                                    batch)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    self.stats.db_errors += 1
+                    log.warning("device lookup failed (%s: %s); retrying in %.1fs",
+                                type(e).__name__, e, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+            if reason is not None:
+                self.stats.drop(reason)
+                self._puback(mid, qos, gen)
+                await self.notify("ingest", {"dropped": reason, "device": dev,
+                                             "topic": topic, "counts": dict(self.stats.dropped)})
+        return batch
+
+    async def _check(self, topic: str | None, payload: bytes, mid: int, qos: int, gen: int,
+                     received: float, batch: list[Incoming]) -> tuple[str | None, str | None]:
+        """Append a good event to batch; returns (drop reason, device) otherwise."""
+        if topic is None:
+            return "malformed", None
+        try:
+            dev, kind = protocol.parse_topic(topic)
+        except protocol.ProtocolError as e:
+            return e.code, None
+        if kind == protocol.STATUS:
+            self._puback(mid, qos, gen)
+            return await self.status.handle(dev, payload), dev
+        if kind != protocol.EVT:
+            return "malformed", dev
+        self.stats.received += 1
+        st = self.registry.cached(dev)
+        if st is None:
+            if self.registry.known_unknown(dev):
+                return "unknown_device", dev
+            st = await self.registry.load(dev)
+            if st is None:
+                return "unknown_device", dev
+        if st.revoked:
+            return "revoked", dev
+        try:
+            body = protocol.verify(st.key, topic, payload)
+        except protocol.ProtocolError as e:
+            return e.code, dev
+        raw = bytes(payload[:-65])
+        batch.append(Incoming(dev, body["seq"], body["typ"], body["ts"], body["data"],
+                              raw.decode(), protocol.chain_hash(raw), body["prev"], received,
+                              mid, qos, gen))
+        return None, dev
+
+    def _puback(self, mid: int, qos: int, gen: int) -> None:
+        if qos and self.link is not None:
+            self.link.ack(mid, qos, gen)
+
+    async def _commit(self, batch: list[Incoming]) -> None:
+        batch.sort(key=lambda ev: (ev.device, ev.seq))
+        delay = 0.05
+        while True:
+            try:
+                sealed, upto = await self._commit_once(batch)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # any database failure: retry, acknowledge nothing
+                self.stats.db_errors += 1
+                log.warning("commit of %d events failed (%s: %s); retrying in %.1fs",
+                            len(batch), type(e).__name__, e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                try:
+                    await self.registry.reseed(sorted({ev.device for ev in batch}))
+                except Exception as e2:  # still down: the next attempt reseeds again
+                    log.debug("reseed failed: %s", e2)
+        self.commands.publish_all(sealed)
+        self.stats.acks_sent += len(sealed)
+        for ev in batch:
+            self._puback(ev.mid, ev.qos, ev.generation)
+        self.stats.batches += 1
+        for dev, n in upto.items():
+            st = self.registry.cached(dev)
+            if st is not None:
+                st.acked_sent = n
+        # Per-event items only for small batches: a busy feed says how many.
+        news = [ev for ev in batch if ev.event_id is not None]
+        feed: dict = {"stored": len(news), "batch": len(batch),
+                      "lag_ms": round((time.time() - batch[0].received) * 1000, 1)}
+        if len(news) <= _FEED_ITEMS:
+            feed["items"] = [[ev.device, ev.seq, ev.typ] for ev in news]
+        await self.notify("ingest", feed)
+
+    async def _commit_once(self, batch: list[Incoming]) -> tuple[list, dict[str, int]]:
+        """Classify against the trackers, then one transaction for it all."""
+        alarms: list[tuple[str, str, str]] = []
+        for ev in batch:
+            st = self.registry.cached(ev.device) or await self.registry.load(ev.device)
+            if st is None:
+                continue
+            kind = st.tracker.observe(ev.seq, ev.prev, ev.hash)
+            if kind == DUPLICATE:
+                self.stats.duplicates += 1
+            elif kind == GAP:
+                self.stats.gaps += 1
+                st.gap_since = st.gap_since or time.monotonic()
+            elif kind == BROKEN:
+                self.stats.broken_chains += 1
+                alarms.append((ev.device, "broken_chain",
+                               f"event {ev.seq}: prev does not match the event before it"))
+        figures = figures_of(batch)
+        upto: dict[str, int] = {}
+        for dev, f in figures.items():
+            st = self.registry.cached(dev)
+            if st is not None:
+                f.acked = upto[dev] = st.tracker.committed
+                if not st.tracker.missing():
+                    st.gap_since, st.gap_alarmed = None, False
+
+        async def allocate(conn: BaseDBAsyncClient) -> list:
+            items = [(dev, "ack", {"upto": n}) for dev, n in upto.items() if n > 0]
+            sealed, _ = await self.commands.seal_many(conn, items, skip_unknown=True) if items else ([], [])
+            return sealed
+
+        sealed = await self.store.commit(batch, figures, allocate)
+        self.stats.stored += sum(1 for ev in batch if ev.event_id is not None)
+        for dev, kind, message in alarms:
+            await self._raise(dev, kind, message)
+        return sealed, upto
+
+    async def _watch_gaps(self) -> None:
+        """Raise one alarm per hole that stays open past the grace period."""
+        while True:
+            await asyncio.sleep(min(1.0, self.gap_grace / 2))
+            now = time.monotonic()
+            for st in self.registry.all():
+                if st.gap_since is None or st.gap_alarmed:
+                    continue
+                if now - st.gap_since < self.gap_grace:
+                    if self.share_group:  # another worker may have stored the hole
+                        await self._fill_from_db(st)
+                    continue
+                missing = await self._fill_from_db(st)
+                if not missing:
+                    st.gap_since = None
+                    continue
+                st.gap_alarmed = True
+                log.warning("device %s: events %s..%s missing for %.0fs", st.id, missing[0],
+                            missing[-1], now - st.gap_since)
+                await self._raise(st.id, "seq_gap",
+                                  f"{len(missing)} event(s) missing: seq {missing[0]}..{missing[-1]}")
+
+    async def _raise(self, device: str, kind: str, message: str) -> None:
+        try:
+            await self.alarm(device, kind, message)
+        except Exception as e:  # an alarm must not stop ingestion; the log keeps it
+            log.error("alarm %s for %s not recorded (%s): %s", kind, device, e, message)
+
+    async def _fill_from_db(self, st: DeviceState) -> list[int]:
+        """Feed the tracker the missing seqs other workers stored; ack any progress.
+
+        Returns the seqs still missing.
+        """
+        missing = st.tracker.missing()
+        if not missing:
+            return missing
+        try:
+            rows = await stored_between(st.id, missing[0], missing[-1])
+            for seq, prev, h in rows:
+                st.tracker.observe(seq, prev, h)
+            if st.tracker.committed > st.acked_sent:
+                await self.commands.send(st.id, "ack", {"upto": st.tracker.committed})
+                st.acked_sent = st.tracker.committed
+                self.stats.acks_sent += 1
+        except Exception as e:  # the database is away: try on the next round
+            log.info("gap check for %s failed: %s", st.id, e)
+        return st.tracker.missing()

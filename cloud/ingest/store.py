@@ -1,0 +1,146 @@
+"""EventStore: one transaction per batch of verified events.
+
+In one transaction: insert the events (ON CONFLICT DO NOTHING, so a
+duplicate creates nothing), run the order handlers for the rows that were
+new (each in a savepoint, so one bad sale cannot sink the batch, and a crash
+before commit loses both the event and its order together: exactly-once
+effects come from this transaction), update the devices' heartbeat figures
+and `acked`, and allocate the seqs of the ack commands. The caller publishes
+the commands and PUBACKs the messages only after `commit` returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fingerpos.cloud.ingest.sql import dialect, q, rows_marks, when
+from fingerpos.cloud.ingest.stats import IngestStats
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
+
+log = logging.getLogger(__name__)
+
+# typ -> await handler(device_id, event_id, data); the order service's entries.
+Handler = Callable[[str, int, dict], Awaitable[object]]
+
+_CHUNK = 1000  # rows per INSERT: 8 columns stay far under SQLite's 32766 variables
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One verified event waiting for its batch commit."""
+
+    device: str
+    seq: int
+    typ: str
+    ts: int
+    data: dict
+    body: str  # the raw body text, stored as received
+    hash: str
+    prev: str
+    received: float
+    mid: int
+    qos: int
+    generation: int
+    event_id: int | None = None  # set when this delivery inserted the row
+
+
+@dataclass(slots=True)
+class DeviceFigures:
+    """What a batch changes on a device row."""
+
+    acked: int = 0
+    last_seen: float = 0.0
+    fw: str | None = None
+    uptime: int | None = None
+    heap_free: int | None = None
+    rssi: int | None = None
+    outbox: int | None = None
+
+
+def _int(x: object) -> int | None:
+    return x if type(x) is int else None
+
+
+def figures_of(batch: list[Incoming]) -> dict[str, DeviceFigures]:
+    out: dict[str, DeviceFigures] = {}
+    for ev in batch:
+        f = out.get(ev.device)
+        if f is None:
+            f = out[ev.device] = DeviceFigures()
+        f.last_seen = max(f.last_seen, ev.received)
+        if ev.typ == "heartbeat":
+            data = ev.data
+            f.uptime, f.heap_free = _int(data.get("uptime")), _int(data.get("heap_free"))
+            f.rssi, f.outbox = _int(data.get("rssi")), _int(data.get("outbox"))
+        elif ev.typ == "boot" and isinstance(ev.data.get("fw"), str):
+            f.fw = ev.data["fw"][:32]
+    return out
+
+
+class EventStore:
+    def __init__(self, handlers: dict[str, Handler], stats: IngestStats,
+                 refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
+                 ) -> None:
+        self.handlers = handlers
+        self.stats = stats
+        # What a handler raises when it refuses an event's data (the order
+        # service's DomainError); anything else (a database error) fails the batch.
+        self.refusals = refusals
+
+    async def commit(self, batch: list[Incoming], figures: dict[str, DeviceFigures],
+                     in_tx: Callable[[BaseDBAsyncClient], Awaitable[object]]) -> object:
+        """Store `batch`; `in_tx(conn)` runs last inside the same transaction
+        (the ack commands' seq allocation) and its result is returned."""
+        async with in_transaction() as conn:
+            d = dialect(conn)
+            await self._insert(conn, d, batch)
+            await self._dispatch(batch)
+            await self._update_devices(conn, d, figures)
+            return await in_tx(conn)
+
+    async def _insert(self, conn: BaseDBAsyncClient, d: str, batch: list[Incoming]) -> None:
+        index = {(ev.device, ev.seq): ev for ev in batch}
+        for start in range(0, len(batch), _CHUNK):
+            part = batch[start:start + _CHUNK]
+            values: list[object] = []
+            for ev in part:
+                values += [ev.device, ev.seq, ev.typ, ev.ts, ev.body, ev.hash, ev.prev,
+                           ev.received]
+            rows = await conn.execute_query_dict(  # asyncpg's execute_query drops RETURNING rows
+                q(d, "INSERT INTO device_event (device_id, seq, typ, ts, body, hash, prev,"
+                     " received_at) VALUES " + rows_marks(d, len(part), 8)
+                  + " ON CONFLICT (device_id, seq) DO NOTHING RETURNING id, device_id, seq"),
+                values)
+            for r in rows:
+                index[(r["device_id"], r["seq"])].event_id = r["id"]
+
+    async def _dispatch(self, batch: list[Incoming]) -> None:
+        for ev in batch:
+            if ev.event_id is None:
+                continue
+            handler = self.handlers.get(ev.typ)
+            if handler is None:
+                continue
+            try:
+                async with in_transaction():  # a savepoint inside the batch
+                    await handler(ev.device, ev.event_id, ev.data)
+            except self.refusals as e:
+                # The event's data was refused by the order service: the event
+                # stays stored (it is evidence); the failure is counted and logged.
+                self.stats.handler_errors += 1
+                log.warning("event %s/%s (%s) refused by its handler: %s",
+                            ev.device, ev.seq, ev.typ, e)
+
+    async def _update_devices(self, conn: BaseDBAsyncClient, d: str,
+                              figures: dict[str, DeviceFigures]) -> None:
+        rows = [[f.acked, f.acked, when(d, f.last_seen), f.fw, f.uptime, f.heap_free, f.rssi,
+                 f.outbox, dev] for dev, f in figures.items()]
+        if rows:
+            await conn.execute_many(q(d, (
+                "UPDATE device SET acked = CASE WHEN acked < ? THEN ? ELSE acked END,"
+                " last_seen = ?, fw = COALESCE(?, fw), uptime = COALESCE(?, uptime),"
+                " heap_free = COALESCE(?, heap_free), rssi = COALESCE(?, rssi),"
+                " outbox = COALESCE(?, outbox) WHERE id = ?")), rows)

@@ -1,0 +1,112 @@
+"""The MQTT side's cleanup contexts for create_app (cloud/app.py's INGEST_HOOK).
+
+    resources(config) -> [embedded broker (when config.mqtt_url is None), ingestion]
+
+The ingestion context sets app[COMMANDS] (the signed command sender the order
+engine calls), wires stored events to the order service by `typ`, alarms to
+cloud/alarms.py, the feed to cloud/monitor.py, its counters to /metrics, and
+answers a terminal's `online` with `time` and its shop's roster.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+
+from aiohttp import web
+from fingerpos.cloud import alarms, monitor, orders
+from fingerpos.cloud.appkeys import COMMANDS, CONFIG, KEYRING, METRICS
+from fingerpos.cloud.broker import EmbeddedBroker
+from fingerpos.cloud.config import Config
+from fingerpos.cloud.errors import DomainError
+from fingerpos.cloud.ingest.pipeline import Ingestion
+from fingerpos.cloud.ingest.registry import DeviceRegistry
+from fingerpos.cloud.ingest.stats import REASONS, IngestStats
+from fingerpos.cloud.metrics import Registry
+from fingerpos.cloud.models.devices import Device
+from fingerpos.cloud.models.users import Role, User
+
+CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+BROKER_URL = web.AppKey("embedded_broker_url", str)
+INGESTION = web.AppKey("ingestion", Ingestion)
+# Where the embedded broker listens: host:port. Terminals reach it over the
+# shop's network, so a real install sets e.g. 0.0.0.0:1883 (see cloud/broker.py).
+BIND_ENV = "FINGERPOS_BROKER_BIND"
+
+HANDLERS = {
+    "sale": orders.from_sale,
+    "ack": orders.device_ack,
+    "price_change": orders.price_change_from_device,
+}
+
+
+def resources(config: Config) -> list[CleanupCtx]:
+    out: list[CleanupCtx] = []
+    if config.mqtt_url is None:
+        out.append(embedded_broker)
+    out.append(ingestion)
+    return out
+
+
+def broker_bind() -> tuple[str, int]:
+    host, _, port = os.environ.get(BIND_ENV, "127.0.0.1:1883").rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{BIND_ENV} must be host:port, e.g. 0.0.0.0:1883")
+    return host, int(port)
+
+
+async def embedded_broker(app: web.Application) -> AsyncIterator[None]:
+    broker = await EmbeddedBroker(*broker_bind()).start()
+    app[BROKER_URL] = broker.url.replace("0.0.0.0", "127.0.0.1")
+    yield
+    await broker.stop()
+
+
+async def roster_of(device_id: str) -> dict:
+    """The sellers and managers of the device's shop (PIN hashes and finger
+    slots join here once users carry them)."""
+    device = await Device.get_or_none(id=device_id)
+    staff = [] if device is None else await User.filter(
+        shop_id=device.shop, disabled=False, role__in=[Role.SELLER, Role.MANAGER]).order_by("id")
+    return {"sellers": [{"id": str(u.id), "name": u.name[:32], "slots": [], "pin": "",
+                         "manager": u.role == Role.MANAGER} for u in staff]}
+
+
+def _collector(stats: IngestStats) -> Callable[[Registry], None]:
+    def collect(reg: Registry) -> None:
+        for name, value in (("received", stats.received), ("stored", stats.stored),
+                            ("duplicates", stats.duplicates), ("gaps", stats.gaps),
+                            ("broken_chains", stats.broken_chains),
+                            ("handler_errors", stats.handler_errors),
+                            ("db_errors", stats.db_errors), ("acks_sent", stats.acks_sent)):
+            reg.counter(f"fingerpos_ingest_{name}_total", f"ingestion: {name}").set(value)
+        for reason in REASONS:
+            reg.counter("fingerpos_dropped_total", "MQTT messages dropped, by reason",
+                        reason=reason).set(stats.dropped[reason])
+    return collect
+
+
+async def ingestion(app: web.Application) -> AsyncIterator[None]:
+    config: Config = app[CONFIG]
+    url = config.mqtt_url or app[BROKER_URL]
+    ring = app[KEYRING]
+
+    async def notify(kind: str, payload: dict) -> None:
+        await monitor.publish(app, kind, payload)
+
+    async def alarm(device_id: str, kind: str, message: str) -> None:
+        await alarms.raise_alarm(device_id, kind, "warning", message)
+
+    client_id = os.environ.get("FINGERPOS_WORKER") or \
+        f"fingerpos-{socket.gethostname()}-{config.port}"
+    ing = Ingestion(url, DeviceRegistry(ring.open), handlers=HANDLERS, notify=notify,
+                    roster=roster_of, share_group=config.share_group,
+                    client_id=client_id[:64], alarm=alarm,
+                    refusals=(DomainError, ValueError, LookupError, TypeError))
+    await ing.start()
+    app[INGESTION] = ing
+    app[COMMANDS] = ing.commands
+    app[METRICS].add_collector(_collector(ing.stats))
+    yield
+    await ing.stop()

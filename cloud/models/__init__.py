@@ -1,0 +1,1 @@
+"""tortoise-orm models of the cloud, one module per part (all in the app label "models")."""

@@ -1,0 +1,104 @@
+"""Orders and everything that happens to them: lines, revisions, events, payments."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Order(Model):
+    id = fields.IntField(primary_key=True)
+    shop: fields.ForeignKeyRelation = fields.ForeignKeyField(
+        "models.Shop", related_name="orders", on_delete=fields.RESTRICT)
+    shop_id: str
+    buyer: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "models.User", related_name="orders", null=True, on_delete=fields.SET_NULL)
+    buyer_id: int | None
+    source = fields.CharField(max_length=10)          # "web" | "terminal"
+    device_id = fields.CharField(max_length=32, null=True)   # the selling terminal
+    ref = fields.CharField(max_length=64, null=True)         # the terminal's sale reference
+    state = fields.CharField(max_length=20, db_index=True)
+    # Bumped by every price change; a payment must name the version it pays.
+    version = fields.IntField(default=1)
+    total = fields.BigIntField()                      # minor units
+    currency = fields.CharField(max_length=3)
+    pickup_hash = fields.CharField(max_length=64, null=True)  # HMAC of the pickup code, never the code
+    alerted = fields.BooleanField(default=False)      # "not accepted in time" already raised
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    state_changed_at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "orders"
+        # One terminal sale makes one order, however often the event is delivered.
+        unique_together = (("device_id", "ref"),)
+
+
+class OrderLine(Model):
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="lines", on_delete=fields.CASCADE)
+    order_id: int
+    sku = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200, default="")
+    qty = fields.IntField()
+    unit_price = fields.BigIntField()
+
+    class Meta:
+        table = "order_lines"
+
+
+class OrderRevision(Model):
+    """One per version of an order's price (the old ones stay)."""
+
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="revisions", on_delete=fields.CASCADE)
+    order_id: int
+    version = fields.IntField()
+    total = fields.BigIntField()
+    reason = fields.CharField(max_length=200, default="")
+    user_id = fields.IntField(null=True)
+    device_id = fields.CharField(max_length=32, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "order_revisions"
+        unique_together = (("order", "version"),)
+
+
+class OrderEvent(Model):
+    """Every state transition: who (a user or a device event), when, from -> to."""
+
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="events", on_delete=fields.CASCADE)
+    order_id: int
+    from_state = fields.CharField(max_length=20, null=True)
+    to_state = fields.CharField(max_length=20)
+    user_id = fields.IntField(null=True)
+    device_id = fields.CharField(max_length=32, null=True)
+    device_event_id = fields.BigIntField(null=True)   # the ingested event that caused it
+    note = fields.CharField(max_length=200, default="")
+    at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "order_events"
+
+
+class Payment(Model):
+    """A payment attempt, accepted only when amount, currency and order version all match."""
+
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="payments", on_delete=fields.CASCADE)
+    order_id: int
+    amount = fields.BigIntField()
+    currency = fields.CharField(max_length=3)
+    version = fields.IntField()
+    method = fields.CharField(max_length=20, default="web")
+    accepted = fields.BooleanField()
+    reason = fields.CharField(max_length=100, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "payments"

@@ -1,0 +1,111 @@
+"""The live monitor feed: `publish(app, kind, payload)` reaches every WebSocket client.
+
+With one worker (or SQLite) messages go straight to this process's clients.
+On PostgreSQL every message goes out through NOTIFY on one channel and comes
+back through LISTEN to each worker, which hands it to its own clients: so a
+client connected to any worker sees every change, whichever worker made it.
+(NOTIFY is transactional and ordered per sender, needs no extra service,
+and its 8000-byte payload limit is far above a feed message.)
+
+Kinds in use: order, alarm, counts, device, ingest (the last two published by cloud-b).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from fingerpos.cloud.appkeys import CONFIG, MONITOR
+
+log = logging.getLogger(__name__)
+CHANNEL = "fingerpos_monitor"
+_QUEUE_MAX = 1000    # a client this far behind is dropped rather than growing memory
+# The app whose feed service functions publish to (set for its startup task and requests).
+CURRENT_APP: contextvars.ContextVar[web.Application | None] = contextvars.ContextVar(
+    "fingerpos_app", default=None)
+
+
+class Hub:
+    """This worker's feed clients, and the optional PostgreSQL fan-out."""
+
+    def __init__(self) -> None:
+        self.clients: set[asyncio.Queue[str]] = set()
+        self.origin = os.urandom(8).hex()
+        self._pg: Any = None          # asyncpg connection while fanning out
+        self.published = 0
+
+    def subscribe(self) -> asyncio.Queue[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue(_QUEUE_MAX)
+        self.clients.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
+        self.clients.discard(queue)
+
+    def deliver(self, text: str) -> None:
+        for queue in list(self.clients):
+            try:
+                queue.put_nowait(text)
+            except asyncio.QueueFull:
+                self.clients.discard(queue)   # its handler sees the drop and closes
+
+    async def send(self, text: str) -> None:
+        self.published += 1
+        if self._pg is not None:
+            try:
+                await self._pg.execute("SELECT pg_notify($1, $2)", CHANNEL, text)
+                return
+            except Exception as e:  # asyncpg's errors; the local clients still get it
+                log.warning("monitor NOTIFY failed (%s); delivering locally only", e)
+        self.deliver(text)
+
+
+def current_app() -> web.Application | None:
+    return CURRENT_APP.get()
+
+
+async def publish(app: web.Application | None, kind: str, payload: dict[str, Any]) -> None:
+    """Send one feed message {"kind": kind, "data": payload} to every monitor client."""
+    app = app if app is not None else current_app()
+    if app is None or MONITOR not in app:
+        return
+    hub: Hub = app[MONITOR]  # type: ignore[assignment]
+    await hub.send(json.dumps({"kind": kind, "data": payload}, separators=(",", ":"), default=str))
+
+
+def _asyncpg_dsn(url: str) -> str | None:
+    scheme = urlsplit(url).scheme
+    if scheme in ("postgres", "postgresql", "asyncpg"):
+        return "postgresql://" + url.split("://", 1)[1]
+    return None
+
+
+async def monitor_hub(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the feed hub; on PostgreSQL, its LISTEN connection."""
+    hub = Hub()
+    app[MONITOR] = hub
+    CURRENT_APP.set(app)
+    dsn = _asyncpg_dsn(app[CONFIG].database_url)
+    if dsn:
+        import asyncpg
+
+        conn = await asyncpg.connect(dsn)
+
+        def on_notify(_conn: Any, _pid: int, _channel: str, text: str) -> None:
+            hub.deliver(text)
+
+        await conn.add_listener(CHANNEL, on_notify)
+        hub._pg = conn
+    try:
+        yield
+    finally:
+        if hub._pg is not None:
+            conn, hub._pg = hub._pg, None
+            await conn.close()

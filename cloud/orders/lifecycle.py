@@ -1,0 +1,99 @@
+"""Moving orders along: terminal acknowledgements, cancellation, and the timers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fingerpos.cloud import alarms, audit
+from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.models.devices import Device
+from fingerpos.cloud.models.orders import Order, OrderEvent
+from fingerpos.cloud.models.users import Role, User
+from fingerpos.cloud.orders import notify, saledata
+from fingerpos.cloud.orders.rules import pickup_matches
+from fingerpos.cloud.orders.states import State, ack_target, check_transition
+from tortoise.transactions import in_transaction
+
+
+async def move(order: Order, target: State, *, user_id: int | None = None,
+               device_id: str | None = None, event_id: int | None = None,
+               note: str = "") -> Order:
+    """One checked transition, recorded as an order event; conditional on the state not
+    having changed since `order` was read (a racing move loses with a Conflict)."""
+    check_transition(order.state, target)
+    now = datetime.now(UTC)
+    async with in_transaction() as conn:
+        changed = await Order.filter(id=order.id, state=order.state).using_db(conn).update(
+            state=target.value, state_changed_at=now)
+        if not changed:
+            raise Conflict(f"order {order.id} changed meanwhile; reload it")
+        await OrderEvent.create(order_id=order.id, from_state=order.state, to_state=target.value,
+                                user_id=user_id, device_id=device_id, device_event_id=event_id,
+                                note=note[:200], using_db=conn)
+    order = await Order.get(id=order.id)
+    await notify.order_changed(order)
+    return order
+
+
+async def device_ack(device_id: str, event_id: int | None, data: dict[str, Any]) -> Order:
+    """A terminal's `ack` (accept | ship | handover) for an order of its shop."""
+    ack = saledata.parse_ack(data)
+    device = await Device.get_or_none(id=device_id)
+    if device is None or device.revoked:
+        raise NotFound(f"no active device {device_id}")
+    order = await Order.get_or_none(id=ack.order, shop_id=device.shop)
+    if order is None:
+        raise NotFound(f"no order {ack.order} in shop {device.shop}")
+    target = ack_target(order.state, ack.action)
+    if ack.action == "handover" and order.source == "web":
+        if not pickup_matches(notify.pickup_key(), order.id, ack.pickup or "", order.pickup_hash):
+            await alarms.raise_alarm(device_id, "pickup_mismatch", "warning",
+                                     f"wrong pickup code for order {order.id}")
+            raise Forbidden("the pickup code does not match this order")
+    return await move(order, target, device_id=device_id, event_id=event_id,
+                      note=f"terminal {ack.action}")
+
+
+async def cancel(order_id: int, user: User) -> Order:
+    """A buyer cancels their unpaid order; staff cancel their shop's; admins any."""
+    order = await Order.get_or_none(id=order_id)
+    visible = order is not None and (
+        user.role == Role.ADMIN
+        or (user.role == Role.BUYER and order.buyer_id == user.id)
+        or (user.role in (Role.SELLER, Role.MANAGER) and order.shop_id == user.shop_id))
+    if not visible:
+        raise NotFound(f"no order {order_id}")
+    if user.role == Role.BUYER and order.state != State.PENDING_PAYMENT:
+        raise Conflict("a paid order can be cancelled only by the shop")
+    order = await move(order, State.CANCELLED, user_id=user.id, note="cancelled")
+    await audit.record(f"user:{user.id}", "order.cancel", f"order:{order_id}", user_id=user.id)
+    return order
+
+
+async def expire_unpaid(older_than_s: float) -> int:
+    """Expire pending_payment orders untouched for `older_than_s`; return how many."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    n = 0
+    for order in await Order.filter(state=State.PENDING_PAYMENT.value,
+                                    state_changed_at__lt=cutoff).limit(500):
+        try:
+            await move(order, State.EXPIRED, note="not paid in time")
+            n += 1
+        except Conflict:
+            pass  # paid or expired by someone else in the meantime: nothing to do
+    return n
+
+
+async def flag_unaccepted(older_than_s: float) -> int:
+    """Raise one alarm per paid web order not accepted within `older_than_s`."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    n = 0
+    for order in await Order.filter(state=State.PAID.value, source="web", alerted=False,
+                                    state_changed_at__lt=cutoff).limit(500):
+        if await Order.filter(id=order.id, alerted=False).update(alerted=True):
+            await alarms.raise_alarm(None, f"unaccepted:{order.shop_id}", "warning",
+                                     f"order {order.id} paid but not accepted for "
+                                     f"{int(older_than_s // 60)} min")
+            n += 1
+    return n

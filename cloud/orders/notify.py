@@ -1,0 +1,77 @@
+"""What the order engine tells the outside: the monitor feed and the shop's terminals.
+
+The app comes from monitor.CURRENT_APP (set for the app's startup task, the tasks
+it starts, and each request), so the service functions keep the plain
+signatures the ingestion calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fingerpos import protocol
+from fingerpos.cloud import monitor
+from fingerpos.cloud.appkeys import COMMANDS, KEYRING, METRICS
+from fingerpos.cloud.keyring import KeyringError
+from fingerpos.cloud.models.devices import Device
+from fingerpos.cloud.models.orders import Order, OrderLine
+from fingerpos.cloud.orders.queries import order_json
+
+log = logging.getLogger(__name__)
+
+
+def _app() -> Any:
+    app = monitor.current_app()
+    if app is None:
+        raise RuntimeError("no fingerpos app is active in this task")
+    return app
+
+
+def pickup_key() -> bytes:
+    return _app()[KEYRING].pickup_key
+
+
+async def order_changed(order: Order) -> None:
+    app = monitor.current_app()
+    if app is not None:
+        app[METRICS].counter("fingerpos_order_changes_total", "Order state changes and revisions",
+                             state=order.state).inc()
+    await monitor.publish(app, "order", order_json(order))
+
+
+async def send_command(device_id: str, typ: str, data: dict[str, Any]) -> bool:
+    """Send a signed command through cloud-b's sender; False when none is running."""
+    app = _app()
+    sender = app.get(COMMANDS)
+    if sender is None:
+        app[METRICS].counter("fingerpos_commands_unsent_total",
+                             "Commands not sent because no MQTT link runs", typ=typ).inc()
+        log.warning("no command sender: %s for %s not sent", typ, device_id)
+        return False
+    await sender.send(device_id, typ, data)
+    return True
+
+
+async def prompt_terminals(order: Order, code: str) -> int:
+    """`order_new` to every active terminal of the order's shop (web orders only).
+
+    Each prompt carries the pickup code's hash keyed with that terminal's own
+    key, so the terminal can check a code typed at handover.
+    """
+    if order.source != "web":
+        return 0
+    app = _app()
+    lines = await OrderLine.filter(order_id=order.id).order_by("id")
+    items = [{"sku": ln.sku, "name": ln.name, "qty": ln.qty, "price": ln.unit_price} for ln in lines]
+    sent = 0
+    for device in await Device.filter(shop=order.shop_id, revoked=False):
+        try:
+            key = app[KEYRING].open(device.key_enc, device.id)
+        except KeyringError as e:
+            log.error("%s", e)
+            continue
+        data = {"order": order.id, "total": order.total, "currency": order.currency,
+                "items": items, "pickup_hash": protocol.pickup_hash(key, order.id, code)}
+        sent += await send_command(device.id, "order_new", data)
+    return sent

@@ -1,0 +1,219 @@
+# The fingerprint sensor for the app: the adafruit driver with packet checks, plus
+# enrol / identify helpers that fail closed. MIT licence.
+#
+# The unmodified adafruit_fingerprint driver never checks a reply's checksum,
+# so a garbled line could be read as "match in slot 3". CheckedFingerprint
+# re-implements only _get_packet (the one place replies are parsed) and
+# rejects any reply whose start code, address, type, length or checksum is
+# wrong. Sensor wraps it: any transport fault becomes SensorError, the driver
+# is dropped, and the next call re-handshakes (VfyPwd) before trusting it.
+import asyncio
+import struct
+
+from adafruit_fingerprint import (
+    ENROLLMISMATCH,
+    NOFINGER,
+    NOTFOUND,
+    OK,
+    Adafruit_Fingerprint,
+)
+
+TIMEOUT = -1  # enrol(): no finger within the time allowed
+FULL = -2  # enrol(): no free slot
+
+_MESSAGES = {
+    OK: "ok",
+    TIMEOUT: "no finger",
+    FULL: "sensor full",
+    ENROLLMISMATCH: "fingers differ",
+    NOFINGER: "no finger",
+    0x03: "bad image",
+    0x06: "bad image",
+    0x07: "bad image",
+    0x0B: "bad slot",
+    0x15: "bad image",
+    0x18: "flash error",
+}
+
+
+class SensorError(RuntimeError):
+    """The sensor is missing, silent or garbling: no answer from it can be trusted."""
+
+
+def describe(code):
+    """Short display text for an enrol/identify result code."""
+    return _MESSAGES.get(code, "sensor code %d" % code)
+
+
+class CheckedFingerprint(Adafruit_Fingerprint):
+    """Adafruit_Fingerprint that rejects corrupt replies instead of parsing them."""
+
+    def _get_packet(self, expected):
+        res = self._uart.read(expected)
+        if not res:
+            raise SensorError("no reply from sensor")
+        if len(res) != expected:
+            self._flush()
+            raise SensorError("short reply from sensor (%d of %d bytes)" % (len(res), expected))
+        if res[0] != 0xEF or res[1] != 0x01 or list(res[2:6]) != self.address or res[6] != 0x07:
+            self._flush()
+            raise SensorError("garbled reply from sensor (bad header)")
+        length = struct.unpack(">H", res[7:9])[0]
+        if length != expected - 9:
+            self._flush()
+            raise SensorError("garbled reply from sensor (bad length)")
+        total = 0
+        for b in res[6:-2]:
+            total += b
+        if total & 0xFFFF != struct.unpack(">H", res[-2:])[0]:
+            self._flush()
+            raise SensorError("garbled reply from sensor (bad checksum)")
+        return list(res[9:-2])
+
+    def _flush(self):
+        # drop what is left of a broken reply so the next command starts clean
+        reset = getattr(self._uart, "reset_input_buffer", None)
+        if reset:
+            reset()
+
+
+class Sensor:
+    """The app's view of the sensor. Every method raises SensorError on a transport fault.
+
+    identify() -> (slot, confidence) or None; `reason` then says why:
+    "no_finger", "bad_image", "no_match" or "low_confidence".
+    """
+
+    def __init__(self, uart, password=(0, 0, 0, 0)):
+        self.uart = uart
+        self.password = password
+        self.driver = None
+        self.error = None  # text of the last fault, None while healthy
+        self.security_level = None
+        self.capacity = 0
+        self.reason = None
+
+    def start(self):
+        """Handshake and read the system parameters. Returns True when the sensor is usable."""
+        try:
+            self.driver = CheckedFingerprint(self.uart, self.password)
+        except (RuntimeError, OSError, ValueError, IndexError) as e:
+            self.driver = None
+            self.error = "sensor: %s" % (e.args[0] if e.args else e)
+            return False
+        self.security_level = self.driver.security_level
+        self.capacity = self.driver.library_size
+        self.error = None
+        return True
+
+    @property
+    def ok(self):
+        return self.driver is not None
+
+    def _call(self, name, *args):
+        if self.driver is None and not self.start():
+            raise SensorError(self.error)
+        try:
+            return getattr(self.driver, name)(*args)
+        except (RuntimeError, OSError, ValueError, IndexError) as e:
+            # the driver raises RuntimeError on short/bad replies, struct on cut ones
+            self.driver = None
+            self.error = "sensor: %s" % (e.args[0] if e.args else e)
+            raise SensorError(self.error)
+
+    def finger_present(self):
+        """Take an image; True when a finger is on the glass (the image stays in the sensor)."""
+        return self._call("get_image") == OK
+
+    def identify(self, threshold=0):
+        """1:N search for the finger on the glass."""
+        code = self._call("get_image")
+        if code != OK:
+            self.reason = "no_finger" if code == NOFINGER else "bad_image"
+            return None
+        if self._call("image_2_tz", 1) != OK:
+            self.reason = "bad_image"
+            return None
+        code = self._call("finger_fast_search")
+        if code == NOTFOUND:
+            self.reason = "no_match"
+            return None
+        if code != OK:
+            self.reason = "bad_image"
+            return None
+        slot, confidence = self.driver.finger_id, self.driver.confidence
+        if confidence < threshold:
+            self.reason = "low_confidence"
+            return None
+        self.reason = None
+        return slot, confidence
+
+    async def enrol(self, slot=None, prompt=None, timeout_ms=20000, poll_ms=100):
+        """Two scans -> RegModel -> Store in `slot` (None: the first free one).
+
+        Returns (code, slot): code OK, TIMEOUT, FULL or a sensor code (describe() it).
+        prompt(text) is called with what the seller should do next.
+        """
+        if slot is None:
+            slot = self.free_slot()
+            if slot is None:
+                return FULL, None
+        for buf in (1, 2):
+            _say(prompt, "Place finger" if buf == 1 else "Same finger again")
+            if not await self._wait(True, timeout_ms, poll_ms):
+                return TIMEOUT, slot
+            code = self._call("image_2_tz", buf)
+            if code != OK:
+                return code, slot
+            if buf == 1:
+                _say(prompt, "Lift finger")
+                if not await self._wait(False, timeout_ms, poll_ms):
+                    return TIMEOUT, slot
+        code = self._call("create_model")
+        if code != OK:
+            return code, slot
+        return self._call("store_model", slot, 1), slot
+
+    async def _wait(self, present, timeout_ms, poll_ms):
+        for _ in range(max(1, timeout_ms // poll_ms)):
+            if self.finger_present() == present:
+                return True
+            await asyncio.sleep(poll_ms / 1000)
+        return False
+
+    def free_slot(self):
+        """The lowest empty template slot, or None when the library is full."""
+        self._call("read_templates")
+        used = set(self.driver.templates)
+        for slot in range(self.capacity):
+            if slot not in used:
+                return slot
+        return None
+
+    def count(self):
+        self._call("count_templates")
+        return self.driver.template_count
+
+    def delete(self, slot):
+        return self._call("delete_model", slot)
+
+    def empty(self):
+        return self._call("empty_library")
+
+    def led(self, color=1, mode=3, speed=0x80, cycles=0):
+        """R503 ring LED (1 red, 2 blue, 3 purple; mode 1 breathe, 2 flash, 3 on, 4 off)."""
+        return self._call("set_led", color, mode, speed, cycles)
+
+
+def _say(prompt, text):
+    if prompt:
+        prompt(text)
+
+
+def open_sensor(name="sensor"):
+    """A Sensor on the HAL UART `name`, handshake attempted (check .ok / .error)."""
+    from busio import UART
+
+    sensor = Sensor(UART(name=name))
+    sensor.start()
+    return sensor

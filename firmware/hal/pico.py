@@ -1,0 +1,137 @@
+# HAL for the Raspberry Pi Pico W: pins from board.py, machine/network underneath.
+# MIT licence. The names and behaviour mirror hal/unix.py (see hal/__init__.py).
+import gc
+import time
+
+import board
+import machine
+import network
+from machine import I2C, UART, Pin
+
+from hal.debounce import Debounce
+
+DATA_DIR = "/"
+# MicroPython ports differ in epoch (1970 or 2000); the app always sees unix seconds.
+_EPOCH = 0 if time.gmtime(0)[0] == 1970 else 946684800
+_clock_set = False
+_uarts = {}
+_outputs = {}
+_touch = Pin(board.SENSOR_TOUCH["pin"], Pin.IN)
+
+
+def uart(name):
+    """The UART wired to `name` ("sensor" or "printer"); read(n) waits at most 1 s."""
+    if name not in _uarts:
+        if name == "sensor":
+            cfg = board.SENSOR_UART
+        elif name == "printer":
+            cfg = board.PRINTER_UART
+        else:
+            raise ValueError("no UART named %r" % name)
+        _uarts[name] = UART(cfg["id"], baudrate=cfg["baud"], tx=Pin(cfg["tx"]), rx=Pin(cfg["rx"]),
+                            timeout=1000, timeout_char=50)
+    return _uarts[name]
+
+
+def out(name, value):
+    """Drive output `name` ("buzzer", "strobe", "status_led") to 0/1."""
+    pin = _outputs.get(name)
+    if pin is None:
+        if name not in board.OUTPUTS:
+            raise ValueError("no output named %r" % name)
+        pin = _outputs[name] = Pin(board.OUTPUTS[name], Pin.OUT, value=0)
+    pin.value(1 if value else 0)
+
+
+def touch():
+    return _touch.value() == board.SENSOR_TOUCH["active"]
+
+
+def log(text):
+    print(text)
+
+
+class Keypad:
+    """4x4 matrix: each row pulled low in turn; a key is reported once per press.
+
+    get() is polled by the UI task every few tens of ms; that spacing is the debounce clock.
+    """
+
+    def __init__(self):
+        self._rows = [Pin(p, Pin.OUT, value=1) for p in board.KEYPAD_ROWS]
+        self._cols = [Pin(p, Pin.IN, Pin.PULL_UP) for p in board.KEYPAD_COLS]
+        self._debounce = Debounce()
+
+    def _scan(self):
+        for r, row in enumerate(self._rows):
+            row.value(0)
+            for c, col in enumerate(self._cols):
+                if col.value() == 0:
+                    row.value(1)
+                    return board.KEYPAD_KEYS[r][c]
+            row.value(1)
+        return None
+
+    def get(self):
+        return self._debounce.feed(self._scan())
+
+
+class Display:
+    def __init__(self):
+        from hal.ssd1306 import SSD1306
+
+        cfg = board.DISPLAY_I2C
+        i2c = I2C(cfg["id"], sda=Pin(cfg["sda"]), scl=Pin(cfg["scl"]), freq=cfg["freq"])
+        self._oled = SSD1306(i2c, cfg["addr"], cfg["width"], cfg["height"])
+
+    def show(self, lines):
+        self._oled.text_lines([str(s)[:21] for s in lines[:4]])
+
+
+class Wlan:
+    def __init__(self):
+        self._wlan = network.WLAN(network.STA_IF)
+        self._wlan.active(True)
+
+    def connect(self, ssid, pw):
+        self._wlan.connect(ssid, pw)
+
+    def isconnected(self):
+        return self._wlan.isconnected()
+
+    def rssi(self):
+        return self._wlan.status("rssi") if self._wlan.isconnected() else -100
+
+
+class Watchdog:
+    """machine.WDT; the RP2040 caps the timeout at 8388 ms."""
+
+    def __init__(self, timeout_ms):
+        self._wdt = machine.WDT(timeout=min(timeout_ms, 8388))
+
+    def feed(self):
+        self._wdt.feed()
+
+
+def now():
+    """Unix seconds, or 0 while the clock is unset."""
+    return time.time() + _EPOCH if _clock_set else 0
+
+
+def set_time(unix_seconds):
+    global _clock_set
+    t = time.gmtime(int(unix_seconds) - _EPOCH)
+    machine.RTC().datetime((t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0))
+    _clock_set = True
+
+
+def ticks_ms():
+    return time.ticks_ms()
+
+
+def mem_free():
+    return gc.mem_free()
+
+
+def reset():
+    machine.reset()

@@ -1,0 +1,340 @@
+# Compact asyncio MQTT 3.1.1 client for the terminal.
+# SPDX-License-Identifier: MIT
+#
+# Hand-written because MicroPython's MQTT clients (umqtt, mqtt_as) are only
+# distributed through `mip`, which CI and a fresh bundle cannot reach; this
+# one carries exactly what the terminal needs: persistent session with a
+# retained will, QoS 0/1 publish with PUBACK tracking and DUP resend after a
+# reconnect, QoS 1 subscribe, keepalive, TLS, and bounded receive buffers.
+# Every network failure is an OSError, caught by the one reconnect loop in
+# run(), which backs off exponentially with jitter.
+import asyncio
+import random
+import struct
+
+from micropython import const
+
+_CONNECT = const(0x10)
+_CONNACK = const(0x20)
+_PUBLISH = const(0x30)
+_PUBACK = const(0x40)
+_SUBSCRIBE = const(0x82)
+_SUBACK = const(0x90)
+_PINGREQ = const(0xC0)
+_PINGRESP = const(0xD0)
+_DISCONNECT = const(0xE0)
+
+
+class MQTTError(OSError):
+    """The broker refused us or broke the protocol: handled like a network failure."""
+
+
+def _str(s):
+    if isinstance(s, str):
+        s = s.encode()
+    return struct.pack(">H", len(s)) + s
+
+
+def _varlen(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+class MQTTClient:
+    """One connection to a broker, kept alive by run().
+
+    Args: client_id, host, port, user, password, keepalive (s),
+    will (topic, payload, qos, retain) or None, ssl (None, True or an
+    SSLContext), max_packet (largest incoming packet accepted; larger ones
+    are skipped and counted in `oversize`), max_inflight (QoS 1 window).
+    on_message(topic: bytes, payload: bytes) is called for each PUBLISH;
+    on_connect() (async) after every CONNACK, e.g. to publish `online`.
+    """
+
+    def __init__(self, client_id, host, port=1883, user=None, password=None,
+                 keepalive=30, will=None, ssl=None, max_packet=6144, max_inflight=16,
+                 on_message=None, on_connect=None, clean=False):
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.keepalive = keepalive
+        self.will = will
+        self.ssl = ssl
+        self.max_packet = max_packet
+        self.max_inflight = max_inflight
+        self.on_message = on_message
+        self.on_connect = on_connect
+        self.clean = clean
+        self.subscriptions = []  # (topic, qos) renewed on every connect
+        self.inflight = {}  # pid -> (topic, payload, retain): sent, no PUBACK yet
+        self.connected = asyncio.Event()
+        self.oversize = 0
+        self.malformed = 0
+        self.reconnects = 0
+        self.backoff_ms = 0
+        self._pid = 0
+        self._reader = None
+        self._writer = None
+        self._lock = asyncio.Lock()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._stop = False
+
+    # -- packets out --------------------------------------------------------
+    async def _send(self, pkt):
+        w = self._writer
+        if w is None:
+            raise OSError("not connected")
+        async with self._lock:
+            w.write(pkt)
+            await w.drain()
+
+    def _connect_packet(self):
+        flags = 0x00 if not self.clean else 0x02
+        payload = _str(self.client_id)
+        if self.will:
+            topic, msg, qos, retain = self.will
+            flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+            payload += _str(topic) + _str(msg)
+        if self.user is not None:
+            flags |= 0x80
+            payload += _str(self.user)
+            if self.password is not None:
+                flags |= 0x40
+                payload += _str(self.password)
+        var = _str("MQTT") + bytes((4, flags)) + struct.pack(">H", self.keepalive)
+        return bytes((_CONNECT,)) + _varlen(len(var) + len(payload)) + var + payload
+
+    def _publish_packet(self, topic, payload, qos, retain, pid, dup):
+        head = _PUBLISH | (qos << 1) | (1 if retain else 0) | (0x08 if dup else 0)
+        var = _str(topic) + (struct.pack(">H", pid) if qos else b"")
+        return bytes((head,)) + _varlen(len(var) + len(payload)) + var + payload
+
+    def _next_pid(self):
+        while True:
+            self._pid = self._pid % 65535 + 1
+            if self._pid not in self.inflight:
+                return self._pid
+
+    async def publish(self, topic, payload, qos=1, retain=False):
+        """Send one message. QoS 1 waits for room in the in-flight window.
+
+        Returns the packet id (0 for QoS 0). Raises OSError when not connected;
+        a QoS 1 message that was sent stays in `inflight` and is resent with
+        DUP after a reconnect until its PUBACK arrives.
+        """
+        if not qos:
+            await self._send(self._publish_packet(topic, payload, 0, retain, 0, False))
+            return 0
+        while len(self.inflight) >= self.max_inflight:
+            self._room.clear()
+            await self._room.wait()
+        if self._writer is None:
+            raise OSError("not connected")
+        pid = self._next_pid()
+        self.inflight[pid] = (topic, payload, retain)
+        try:
+            await self._send(self._publish_packet(topic, payload, 1, retain, pid, False))
+        except OSError:
+            pass  # it is in `inflight`: connect() resends it with DUP
+        return pid
+
+    async def subscribe(self, topic, qos=1):
+        """Add a subscription (kept and renewed on every reconnect)."""
+        if (topic, qos) not in self.subscriptions:
+            self.subscriptions.append((topic, qos))
+        if self._writer is not None:
+            await self._send_subscribe(topic, qos)
+
+    async def _send_subscribe(self, topic, qos):
+        var = struct.pack(">H", self._next_pid()) + _str(topic) + bytes((qos,))
+        await self._send(bytes((_SUBSCRIBE,)) + _varlen(len(var)) + var)
+
+    # -- packets in ---------------------------------------------------------
+    async def _read(self, n):
+        try:
+            data = await self._reader.readexactly(n)
+        except EOFError:
+            raise OSError("broker closed the connection")
+        if len(data) < n:
+            raise OSError("broker closed the connection")
+        return data
+
+    async def _read_packet(self):
+        """Returns (type byte, body) or (type byte, None) for a skipped packet."""
+        head = (await self._read(1))[0]
+        n = 0
+        shift = 0
+        for _ in range(4):
+            b = (await self._read(1))[0]
+            n |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+        else:
+            self.malformed += 1
+            raise MQTTError("remaining length over 4 bytes")
+        if n > self.max_packet:
+            await self._skip(head, n)
+            return head, None
+        return head, (await self._read(n) if n else b"")
+
+    async def _skip(self, head, n):
+        # Too big for our buffers: read it away in small pieces; a QoS 1 PUBLISH
+        # is still acknowledged, or the broker would redeliver it forever.
+        self.oversize += 1
+        pid = None
+        if head & 0xF0 == _PUBLISH and head & 0x06:
+            tlen = struct.unpack(">H", await self._read(2))[0]
+            if tlen + 4 > n:
+                self.malformed += 1
+                raise MQTTError("PUBLISH topic longer than the packet")
+            await self._drop(tlen)
+            pid = struct.unpack(">H", await self._read(2))[0]
+            n -= tlen + 4
+        await self._drop(n)
+        if pid is not None:
+            await self._send(struct.pack(">BBH", _PUBACK, 2, pid))
+
+    async def _drop(self, n):
+        while n:
+            k = min(n, 256)
+            await self._read(k)
+            n -= k
+
+    async def _handle(self, head, body):
+        kind = head & 0xF0
+        if body is None:
+            return
+        if kind == _PUBLISH:
+            await self._on_publish(head, body)
+        elif kind == _PUBACK:
+            if len(body) != 2:
+                self.malformed += 1
+                raise MQTTError("PUBACK of %d bytes" % len(body))
+            pid = struct.unpack(">H", body)[0]
+            if self.inflight.pop(pid, None) is not None:
+                self._room.set()
+        elif kind in (_SUBACK, _PINGRESP):
+            pass  # any packet proves the link alive (see _serve)
+        else:
+            self.malformed += 1  # CONNACK twice, or a type a client never gets: ignore
+
+    async def _on_publish(self, head, body):
+        qos = (head >> 1) & 3
+        if qos > 1:  # we only subscribe at QoS 1; QoS 2/3 from the broker is a protocol error
+            self.malformed += 1
+            raise MQTTError("PUBLISH with QoS %d" % qos)
+        if len(body) < 2:
+            self.malformed += 1
+            raise MQTTError("PUBLISH too short")
+        tlen = struct.unpack(">H", body[:2])[0]
+        start = 2 + tlen + (2 if qos else 0)
+        if start > len(body):
+            self.malformed += 1
+            raise MQTTError("PUBLISH topic longer than the packet")
+        topic = body[2:2 + tlen]
+        payload = body[start:]
+        if self.on_message is not None:
+            self.on_message(topic, payload)
+        if qos:
+            await self._send(bytes((_PUBACK, 2)) + body[2 + tlen:start])
+
+    # -- connection ---------------------------------------------------------
+    async def connect(self):
+        """One connection attempt: CONNECT, CONNACK, subscribe, resend in-flight."""
+        ctx = self.ssl
+        if ctx is True:
+            import ssl as _ssl
+            ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
+            ctx.verify_mode = _ssl.CERT_NONE
+        if ctx:
+            r, w = await asyncio.open_connection(self.host, self.port, ssl=ctx)
+        else:
+            r, w = await asyncio.open_connection(self.host, self.port)
+        self._reader, self._writer = r, w
+        try:
+            await self._send(self._connect_packet())
+            head, body = await asyncio.wait_for(self._read_packet(), 10)
+            if head != _CONNACK or body is None or len(body) != 2:
+                self.malformed += 1
+                raise MQTTError("expected CONNACK, got 0x%02x" % head)
+            if body[1]:
+                raise MQTTError("broker refused the connection: CONNACK code %d" % body[1])
+            for topic, qos in self.subscriptions:
+                await self._send_subscribe(topic, qos)
+            for pid in sorted(self.inflight):
+                topic, payload, retain = self.inflight[pid]
+                await self._send(self._publish_packet(topic, payload, 1, retain, pid, True))
+        except BaseException:
+            self._close()
+            raise
+        self.connected.set()
+
+    def _close(self):
+        self.connected.clear()
+        w = self._writer
+        self._writer = None
+        self._reader = None
+        self._room.set()  # wake publishers: they will see "not connected"
+        if w is not None:
+            try:
+                w.close()
+            except OSError:
+                pass
+
+    async def _pinger(self):
+        try:
+            while True:
+                await asyncio.sleep_ms(self.keepalive * 500)
+                await self._send(bytes((_PINGREQ, 0)))
+        except OSError:
+            pass  # the reader notices the dead link and reconnects
+
+    async def _serve(self):
+        ping = asyncio.create_task(self._pinger())
+        try:
+            while True:
+                # A PINGRESP (at least) arrives every keepalive/2 on a live link.
+                head, body = await asyncio.wait_for_ms(self._read_packet(), self.keepalive * 1500)
+                await self._handle(head, body)
+        finally:
+            ping.cancel()
+
+    async def run(self, base_ms=500, cap_ms=30000):
+        """Stay connected until stop(): connect, serve, back off, repeat."""
+        fails = 0
+        while not self._stop:
+            try:
+                await self.connect()
+                fails = 0
+                if self.on_connect is not None:
+                    await self.on_connect()
+                await self._serve()
+            except (OSError, asyncio.TimeoutError) as e:
+                self._close()
+                if self._stop:
+                    break
+                fails += 1
+                self.reconnects += 1
+                delay = min(cap_ms, base_ms << min(fails - 1, 10))
+                self.backoff_ms = delay // 2 + random.getrandbits(16) % (delay // 2 + 1)
+                print("mqtt: %s %s; retry in %d ms" % (type(e).__name__, e, self.backoff_ms))
+                await asyncio.sleep_ms(self.backoff_ms)
+
+    async def disconnect(self):
+        """Clean DISCONNECT (the will is not sent) and stop run()."""
+        self._stop = True
+        try:
+            await self._send(bytes((_DISCONNECT, 0)))
+        except OSError:
+            pass
+        self._close()
+

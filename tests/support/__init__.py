@@ -1,0 +1,1 @@
+"""Test support: the terminal harness (terminal.py) and a socket-backed UART (socket_uart.py)."""

@@ -1,0 +1,99 @@
+"""The live monitor feed: snapshot, order and alarm messages, Origin check, and two workers on
+one PostgreSQL where a client of either sees every change."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+
+import pytest
+from fingerpos.cloud import alarms, monitor
+from fingerpos.cloud.app import create_app
+
+from .conftest import CloudHarness, in_app
+
+pytestmark = pytest.mark.cloud
+WS = "/api/v1/monitor/ws"
+
+
+async def _next(ws, kind: str, timeout: float = 5.0) -> dict:
+    async with asyncio.timeout(timeout):
+        while True:
+            msg = json.loads((await ws.receive()).data)
+            if msg["kind"] == kind:
+                return msg["data"]
+
+
+async def _buy(cloud) -> dict:
+    buyer = await cloud.user()
+    await cloud.product("shop1", "tea", 250)
+    r = await cloud.client.post("/api/v1/orders", headers=buyer,
+                                json={"shop": "shop1", "items": [{"sku": "tea", "qty": 1}]})
+    assert r.status == 201
+    return await r.json()
+
+
+async def test_feed_sends_snapshot_then_live_orders_and_alarms(cloud):
+    manager = await cloud.user("manager", shop="shop1")
+    ws = await cloud.client.ws_connect(WS, headers=manager)
+    snapshot = await _next(ws, "snapshot")
+    assert set(snapshot) == {"counts", "alarms", "devices"}
+    order = await _buy(cloud)
+    seen = await _next(ws, "order")
+    assert (seen["id"], seen["state"]) == (order["id"], "pending_payment")
+    with in_app(cloud.app):
+        await alarms.raise_alarm("t1", "offline", "critical", "terminal offline")
+        await monitor.publish(cloud.app, "ingest", {"rate": 5})   # what the ingestion publishes
+    assert (await _next(ws, "alarm"))["kind"] == "offline"
+    assert (await _next(ws, "ingest")) == {"rate": 5}
+    snap = await (await cloud.client.get("/api/v1/monitor", headers=manager)).json()
+    assert snap["counts"] == {"pending_payment": 1}
+    await ws.close()
+
+
+async def test_feed_needs_staff_and_a_same_site_origin(cloud):
+    from aiohttp import WSServerHandshakeError
+    manager = await cloud.user("manager", shop="shop1")
+    for headers, status in ((await cloud.user(), 403), ({}, 401),
+                            ({**manager, "Origin": "http://evil.example"}, 403)):
+        with pytest.raises(WSServerHandshakeError) as e:
+            await cloud.client.ws_connect(WS, headers=headers)
+        assert e.value.status == status
+    host = cloud.client.make_url("/").host + ":" + str(cloud.client.port)
+    ws = await cloud.client.ws_connect(WS, headers={**manager, "Origin": f"http://{host}"})
+    await _next(ws, "snapshot")
+    await ws.close()
+
+
+async def test_two_workers_on_one_postgres_both_feeds_see_every_change(
+        aiohttp_client, postgres, cloud_db_template, tmp_path):
+    from .conftest import forget_sql_dialect
+    forget_sql_dialect()
+    kind, _ = cloud_db_template
+    if kind == "sqlite":  # the session has no template in this cluster: make one here
+        await postgres.execute("CREATE DATABASE fp_template")
+        from .conftest import _migrate
+        await _migrate(postgres.url("fp_template"))
+    name = f"fp_two_{next(_names)}"
+    await postgres.execute(f"CREATE DATABASE {name} TEMPLATE fp_template")
+    from fingerpos.cloud.config import Config
+    base = Config(db_url=postgres.url(name), data_dir=tmp_path, ingest=False,
+                  key_secret="test-secret-0123456789abcdef", timer_interval_s=3600.0)
+    a = CloudHarness(await aiohttp_client(create_app(base)))
+    b = CloudHarness(await aiohttp_client(create_app(dataclasses.replace(base))))
+    manager = await a.user("manager", shop="shop1")
+    feeds = [await h.client.ws_connect(WS, headers=manager) for h in (a, b)]
+    for ws in feeds:
+        await _next(ws, "snapshot")
+    order_a = await _buy(a)                      # a change made by worker A ...
+    with in_app(b.app):                          # ... and one made by worker B
+        await alarms.raise_alarm("t7", "seq_gap", "warning", "gap")
+    for ws in feeds:
+        assert (await _next(ws, "order"))["id"] == order_a["id"]
+        assert (await _next(ws, "alarm"))["device"] == "t7"
+        await ws.close()
+
+
+_names = itertools.count(1)

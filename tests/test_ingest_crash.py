@@ -1,0 +1,114 @@
+"""Resilience: SIGKILL the cloud mid-stream; stop the database mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+from fingerpos.cloud.ingest.pipeline import Ingestion
+from fingerpos.cloud.ingest.registry import DeviceRegistry
+from fingerpos.cloud.models.devices import DeviceEvent
+from fingerpos.tools.fleet import SimTerminal, heartbeat
+from tortoise import Tortoise
+
+from tests.conftest import REPO, PostgresCluster
+from tests.support.ingest_env import init_db, open_hex, register
+
+TERMINALS = 5
+PER_TERMINAL = 2000  # 10,000 events in all
+
+
+async def _start_cloud(db_url: str, mqtt_url: str, client_id: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.ingest_runner", db_url, mqtt_url, client_id],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    line = await asyncio.wait_for(asyncio.to_thread(proc.stdout.readline), 20)
+    assert line.strip() == b"ready", line
+    return proc
+
+
+async def test_sigkill_mid_stream_loses_nothing_and_doubles_nothing(ingest_db, broker, topic_prefix,
+                                                                    tmp_path):
+    db_url = f"sqlite://{tmp_path}/cloud.db"
+    terms = []
+    for i in range(TERMINALS):
+        dev = f"{topic_prefix}k{i}"
+        terms.append(SimTerminal(dev, await register(dev), broker.url, resend_s=2.0))
+    cloud = await _start_cloud(db_url, broker.url, "cloud-" + topic_prefix)
+    try:
+        for t in terms:
+            await t.start()
+        rounds = 100
+        for r in range(rounds):
+            for t in terms:
+                for _ in range(PER_TERMINAL // rounds):
+                    t.emit("heartbeat", heartbeat(r))
+            await asyncio.sleep(0.02)
+            if r == 40:
+                cloud.send_signal(signal.SIGKILL)
+                cloud.wait(10)
+                stored_at_kill = await DeviceEvent.all().count()
+            if r == 60:
+                cloud = await _start_cloud(db_url, broker.url, "cloud-" + topic_prefix)
+        for t in terms:
+            await t.drained(timeout=60)
+        assert 0 < stored_at_kill < TERMINALS * PER_TERMINAL
+        for t in terms:
+            assert t.acked == PER_TERMINAL and not t.outbox and not t.refused
+            seqs = await DeviceEvent.filter(device_id=t.dev).values_list("seq", flat=True)
+            assert sorted(seqs) == list(range(1, PER_TERMINAL + 1))
+        assert await DeviceEvent.all().count() == TERMINALS * PER_TERMINAL
+    finally:
+        cloud.kill()
+        cloud.wait(10)
+        for t in terms:
+            await t.stop()
+
+
+async def test_database_stopped_mid_stream(broker, topic_prefix):
+    """PostgreSQL goes away: nothing is acknowledged meanwhile; ingestion resumes by itself."""
+    cluster = PostgresCluster().start()
+    ing = None
+    terms: list[SimTerminal] = []
+    try:
+        await cluster.execute("CREATE DATABASE ingest")
+        await init_db(cluster.url("ingest"))
+        ing = Ingestion(broker.url, DeviceRegistry(open_hex), client_id="cloud-" + topic_prefix)
+        await ing.start()
+        for i in range(3):
+            dev = f"{topic_prefix}p{i}"
+            terms.append(SimTerminal(dev, await register(dev), broker.url, resend_s=2.0))
+            await terms[-1].start()
+        per, rounds = 1000, 50
+        for r in range(rounds):
+            for t in terms:
+                for _ in range(per // rounds):
+                    t.emit("heartbeat", heartbeat(r))
+            await asyncio.sleep(0.02)
+            if r == 20:
+                await asyncio.to_thread(cluster.stop, "fast")
+                await asyncio.sleep(0.5)  # acks already on their way arrive
+                acked_when_down = [t.acked for t in terms]
+                errors_before = ing.stats.db_errors
+            if r == 35:
+                assert ing.stats.db_errors > errors_before  # it did try, and failed
+                assert [t.acked for t in terms] == acked_when_down  # nothing acked meanwhile
+                await asyncio.to_thread(cluster.start)
+        for t in terms:
+            await t.drained(timeout=60)
+        for t in terms:
+            seqs = await DeviceEvent.filter(device_id=t.dev).values_list("seq", flat=True)
+            assert sorted(seqs) == list(range(1, per + 1))
+    finally:
+        for t in terms:
+            await t.stop()
+        if ing:
+            await ing.stop()
+        await Tortoise.close_connections()
+        cluster.stop()
+        shutil.rmtree(cluster.dir, ignore_errors=True)

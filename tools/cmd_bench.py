@@ -1,0 +1,238 @@
+"""`fingerpos bench ingest`: terminals -> Mosquitto -> cloud -> database -> WebSocket.
+
+It starts a real Mosquitto (fingerpos.tools.mosquitto) and, first, measures the
+rate a bare paho subscriber receives the heartbeat stream (the ceiling). Then
+it runs the whole cloud in this process (create_app: ingestion, SQLite or the
+--db database, the monitor feed) with a WebSocket client on the monitor feed,
+and for each mode publishes from simulated terminals in another process:
+  heartbeat  as fast as they can: events/s committed (seen on the feed)
+  sale       as fast as they can: orders/s created (each sale -> a paid order)
+  steady     --rate events/s in all: p50/p99 latency publish -> WebSocket
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from fingerpos.tools import bench_load
+from fingerpos.tools.mosquitto import INSTALL_HINT, Mosquitto, free_port
+
+MODES = ("heartbeat", "sale", "steady")
+# The bench's broker keeps every queued message: a backlog must not be dropped
+# by the broker while the cloud catches up, or the counts would not add up.
+_BROKER_EXTRA = "max_queued_messages 0\nmax_queued_bytes 0\n"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure the cloud: ingestion throughput and latency")
+    ps = p.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
+    i = ps.add_parser("ingest", help="terminals -> Mosquitto -> cloud -> database -> WebSocket",
+                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("--mode", choices=("all",) + MODES, default="all",
+                   help="which stream to run (default: all three)")
+    i.add_argument("--duration", type=float, default=8.0,
+                   help="seconds each stream publishes (default 8)")
+    i.add_argument("--terminals", type=int, default=50,
+                   help="simulated terminals, one MQTT connection each (default 50)")
+    i.add_argument("--rate", type=float, default=1000.0,
+                   help="events/s in all for the steady latency run (default 1000)")
+    i.add_argument("--db", metavar="URL", help="database URL (default: a new SQLite file)")
+    i.add_argument("--json", metavar="PATH", default="bench-ingest.json",
+                   help="where to write the results (default bench-ingest.json)")
+    i.set_defaults(func=_bench_ingest)
+
+
+def _bench_ingest(args: argparse.Namespace) -> int:
+    if not 0 < args.duration <= 600:
+        return _fail("--duration must be more than 0 and at most 600 seconds")
+    if not 1 <= args.terminals <= 1000:
+        return _fail("--terminals must be 1 to 1000")
+    if not 0 < args.rate <= 100000:
+        return _fail("--rate must be more than 0 and at most 100000")
+    try:
+        results = asyncio.run(run(args))
+    except FileNotFoundError:
+        return _fail(INSTALL_HINT)
+    except (RuntimeError, OSError, TimeoutError) as e:
+        return _fail(f"the bench failed: {e}")
+    print_table(results)
+    Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"results written to {args.json}")
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _devices(prefix: str, n: int) -> list[tuple[str, str]]:
+    return [(f"{prefix}{i}", secrets.token_hex(32)) for i in range(n)]
+
+
+async def _in_process(target: object, *args: object, timeout: float = 120) -> object:
+    """Run bench_load.<target> in a spawned process; return what it puts on its queue."""
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, out), daemon=True)
+    proc.start()
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(out.get), timeout)
+    finally:
+        await asyncio.to_thread(proc.join, 10)
+        if proc.is_alive():
+            proc.kill()
+
+
+async def ceiling(url: str, args: argparse.Namespace) -> dict:
+    """The bare paho subscriber's receive rate for the heartbeat stream."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, out = ctx.Queue(), ctx.Queue()
+    sub = ctx.Process(target=bench_load.bare_subscriber,
+                      args=(url, 10**9, args.duration + 60, ready, out), daemon=True)
+    sub.start()
+    await asyncio.wait_for(asyncio.to_thread(ready.get), 20)
+    pub = await _in_process(bench_load.publish, url, _devices("c", args.terminals), "heartbeat",
+                            args.duration, 0.0, timeout=args.duration + 60)
+    got = await asyncio.wait_for(asyncio.to_thread(out.get), args.duration + 90)
+    sub.join(10)
+    span = max(got["last"] - got["first"], 1e-6)
+    return {"published": pub["sent"], "received": got["n"], "msgs_per_s": got["n"] / span}
+
+
+class Feed:
+    """The monitor feed as a WebSocket client sees it, with arrival times."""
+
+    def __init__(self) -> None:
+        self.stored: list[tuple[float, int]] = []  # (time, events stored in that batch)
+        self.orders: list[float] = []
+        self.seen: dict[tuple[str, int], float] = {}  # (device, seq) -> arrival
+
+    async def read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                break
+            now = time.time()
+            m = json.loads(msg.data)
+            if m["kind"] == "ingest" and "stored" in m["data"]:
+                self.stored.append((now, m["data"]["stored"]))
+                for dev, seq, _typ in m["data"].get("items", ()):
+                    self.seen[(dev, seq)] = now
+            elif m["kind"] == "order":
+                self.orders.append(now)
+
+    async def wait_stored(self, since: int, want: int, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while sum(n for _, n in self.stored[since:]) < want:
+                await asyncio.sleep(0.05)
+
+
+async def _stream(feed: Feed, url: str, devices: list, typ: str, duration: float,
+                  rate: float) -> tuple[dict, int]:
+    mark = len(feed.stored)
+    pub = await _in_process(bench_load.publish, url, devices, typ, duration, rate,
+                            timeout=duration + 120)
+    await feed.wait_stored(mark, pub["sent"], timeout=120)
+    return pub, mark
+
+
+def _pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else float("nan")
+
+
+async def run(args: argparse.Namespace) -> dict:
+    from fingerpos.tools.bench_cloud import BenchCloud
+
+    modes = MODES if args.mode == "all" else (args.mode,)
+    results: dict = {"terminals": args.terminals, "duration_s": args.duration,
+                     "measured_at": "WebSocket monitor feed (/api/v1/monitor/ws)"}
+    with Mosquitto(extra_config=_BROKER_EXTRA) as broker, \
+            tempfile.TemporaryDirectory(prefix="fp-bench-") as tmp:
+        if "heartbeat" in modes:
+            say(f"ceiling: bare paho subscriber, {args.terminals} terminals, {args.duration:g} s")
+            results["bare_subscriber"] = await ceiling(broker.url, args)
+        fleets = {m: _devices({"heartbeat": "h", "sale": "s", "steady": "l"}[m], args.terminals)
+                  for m in modes}
+        db_url = args.db or f"sqlite://{tmp}/bench.sqlite3"
+        async with BenchCloud(db_url, broker.url, Path(tmp), free_port()) as cloud:
+            await cloud.register([d for fleet in fleets.values() for d in fleet])
+            feed = Feed()
+            async with aiohttp.ClientSession() as http, \
+                    http.ws_connect(cloud.feed_url, headers=cloud.auth) as ws:
+                reader = asyncio.create_task(feed.read(ws))
+                if "heartbeat" in modes:
+                    say("heartbeat stream: as fast as the terminals can send")
+                    pub, mark = await _stream(feed, broker.url, fleets["heartbeat"], "heartbeat",
+                                              args.duration, 0.0)
+                    span = feed.stored[-1][0] - pub["start"]
+                    results["heartbeat"] = {"published": pub["sent"],
+                                            "events_per_s": pub["sent"] / span}
+                if "sale" in modes:
+                    say("sale stream: every sale becomes a paid order")
+                    n_orders = len(feed.orders)
+                    pub, mark = await _stream(feed, broker.url, fleets["sale"], "sale",
+                                              args.duration, 0.0)
+                    async with asyncio.timeout(60):
+                        while len(feed.orders) - n_orders < pub["sent"]:
+                            await asyncio.sleep(0.05)
+                    span = feed.orders[-1] - pub["start"]
+                    results["sale"] = {"published": pub["sent"], "orders_per_s": pub["sent"] / span,
+                                       "events_per_s": pub["sent"] / (feed.stored[-1][0]
+                                                                       - pub["start"])}
+                if "steady" in modes:
+                    say(f"steady stream: {args.rate:g} events/s, latency publish -> WebSocket")
+                    pub, _ = await _stream(feed, broker.url, fleets["steady"], "heartbeat",
+                                           args.duration, args.rate)
+                    lat = [(feed.seen[(d, s)] - t) * 1000 for d, s, t in pub["times"]
+                           if (d, s) in feed.seen]
+                    results["steady"] = {"rate": args.rate, "published": pub["sent"],
+                                         "measured": len(lat), "p50_ms": _pct(lat, 50),
+                                         "p99_ms": _pct(lat, 99), "max_ms": max(lat or [0])}
+                reader.cancel()
+            results["ingest"] = cloud.stats()
+    if "heartbeat" in results and "bare_subscriber" in results:
+        results["heartbeat"]["ratio_to_bare"] = (results["heartbeat"]["events_per_s"]
+                                                 / results["bare_subscriber"]["msgs_per_s"])
+    return results
+
+
+def print_table(r: dict) -> None:
+    rows = [("what", "measured", "target")]
+    if "bare_subscriber" in r:
+        rows.append(("bare paho subscriber (ceiling)",
+                     f"{r['bare_subscriber']['msgs_per_s']:,.0f} msgs/s", ""))
+    if "heartbeat" in r:
+        h = r["heartbeat"]
+        rows.append(("heartbeats committed", f"{h['events_per_s']:,.0f} events/s", ">= 10,000"))
+        if "ratio_to_bare" in h:
+            rows.append(("  ratio to the ceiling", f"{h['ratio_to_bare']:.2f}", ">= 0.5"))
+    if "sale" in r:
+        rows.append(("sales -> orders created", f"{r['sale']['orders_per_s']:,.0f} orders/s",
+                     ">= 3,000"))
+    if "steady" in r:
+        s = r["steady"]
+        rows.append((f"latency at {s['rate']:,.0f} events/s, p50",
+                     f"{s['p50_ms']:.1f} ms", ""))
+        rows.append(("  p99 (publish -> WebSocket)", f"{s['p99_ms']:.1f} ms", "<= 25 ms"))
+    width = [max(len(row[i]) for row in rows) for i in range(3)]
+    print(f"fingerpos bench ingest: {r['terminals']} terminals, {r['duration_s']:g} s per stream")
+    for n, row in enumerate(rows):
+        print("  ".join(cell.ljust(width[i]) for i, cell in enumerate(row)).rstrip())
+        if n == 0:
+            print("  ".join("-" * w for w in width))
+
+

@@ -1,0 +1,57 @@
+"""`fingerpos serve`: run the cloud (HTTP API, monitor feed, MQTT ingestion)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from aiohttp import web
+from fingerpos.cloud import db
+from fingerpos.cloud.app import create_app
+from fingerpos.cloud.config import ConfigError
+from fingerpos.tools.cmd_migrate import config_from
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the cloud: API, live monitor, MQTT ingestion")
+    p.add_argument("--db", metavar="URL", help="database URL (default: a SQLite file in the data dir)")
+    p.add_argument("--mqtt", metavar="URL", help="broker URL, mqtt://host:1883 (default: start the "
+                   "embedded broker in this process)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    p.add_argument("--data-dir", metavar="DIR", help="data directory (default $FINGERPOS_DATA "
+                   "or ~/.local/share/fingerpos)")
+    p.add_argument("--share-group", action="store_const", const="fingerpos", default=None,
+                   help="split the event stream with other workers (MQTT shared subscription)")
+    p.add_argument("--secure-cookies", action="store_true",
+                   help="mark the session cookie Secure (when served over HTTPS)")
+    p.set_defaults(func=_serve)
+
+
+async def _run(app: web.Application, host: str, port: int) -> None:
+    runner = web.AppRunner(app)
+    await runner.setup()  # runs the cleanup contexts' startup: database, broker, ingestion
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        print(f"fingerpos cloud on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        config = config_from(args, mqtt_url=args.mqtt, host=args.host, port=args.port,
+                             share_group=args.share_group, cookie_secure=args.secure_cookies)
+        app = create_app(config)
+        asyncio.run(_run(app, config.host, config.port))
+    except (ConfigError, db.DatabaseError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # the port is taken, or the address is not ours
+        print(f"error: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
+              file=sys.stderr)
+        return 1
+    return 0
