@@ -251,3 +251,54 @@ def test_selftest_on_a_board_without_firmware(board, capsys):
     assert rc == 1
     assert "FAIL  firmware  the firmware is not flashed (ImportError" in out
     assert "0 of 1 checks passed" in out
+
+
+@pytest.fixture
+def repo_bundle(tmp_path) -> Path:
+    """A bundle of the repo's own firmware (hal, fingerprint driver glue, busio shim)."""
+    src = tmp_path / "repo-src"
+    shutil.copytree(REPO / "firmware", src / "firmware", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "protocol", src / "protocol")
+    if not (src / "firmware" / "main.py").exists():  # until the app's main.py lands
+        (src / "firmware" / "main.py").write_text("print('main')\n")
+    config = tmp_path / "dev" / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"v": 1, "id": "t1", "shop": "s", "key": "cd" * 32,
+                                  "wifi": {"ssid": "shopnet", "password": "12345678"},
+                                  "broker": {"host": "127.0.0.1", "port": 1883, "tls": False}}))
+    out = tmp_path / "repo-bundle"
+    bundle_mod.build(src, config, out)
+    return out
+
+
+def test_selftest_with_the_flashed_firmware_and_the_sensor_simulator(board, repo_bundle, capsys):
+    """bundle -> flash -> selftest: the real driver handshakes with the R30x simulator,
+    the unix HAL reports the buzzer/strobe pulses on its control channel."""
+    from fingerpos.tools.sensor_sim import SensorSim
+
+    from .support.terminal import ControlServer
+
+    flash_mod.flash(Mpremote(board.port, timeout=30), repo_bundle, root=str(board.root),
+                    say=lambda _: None)
+    control = ControlServer()
+    with SensorSim(control_port=None, capacity=150) as sim:
+        # The unix HAL reads hal.json from its data dir: the board's root here.
+        (board.root / "hal.json").write_text(json.dumps(
+            {"sensor": f"127.0.0.1:{sim.port}", "control": f"127.0.0.1:{control.port}"}))
+        try:
+            rc = main(["device", "selftest", "--port", board.port, "--root", str(board.root)])
+            out = capsys.readouterr().out
+            assert rc == 0, out
+            assert "PASS  sensor    handshake ok (VfyPwd, ReadSysPara): 150 slots" in out
+            assert "PASS  wifi      connected to shopnet" in out
+            gpio = [(m["gpio"], m["v"]) for _, m in control.events if "gpio" in m]
+            assert gpio == [("buzzer", 1), ("buzzer", 0), ("strobe", 1), ("strobe", 0)]
+            assert sim.commands[:2] == [0x13, 0x0F]  # VfyPwd, then ReadSysPara
+            # A sensor that stops answering is reported, the other checks still run.
+            sim.silent(True)
+            rc = main(["device", "selftest", "--port", board.port, "--root", str(board.root)])
+            out = capsys.readouterr().out
+            assert rc == 1
+            assert "FAIL  sensor" in out and "PASS  buzzer" in out and "4 of 5 checks" in out
+        finally:
+            control.stop()
