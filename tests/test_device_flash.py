@@ -193,6 +193,12 @@ def test_flash_without_a_bundle_says_how_to_make_one(tmp_path, capsys):
     rc = main(["device", "flash", "--port", "/dev/null", "--bundle", str(tmp_path / "none")])
     assert rc == 1
     assert "build the bundle first (fingerpos device bundle)" in capsys.readouterr().err
+    rc = main(["device", "flash", "--port", "/dev/null", "--id", "t1",
+               "--devices", str(tmp_path)])
+    assert rc == 1
+    assert f"{tmp_path}/t1/bundle/manifest.json not found" in capsys.readouterr().err
+    assert main(["device", "flash", "--port", "/dev/null", "--id", "t/1"]) == 1
+    assert "device id 't/1' must be" in capsys.readouterr().err
 
 
 def test_silent_port_times_out_with_a_clear_message(tmp_path):
