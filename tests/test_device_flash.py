@@ -147,7 +147,7 @@ def test_flash_cli_shows_progress(board, bundle, capsys):
                "--root", str(board.root)])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "board at " + board.port + ": linux" in out
+    assert "board at " + board.port + ": linux" in out and "MicroPython 1." in out
     assert "[1/" in out and "flashed " in out
 
 
@@ -187,6 +187,17 @@ def test_a_device_that_is_not_micropython(tmp_path, bundle, capsys):
     assert rc == 1
     assert f"the device at {other.port} is not running MicroPython" in err
     assert list((tmp_path / "other").iterdir()) == []
+
+
+@pytest.mark.parametrize("version, ok", [([1, 29, 0], True), ([1, 22, 0], True),
+                                         ([1, 21, 0], False), ([0, 9, 9], False), (None, False)])
+def test_old_micropython_is_refused(version, ok):
+    info = {"impl": "micropython", "version": version}
+    if ok:
+        board_mod.check_version("/dev/ttyACM0", info)
+    else:
+        with pytest.raises(board_mod.OldMicroPython, match="needs 1.22 or newer"):
+            board_mod.check_version("/dev/ttyACM0", info)
 
 
 def test_flash_without_a_bundle_says_how_to_make_one(tmp_path, capsys):
