@@ -13,6 +13,7 @@ Kinds in use: order, alarm, counts, device, ingest (the last two published by cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import json
 import logging
@@ -103,9 +104,37 @@ async def monitor_hub(app: web.Application) -> AsyncIterator[None]:
 
         await conn.add_listener(CHANNEL, on_notify)
         hub._pg = conn
+    counts = asyncio.create_task(_push_counts(app, hub), name="monitor-counts")
     try:
         yield
     finally:
+        counts.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await counts
         if hub._pg is not None:
             conn, hub._pg = hub._pg, None
             await conn.close()
+
+
+COUNTS_INTERVAL_S = 2.0
+
+
+async def _push_counts(app: web.Application, hub: Hub) -> None:
+    """Every COUNTS_INTERVAL_S, while this worker has feed clients, send them the order
+    state counts. Local only: every worker reads the same database, so no NOTIFY is needed,
+    and one query per interval (not per order change) keeps a busy stream cheap."""
+    from fingerpos.cloud.orders.queries import state_counts
+    last: dict[str, int] | None = None
+    while True:
+        await asyncio.sleep(COUNTS_INTERVAL_S)
+        if not hub.clients:
+            last = None
+            continue
+        try:
+            counts = await state_counts()
+        except (OSError, ConnectionError) as e:  # database away: the next round tries again
+            log.warning("monitor counts: %s", e)
+            continue
+        if counts != last:
+            hub.deliver(json.dumps({"kind": "counts", "data": counts}, separators=(",", ":")))
+            last = counts

@@ -97,3 +97,29 @@ async def test_two_workers_on_one_postgres_both_feeds_see_every_change(
 
 
 _names = itertools.count(1)
+
+
+async def test_buyer_feed_carries_only_the_buyers_own_orders(cloud):
+    ann, bob = await cloud.user(), await cloud.user()
+    ws = await cloud.client.ws_connect("/api/v1/orders/ws", headers=ann)
+    hello = await _next(ws, "hello")
+    await cloud.product("shop1", "tea", 250)
+    for who in (bob, ann):
+        r = await cloud.client.post("/api/v1/orders", headers=who,
+                                    json={"shop": "shop1", "items": [{"sku": "tea", "qty": 1}]})
+        assert r.status == 201
+    seen = await _next(ws, "order")
+    assert seen["buyer"] == hello["user"]            # bob's order, made first, never arrived
+    with pytest.raises(TimeoutError):
+        await _next(ws, "order", timeout=0.5)
+    await ws.close()
+
+
+async def test_feed_pushes_state_counts(cloud, monkeypatch):
+    monkeypatch.setattr(monitor, "COUNTS_INTERVAL_S", 0.1)   # read by the pusher each round
+    manager = await cloud.user("manager", shop="shop1")
+    ws = await cloud.client.ws_connect(WS, headers=manager)
+    await _buy(cloud)
+    counts = await _next(ws, "counts")
+    assert counts == {"pending_payment": 1}
+    await ws.close()
