@@ -310,7 +310,7 @@ def test_selftest_with_the_flashed_firmware_and_the_sensor_simulator(board, repo
             assert "PASS  wifi      connected to shopnet" in out
             gpio = [(m["gpio"], m["v"]) for _, m in control.events if "gpio" in m]
             assert gpio == [("buzzer", 1), ("buzzer", 0), ("strobe", 1), ("strobe", 0)]
-            assert sim.commands[:2] == [0x13, 0x0F]  # VfyPwd, then ReadSysPara
+            assert list(sim.commands)[:2] == [0x13, 0x0F]  # VfyPwd, then ReadSysPara
             # A sensor that stops answering is reported, the other checks still run.
             sim.silent(True)
             rc = main(["device", "selftest", "--port", board.port, "--root", str(board.root)])
