@@ -26,13 +26,15 @@ pytestmark = pytest.mark.cloud
 
 
 def _app_routes(app: web.Application) -> set[tuple[str, str]]:
+    """The app's routes, less the HTML pages (cloud/web): they are not the JSON API."""
+    from fingerpos.cloud.web import PAGES
     out = set()
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
         if route.method != "HEAD" and path:
             out.add((route.method.lower(), path))
-    return out
+    return out - {(method.lower(), path) for method, path, _ in PAGES}
 
 
 def test_every_route_is_documented_and_every_documented_route_exists(tmp_path):
