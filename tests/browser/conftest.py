@@ -26,6 +26,14 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 WAIT_MS = 10_000      # the longest any expectation waits
 
 
+def _expect_timeout() -> None:
+    from playwright.async_api import expect
+    expect.set_options(timeout=WAIT_MS)
+
+
+_expect_timeout()
+
+
 class Site:
     """The running cloud: its base URL, and shortcuts to seed it as the tests need."""
 
