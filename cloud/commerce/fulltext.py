@@ -53,8 +53,15 @@ async def _run(schema_editor: Any, statements: dict[str, list[str]]) -> None:
 
 
 async def create_index(apps: Any, schema_editor: Any) -> None:
-    """Migration step (0002_commerce): the full-text index of this database's kind."""
+    """Migration step (0002_commerce): the full-text index of this database's kind, then
+    search_text for the products that existed before it (the index follows)."""
     await _run(schema_editor, {"sqlite": _SQLITE_UP + _BOTH_UP, "postgres": _PG_UP + _BOTH_UP})
+    client = schema_editor.client
+    d = dialect(client)
+    _, rows = await client.execute_query("SELECT id, name, sku FROM products")
+    for row in rows:
+        await client.execute_query(q(d, "UPDATE products SET search_text = ? WHERE id = ?"),
+                                   [search.index_text(row["name"], row["sku"]), row["id"]])
 
 
 async def drop_index(apps: Any, schema_editor: Any) -> None:
