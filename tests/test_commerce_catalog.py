@@ -132,3 +132,36 @@ async def test_catalog_for_terminals_fits_one_command(cloud):
     assert 10 < len(data["items"]) < 200
     assert all(item["sku"] != "p0000" for item in data["items"])       # out of stock left out
     assert len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()) <= 3700
+
+
+async def test_products_from_before_the_migration_become_searchable(tmp_path, request):
+    """Upgrading a database that already sells things: 0002 fills search_text and the index."""
+    import os
+
+    from fingerpos.cloud import db
+    from fingerpos.cloud.commerce import fulltext
+    from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+
+    from tests.conftest import cloud_on_postgres, forget_sql_dialect
+    forget_sql_dialect()
+    url = f"sqlite://{tmp_path}/up.sqlite3"
+    if cloud_on_postgres():
+        cluster = request.getfixturevalue("postgres")
+        name = f"fp_upgrade_{os.getpid()}"
+        await cluster.execute(f"CREATE DATABASE {name}")
+        url = cluster.url(name)
+    ctx = await db.open_context(url)
+    try:
+        with ctx:
+            apps = db.tortoise_config("sqlite://:memory:")["apps"]
+            await MigrationExecutor(ctx.db(), apps).migrate([MigrationTarget("models", "0001_initial")])
+            conn = ctx.db()
+            await conn.execute_query("INSERT INTO shops (id, name, created_at) VALUES"
+                                     " ('old', '', CURRENT_TIMESTAMP)")
+            await conn.execute_query("INSERT INTO products (shop_id, sku, name, price, currency,"
+                                     " stock) VALUES ('old', 'o1', 'Vintage Teapot', 900, 'EUR', 1)")
+            assert await db.migrate(ctx) == ["models.0002_commerce"]
+            rows = await fulltext.find("teap", fulltext.Filters(), 10, 0)
+            assert [r["sku"] for r in rows] == ["o1"]
+    finally:
+        await ctx.close_connections()

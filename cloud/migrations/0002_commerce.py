@@ -118,17 +118,17 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Product',
             name='description',
-            field=fields.TextField(default='', unique=False),
+            field=fields.TextField(default='', db_default='', unique=False),
         ),
         ops.AddField(
             model_name='Product',
             name='image_url',
-            field=fields.CharField(default='', max_length=500),
+            field=fields.CharField(default='', db_default='', max_length=500),
         ),
         ops.AddField(
             model_name='Product',
             name='search_text',
-            field=fields.TextField(default='', unique=False),
+            field=fields.TextField(default='', db_default='', unique=False),
         ),
         ops.AddField(
             model_name='Product',
