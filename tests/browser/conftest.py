@@ -45,6 +45,15 @@ class Site:
         self.prefix = prefix
         self._n = itertools.count(1)
         self.terminals: list[SimTerminal] = []
+        self.js_errors: list[str] = []
+
+    async def page(self, browser, viewport: dict | None = None):
+        """A page in a new browser context (its own cookies) that reports script errors."""
+        context = await browser.new_context(base_url=self.url, viewport=viewport)
+        context.set_default_timeout(WAIT_MS)
+        page = await context.new_page()
+        page.on("pageerror", lambda e: self.js_errors.append(str(e)))
+        return page
 
     async def user(self, role: str, shop: str | None = None, can_change_price: bool = False,
                    password: str = "password123") -> str:
@@ -79,13 +88,27 @@ class Site:
 
 
 @pytest.fixture
-async def site(aiohttp_server, cloud_config, broker, topic_prefix):
-    config = dataclasses.replace(cloud_config, ingest=True, mqtt_url=broker.url)
-    server = await aiohttp_server(create_app(config), host="127.0.0.1")
-    s = Site(server, broker.url, topic_prefix)
-    yield s
-    for term in s.terminals:
-        await term.stop()
+async def make_site(aiohttp_server, cloud_config, broker, topic_prefix):
+    """make_site(**config changes) -> a running Site; its terminals stop at the end, and
+    any script error a page raised fails the test."""
+    made: list[Site] = []
+
+    async def make(**changes) -> Site:
+        config = dataclasses.replace(cloud_config, ingest=True, mqtt_url=broker.url, **changes)
+        server = await aiohttp_server(create_app(config), host="127.0.0.1")
+        made.append(Site(server, broker.url, topic_prefix))
+        return made[-1]
+
+    yield make
+    for s in made:
+        for term in s.terminals:
+            await term.stop()
+        assert s.js_errors == [], f"script errors on the pages: {s.js_errors}"
+
+
+@pytest.fixture
+async def site(make_site) -> Site:
+    return await make_site()
 
 
 @pytest.fixture
@@ -104,9 +127,7 @@ async def log_in(browser, site: Site, email: str, password: str = "password123",
                  viewport: dict | None = None):
     """A new browser context (its own cookies) logged in as `email`; returns its page."""
     from playwright.async_api import expect
-    context = await browser.new_context(base_url=site.url, viewport=viewport)
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
+    page = await site.page(browser, viewport)
     await page.goto("/login")
     await page.fill("#f-email", email)
     await page.fill("#f-password", password)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from .conftest import WAIT_MS
-
 pytestmark = pytest.mark.cloud
 PHONE = {"width": 390, "height": 844}
 
@@ -15,9 +13,7 @@ PHONE = {"width": 390, "height": 844}
 async def test_phone_sized_shop_has_no_overflow_and_escapes_names(site, browser):
     await site.product("shop1", "evil", "<script>alert(1)</script>", 100)
     await site.product("shop1", "long", "An extraordinarily long product name " * 4, 250)
-    context = await browser.new_context(base_url=site.url, viewport=PHONE)
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
+    page = await site.page(browser, PHONE)
     dialogs: list[str] = []
     page.on("dialog", lambda d: dialogs.append(d.message))
     for path in ("/", "/product/shop1/evil", "/login", "/register", "/cart"):

@@ -4,6 +4,7 @@ the terminal online with its heartbeat figures."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -50,3 +51,29 @@ async def test_failed_terminal_logins_raise_an_alarm_on_the_monitor_within_a_sec
     terminal.emit("heartbeat", {"uptime": 60, "heap_free": 81920, "rssi": -61, "outbox": 0})
     await expect(row.locator(".heap_free")).to_have_text("81920")
     await expect(row.locator(".rssi")).to_have_text("-61")
+
+
+async def test_monitor_feed_shows_new_orders_live_and_flags_stuck_ones(make_site, browser):
+    from fingerpos.cloud import orders
+    from fingerpos.cloud.models.users import User
+
+    from tests.conftest import in_app
+    site = await make_site(accept_alert_s=2)   # paid and not accepted for 2 s: stuck
+    await site.product("shop1", "tea", "Green tea", 250)
+    buyer_email = await site.user("buyer")
+    page = await log_in(browser, site, await site.user("manager", shop="shop1"))
+    await expect(page.locator("#live-status")).to_have_text("live")
+    await page.evaluate("window.__noReload = true")
+    with in_app(site.app):
+        buyer = await User.get(email=buyer_email)
+        order = await orders.create_from_cart(buyer, "shop1", [{"sku": "tea", "qty": 2}])
+    row = page.locator(f'#feed tr[data-order="{order.id}"]')
+    await expect(row.locator(".state-cell")).to_have_text("pending payment")
+    await expect(page.locator('#counters [data-state="pending_payment"] .n')).to_have_text("1")
+    with in_app(site.app):
+        await orders.pay(order.id, 500, "EUR", 1)
+    await expect(row.locator(".state-cell")).to_have_text("paid")
+    await expect(row.locator(".timer")).to_have_text(re.compile(r"^\d+s$"))
+    await expect(row).to_have_class(re.compile(r"\bstuck\b"))
+    await expect(page.locator('#counters [data-state="paid"] .n')).to_have_text("1")
+    assert await page.evaluate("window.__noReload === true")

@@ -9,15 +9,13 @@ import re
 import pytest
 from playwright.async_api import expect
 
-from .conftest import WAIT_MS, log_in, pay_in_sandbox
+from .conftest import log_in, pay_in_sandbox
 
 pytestmark = pytest.mark.cloud
 
 
 async def _register(browser, site, email: str, password: str = "password123"):
-    context = await browser.new_context(base_url=site.url)
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
+    page = await site.page(browser)
     await page.goto("/register")
     await page.fill("#f-name", "Bea")
     await page.fill("#f-email", email)
