@@ -25,8 +25,9 @@ async def test_pending_then_applied(tmp_path):
     ctx = await db.open_context(f"sqlite://{tmp_path}/m.sqlite3")
     try:
         with ctx:
-            assert await db.pending_migrations(ctx) == ["models.0001_initial"]
-            assert await db.migrate(ctx) == ["models.0001_initial"]
+            every = ["models.0001_initial", "models.0002_commerce"]
+            assert await db.pending_migrations(ctx) == every
+            assert await db.migrate(ctx) == every
             assert await db.pending_migrations(ctx) == []
             assert await db.migrate(ctx) == []
     finally:

@@ -18,6 +18,7 @@ from aiohttp import web
 from fingerpos.cloud import alarms, monitor, orders
 from fingerpos.cloud.appkeys import COMMANDS, CONFIG, KEYRING, METRICS
 from fingerpos.cloud.broker import EmbeddedBroker
+from fingerpos.cloud.commerce import catalog, printing
 from fingerpos.cloud.config import Config
 from fingerpos.cloud.errors import DomainError
 from fingerpos.cloud.ingest.pipeline import Ingestion
@@ -38,6 +39,7 @@ HANDLERS = {
     "sale": orders.from_sale,
     "ack": orders.device_ack,
     "price_change": orders.price_change_from_device,
+    "printed": printing.printed,  # commerce: the receipt job's outcome on the order
 }
 
 
@@ -67,6 +69,8 @@ async def roster_of(device_id: str) -> dict:
     """The sellers and managers of the device's shop (PIN hashes and finger
     slots join here once users carry them)."""
     device = await Device.get_or_none(id=device_id)
+    if device is not None:  # commerce: the terminal's catalogue goes out with its roster
+        await catalog.send_catalog(device_id)
     staff = [] if device is None else await User.filter(
         shop_id=device.shop, disabled=False, role__in=[Role.SELLER, Role.MANAGER]).order_by("id")
     return {"sellers": [{"id": str(u.id), "name": u.name[:32], "slots": [], "pin": "",
