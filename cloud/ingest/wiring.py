@@ -69,12 +69,27 @@ async def roster_of(device_id: str) -> dict:
     """The sellers and managers of the device's shop (PIN hashes and finger
     slots join here once users carry them)."""
     device = await Device.get_or_none(id=device_id)
-    if device is not None:  # commerce: the terminal's catalogue goes out with its roster
-        await catalog.send_catalog(device_id)
     staff = [] if device is None else await User.filter(
         shop_id=device.shop, disabled=False, role__in=[Role.SELLER, Role.MANAGER]).order_by("id")
     return {"sellers": [{"id": str(u.id), "name": u.name[:32], "slots": [], "pin": "",
                          "manager": u.role == Role.MANAGER} for u in staff]}
+
+
+def _catalog_after_roster(ing: Ingestion) -> None:
+    """Commerce: a terminal that comes online also gets its shop's catalogue (the `catalog`
+    command), right after the time and roster the status desk sends."""
+    handle = ing.status.handle
+
+    async def handle_then_catalog(dev: str, payload: bytes) -> str | None:
+        reason = await handle(dev, payload)
+        if reason is None and bytes(payload) == b"online":
+            try:
+                await catalog.send_catalog(dev)
+            except LookupError:  # revoked a moment ago: nothing to send
+                pass
+        return reason
+
+    ing.status.handle = handle_then_catalog  # type: ignore[method-assign]
 
 
 def _collector(stats: IngestStats) -> Callable[[Registry], None]:
@@ -108,6 +123,7 @@ async def ingestion(app: web.Application) -> AsyncIterator[None]:
                     roster=roster_of, share_group=config.share_group,
                     client_id=client_id[:64], alarm=alarm,
                     refusals=(DomainError, ValueError, LookupError, TypeError))
+    _catalog_after_roster(ing)
     await ing.start()
     app[INGESTION] = ing
     app[COMMANDS] = ing.commands
