@@ -160,7 +160,7 @@ async def test_products_from_before_the_migration_become_searchable(tmp_path, re
                                      " ('old', '', CURRENT_TIMESTAMP)")
             await conn.execute_query("INSERT INTO products (shop_id, sku, name, price, currency,"
                                      " stock) VALUES ('old', 'o1', 'Vintage Teapot', 900, 'EUR', 1)")
-            assert await db.migrate(ctx) == ["models.0002_commerce"]
+            assert (await db.migrate(ctx))[0] == "models.0002_commerce"
             rows = await fulltext.find("teap", fulltext.Filters(), 10, 0)
             assert [r["sku"] for r in rows] == ["o1"]
     finally:
