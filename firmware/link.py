@@ -56,9 +56,36 @@ class Link:
         return MQTTClient(dev, broker["host"], broker.get("port", 1883), user=dev,
                           password=protocol.broker_password(self.key), keepalive=30,
                           will=(self.status, b"offline", 1, True),
-                          ssl=bool(broker.get("tls")) or None,
+                          ssl=self._tls() if broker.get("tls") else None,
                           on_message=self.on_command, on_connect=self._online,
                           max_packet=protocol.MAX_PAYLOAD + 80, max_inflight=4)
+
+    def _tls(self):
+        # The broker's CA comes with the provisioning bundle as ca.pem next to
+        # config.json; without it the link is encrypted but the broker is not
+        # authenticated, which the log says on every connect.
+        import ssl
+
+        import hal
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            with open(hal.DATA_DIR + "/ca.pem", "rb") as f:
+                ca = f.read()
+        except OSError:
+            hal.log("tls: no ca.pem: the broker's certificate is not verified")
+            ctx.verify_mode = ssl.CERT_NONE
+            return ctx
+        if ca.startswith(b"-----BEGIN"):  # MicroPython's mbedtls takes DER only
+            import binascii
+
+            ca = binascii.a2b_base64(b"".join(ca.split(b"-----")[2].split()))
+        try:
+            ctx.load_verify_locations(cadata=ca)
+        except ValueError as e:  # a bad ca.pem must not look like a network fault loop
+            raise OSError("tls: ca.pem unusable: %s" % e)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        return ctx
 
     async def _online(self):
         await self.mqtt.subscribe(self.cmd, 1)
@@ -77,20 +104,24 @@ class Link:
             self._active = self.ticks()
 
     async def run(self):
-        """Keep a session up while wanted (mqtt.run reconnects with back-off)."""
-        while True:
-            if not self._want:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            self.mqtt = self._client()
-            try:
-                await self.mqtt.run(cap_ms=8000)  # a till waits at most ~8 s for its link
-            finally:
-                self.reconnects += self.mqtt.reconnects
-                self._unsent(self.mqtt.inflight)
-                self.mqtt = None
-                sys.modules.pop("mqtt", None)
+        """One session: wait until wanted, then stay connected until suspend().
+
+        The caller calls it again at once. Returning (instead of looping here)
+        matters for RAM: a coroutine that lived through a session keeps stale
+        references to the MQTT client in its frame, so the session must end
+        with the coroutine itself for suspend() to free the client's ~10 KB.
+        """
+        while not self._want:
+            self._wake.clear()
+            await self._wake.wait()
+        client = self.mqtt = self._client()
+        try:
+            await client.run(cap_ms=8000)  # a till waits at most ~8 s for its link
+        finally:
+            self.reconnects += client.reconnects
+            self._unsent(client.inflight)
+            self.mqtt = client = None
+            sys.modules.pop("mqtt", None)
 
     def _unsent(self, inflight):
         # Events the broker never acknowledged go out again from the outbox.
@@ -101,8 +132,10 @@ class Link:
 
     async def suspend(self, timeout_ms=3000):
         self._want = False
-        if self.mqtt is not None:
-            await self.mqtt.disconnect()
+        m = self.mqtt
+        if m is not None:
+            m.stop()
+        m = None
         for _ in range(timeout_ms // 20):
             if self.mqtt is None:
                 return
@@ -148,7 +181,7 @@ class Link:
                 self.next = seq + 1
                 self.sent += 1
                 self._active = self.ticks()
-            batch = None
+            batch = m = None  # hold no client across sessions (RAM, see run())
 
     def _maybe_rewind(self):
         ob = self.outbox
