@@ -128,3 +128,12 @@ async def test_large_export_streams_in_bounded_memory(cloud):
     assert lines == n + 1 and tail.endswith(b"\r\n")
     # All rows at once would be hundreds of MB of objects; one chunk is a few MB.
     assert growth < 25e6, growth
+
+
+async def test_times_without_zone_and_odd_digits(cloud):
+    await _orders(cloud, 3)
+    admin = await cloud.admin()
+    got = await _list(cloud, admin, since="2000-01-01T00:00:00", until="2100-01-01T00:00:00Z")
+    assert len(got["orders"]) == 3
+    for text in ("99999999999", "²", "2147483648", "1"):
+        await _list(cloud, admin, text=text)

@@ -13,6 +13,11 @@ from fingerpos.cloud.errors import Invalid
 
 
 def _check(f: sc.OrderQuery) -> None:
+    # A time without a zone is UTC (the database keeps UTC): naive and aware never mix.
+    for name in ("since", "until"):
+        value = getattr(f, name)
+        if value is not None and value.tzinfo is None:
+            setattr(f, name, value.replace(tzinfo=UTC))
     if f.since and f.until and f.since >= f.until:
         raise Invalid("since must be before until")
     if f.min_total is not None and f.max_total is not None and f.min_total > f.max_total:

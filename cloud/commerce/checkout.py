@@ -125,7 +125,8 @@ async def settle(provider: SandboxProvider, headers: dict[str, str], body: bytes
         if e.code == "replayed":
             raise Conflict(f"replayed callback: {e}") from None
         raise Invalid(f"callback refused ({e.code}): {e}") from None
-    sig = dict(p.split("=", 1) for p in headers[SIGNATURE_HEADER].split(",") if "=" in p)["v1"]
+    header = next(v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower())
+    sig = dict(p.split("=", 1) for p in header.split(",") if "=" in p)["v1"]
     try:
         await CallbackReceipt.create(signature=sig, intent_id=result.intent_id[:40])
     except IntegrityError:  # another worker took this exact callback already

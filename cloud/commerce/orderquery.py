@@ -39,7 +39,7 @@ def filtered(user: User, f: Any) -> Any:
     if f.text:
         lines = OrderLine.filter(Q(sku__icontains=f.text) | Q(name__icontains=f.text))
         cond = Q(ref__icontains=f.text) | Q(id__in=Subquery(lines.values("order_id")))
-        if f.text.isdigit() and len(f.text) <= 10:
+        if f.text.isascii() and f.text.isdigit() and int(f.text) < 2**31:
             cond |= Q(id=int(f.text))
         query = query.filter(cond)
     return query
