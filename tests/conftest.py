@@ -189,7 +189,7 @@ async def cloud_config(cloud_db_url, tmp_path):
     """A cloud Config on the test's database, without the MQTT side, timers effectively off."""
     from fingerpos.cloud.config import Config
     return Config(db_url=cloud_db_url, data_dir=tmp_path, key_secret="test-secret-0123456789abcdef",
-                  ingest=False, timer_interval_s=3600.0, port=0)
+                  ingest=False, timer_interval_s=3600.0, port=0, direct_pay=True)
 
 
 @contextlib.contextmanager

@@ -75,7 +75,8 @@ ROUTES: list[Route] = [
           "Change an unpaid order's total (seller with the right, manager)", s.PriceChangeIn,
           errors=(400, 401, 403, 404, 409, 413)),
     Route("POST", V1 + "/orders/{order}/pay", vo.pay,
-          "Pay an order: amount, currency and version must match", s.PayIn,
+          "Record a counter (cash) payment: staff of the order's shop; amount, currency and "
+          "version must match (buyers pay through /payments)", s.PayIn,
           errors=(400, 401, 403, 404, 409, 413)),
     Route("POST", V1 + "/orders/{order}/cancel", vo.cancel, "Cancel an order",
           errors=(400, 401, 403, 404, 409)),

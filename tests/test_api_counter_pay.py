@@ -1,0 +1,58 @@
+"""POST /orders/{id}/pay: a counter (cash) payment by staff; buyers must go through a provider."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from fingerpos.cloud.app import create_app
+
+from .conftest import CloudHarness
+
+pytestmark = pytest.mark.cloud
+
+
+async def _order(cloud, buyer):
+    await cloud.product("shop1", "tea", 250)
+    r = await cloud.client.post("/api/v1/orders", headers=buyer,
+                                json={"shop": "shop1", "items": [{"sku": "tea", "qty": 2}]})
+    assert r.status == 201
+    return (await r.json())["id"]
+
+
+@pytest.fixture
+async def shop_cloud(aiohttp_client, cloud_config):
+    """The cloud as a shop runs it: direct_pay off (the default)."""
+    config = dataclasses.replace(cloud_config, direct_pay=False)
+    cloud = CloudHarness(await aiohttp_client(create_app(config)))
+    await cloud.device("c1", "shop1")
+    await cloud.device("c2", "shop2")
+    return cloud
+
+
+async def test_a_buyer_cannot_mark_an_order_paid(shop_cloud):
+    buyer = await shop_cloud.user()
+    oid = await _order(shop_cloud, buyer)
+    r = await shop_cloud.client.post(f"/api/v1/orders/{oid}/pay", headers=buyer,
+                                     json={"amount": 500, "currency": "EUR", "version": 1})
+    assert r.status == 403
+    assert "payment page" in (await r.json())["message"]
+    order = await (await shop_cloud.client.get(f"/api/v1/orders/{oid}", headers=buyer)).json()
+    assert order["state"] == "pending_payment"
+
+
+async def test_staff_of_the_shop_records_cash(shop_cloud):
+    buyer = await shop_cloud.user()
+    seller = await shop_cloud.user("seller", shop="shop1")
+    other = await shop_cloud.user("seller", shop="shop2")
+    oid = await _order(shop_cloud, buyer)
+    pay = {"amount": 500, "currency": "EUR", "version": 1}
+    r = await shop_cloud.client.post(f"/api/v1/orders/{oid}/pay", headers=other, json=pay)
+    assert r.status == 404                        # another shop's order does not exist for them
+    r = await shop_cloud.client.post(f"/api/v1/orders/{oid}/pay", headers=seller,
+                                     json=pay | {"amount": 499})
+    assert r.status == 409                        # the amount must still match
+    r = await shop_cloud.client.post(f"/api/v1/orders/{oid}/pay", headers=seller, json=pay)
+    assert r.status == 200
+    body = await r.json()
+    assert body["order"]["state"] == "paid" and body["pickup_code"]
