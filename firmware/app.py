@@ -1,0 +1,243 @@
+# The terminal application: wiring, one asyncio task per concern, login and sale actions.
+# SPDX-License-Identifier: MIT
+#
+# Tasks: sensor, keypad/UI, alarm pattern, MQTT link, outbox drain, heartbeat,
+# Wi-Fi, watchdog. Each runs inside guard(): an OSError (or any other fault
+# in one task) is logged and the task restarts after a back-off, so one bad
+# peripheral never stops the others. The watchdog is fed only while the UI
+# loop (the main loop) and the sensor loop keep ticking.
+import asyncio
+import gc
+import sys
+import time
+
+import hal
+from alarm import Alarm
+from catalog import Catalog
+from commands import CommandGate
+from link import Link
+from login import Guard, Roster
+from outbox import Outbox, OutboxFull
+from store import Store
+from ui import UI
+
+VERSION = "0.1.0"
+SENSOR_IDLE_MS = 1500
+_NO_TRADE = ("idle", "pin", "menu")
+_SENSOR_MODULES = ("sensor", "fingerprint", "adafruit_fingerprint", "busio")
+_diff = time.ticks_diff
+
+
+class App:
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.dev = cfg["id"]
+        self.key = cfg["key"]
+        self.s = cfg["settings"]
+        self.store = store = Store(hal.DATA_DIR)
+        self.outbox = Outbox(hal.DATA_DIR + "/outbox", self.dev, limit=self.s["outbox_bytes"])
+        self.gate = CommandGate(self.key, self.dev, store)
+        self.roster = Roster(store.load("roster", {"sellers": []}).get("sellers", []))
+        self.catalog = Catalog(store.load("catalog", {"items": []}).get("items", []))
+        self.guard = Guard(self.s, store.load("guard", {}), lambda d: store.save("guard", d))
+        self.guard.start(hal.ticks_ms())
+        self.locked = store.load("lock", {"locked": False}).get("locked", False)
+        self.alarm = Alarm()
+        self.link = Link(cfg, self.outbox, self.on_message, hal.ticks_ms, _diff)
+        self.seller = None
+        self.orders = []  # open trade prompts (order_new data), oldest first
+        self.enrol_for = None
+        self.sensor = None
+        self.sensor_fault = False
+        self.alive = {}
+        self.heap_peak = 0
+        self.started = hal.ticks_ms()
+        self.ui = UI(self)
+
+    # -- events -----------------------------------------------------------
+    def emit(self, typ, data):
+        """Put an event in the outbox (durable) and wake the drain. Returns its seq.
+
+        Raises OutboxFull: the caller tells the seller (money) or drops it.
+        """
+        seq, _ = self.outbox.append(typ, data, hal.now())
+        self.link.kick.set()
+        self.sample_heap()
+        return seq
+
+    def emit_quiet(self, typ, data):
+        """emit() for events nobody keyed in: a full outbox is logged, not shown."""
+        try:
+            return self.emit(typ, data)
+        except OutboxFull as e:
+            hal.log("outbox: %s dropped: %s" % (typ, e.msg))
+            return 0
+
+    def sample_heap(self):
+        used = gc.mem_alloc()
+        if used > self.heap_peak:
+            self.heap_peak = used
+
+    def on_message(self, topic, payload):
+        body = self.gate.verify(topic, payload)
+        if body is None:
+            return
+        typ, data = body["typ"], body["data"]
+        body = None
+        if typ == "ack" and type(data.get("upto")) is int:
+            self.link.acked(data["upto"])  # the hot path: one per event, kept resident
+            return
+        # RAM: the other handlers are loaded for the command and dropped after.
+        import handlers
+
+        try:
+            handlers.dispatch(self, typ, data)
+        finally:
+            handlers = None
+            sys.modules.pop("handlers", None)
+
+    # -- login ------------------------------------------------------------
+    def lockout_left(self):
+        return self.guard.locked(hal.ticks_ms(), _diff)
+
+    def login(self, method, seller, ok, slot=None, confidence=0):
+        """Record one attempt: event, failure count, alarm; returns ok."""
+        alarm = False
+        if ok:
+            self.guard.succeed()
+            self.seller = seller
+            self.session_at = hal.ticks_ms()
+            if self.alarm.on and seller.get("manager"):
+                self.clear_alarm("manager " + seller["id"])
+        else:
+            alarm = self.guard.fail(hal.ticks_ms())
+        data = {"method": method, "ok": ok, "confidence": confidence,
+                "failures": self.guard.failures}
+        if seller is not None:
+            data["seller"] = seller["id"]
+        if slot is not None:
+            data["slot"] = slot
+        self.emit_quiet("login", data)
+        hal.log("login %s %s, failures %d" % (method, "ok" if ok else "failed", self.guard.failures))
+        if alarm:
+            self.alarm.start("failed_logins")
+            self.emit_quiet("alarm", {"reason": "failed_logins", "level": self.guard.level,
+                                      "on": True})
+        return ok
+
+    def pin_login(self, pin):
+        if self.locked or self.lockout_left():
+            return False
+        seller = self.roster.by_pin(self.key, pin)
+        return self.login("pin", seller, seller is not None)
+
+    def clear_alarm(self, by):
+        was = self.alarm.on
+        self.alarm.stop()
+        self.guard.clear()
+        if was:
+            self.emit_quiet("alarm", {"reason": "cleared by " + by, "level": 0, "on": False})
+
+    def logout(self):
+        self.seller = None
+
+    # -- tasks ------------------------------------------------------------
+    async def guard_task(self, name, fn, backoff_ms=1000):
+        while True:
+            try:
+                await fn()
+            except asyncio.CancelledError:
+                raise
+            except MemoryError:
+                raise  # a real bug: let the watchdog reset the board
+            except Exception as e:  # one peripheral's fault must not stop the rest
+                hal.log("%s: %s %s; restart in %d ms" % (name, type(e).__name__, e, backoff_ms))
+            await asyncio.sleep_ms(backoff_ms)
+            backoff_ms = min(backoff_ms * 2, 30000)
+
+    async def sensor_loop(self):
+        # RAM: the R30x driver and its wrapper take ~28 KB (unix port), a fifth of
+        # the heap, so they are resident only while the sensor is in use: at boot
+        # (security level, slots), while a finger is on the glass or an enrolment
+        # runs, and for SENSOR_IDLE_MS after. Then the modules are dropped again.
+        # An enrolment waits until the seller has left any trade screen. While
+        # the driver is resident the MQTT link is suspended (commands wait at
+        # the broker, events in the outbox): the heap has no room for both.
+        while True:
+            self.alive["sensor"] = hal.ticks_ms()
+            if (self.enrol_for is not None or hal.touch()) and self.ui.state in _NO_TRADE:
+                await self.sensor_session(SENSOR_IDLE_MS)
+            await asyncio.sleep_ms(100)
+
+    async def sensor_session(self, idle_ms):
+        await self.link.suspend()  # the link's RAM is the driver's for now
+        gc.collect()
+        import sensor
+
+        try:
+            await sensor.SensorTask(self).run(idle_ms)
+        finally:
+            sensor = None
+            for name in _SENSOR_MODULES:
+                sys.modules.pop(name, None)
+            gc.collect()
+            self.link.resume()
+
+    async def ui_loop(self):
+        kp = hal.Keypad()
+        self.ui.show()
+        while True:
+            self.alive["ui"] = hal.ticks_ms()
+            k = kp.get()
+            while k is not None:
+                self.ui.key(k)
+                k = kp.get()
+            self.ui.tick()
+            await asyncio.sleep_ms(20)
+
+    async def heartbeat_loop(self):
+        wlan = self.wlan
+        while True:
+            self.sample_heap()
+            gc.collect()
+            up = _diff(hal.ticks_ms(), self.started) // 1000
+            self.emit_quiet("heartbeat", {"uptime": up, "heap_free": hal.mem_free(),
+                                          "rssi": wlan.rssi(), "outbox": self.outbox.pending(),
+                                          "heap_peak": self.heap_peak})
+            hal.log("heap peak %d live %d free %d outbox %d sent %d" % (
+                self.heap_peak, gc.mem_alloc(), hal.mem_free(), self.outbox.pending(),
+                self.link.sent))
+            await asyncio.sleep(self.s["heartbeat_s"] or 60)
+
+    async def wifi_loop(self):
+        w = self.cfg["wifi"]
+        while True:
+            if not self.wlan.isconnected():
+                self.wlan.connect(w.get("ssid", ""), w.get("password", ""))
+            await asyncio.sleep(5)
+
+    async def watchdog_loop(self):
+        wdt = hal.Watchdog(8000)
+        while True:
+            now = hal.ticks_ms()
+            limits = {"ui": 5000, "sensor": 30000}
+            if all(_diff(now, self.alive.get(n, now)) < ms for n, ms in limits.items()):
+                wdt.feed()
+            self.sample_heap()
+            await asyncio.sleep_ms(1000)
+
+    async def run(self):
+        self.wlan = hal.Wlan()
+        self.emit_quiet("boot", {"fw": VERSION, "reset": "power"})
+        if self.guard.failures >= self.guard.max_failures:
+            self.alarm.start("failed_logins")  # the alarm survives a reboot too
+        try:  # boot check (security level, slots) before the link takes RAM
+            await self.sensor_session(0)
+        except Exception as e:
+            hal.log("sensor check: %s %s" % (type(e).__name__, e))
+        g = self.guard_task
+        tasks = [g("alarm", self.alarm.run), g("wifi", self.wifi_loop),
+                 g("mqtt", self.link.run), g("drain", self.link.drain),
+                 g("ui", self.ui_loop), g("sensor", self.sensor_loop),
+                 g("heartbeat", self.heartbeat_loop), g("watchdog", self.watchdog_loop)]
+        await asyncio.gather(*tasks)

@@ -1,0 +1,47 @@
+# Commands from the cloud: verified (MAC, device, freshness) before anything acts on them.
+# SPDX-License-Identifier: MIT
+#
+# Bad commands are dropped and counted by reason (protocol error codes). The
+# last accepted seq lives in flash so a replay is refused after a reboot too.
+# Flash wear: `ack` commands arrive about as often as events, so their seq is
+# written only every ACK_SAVE_EVERY-th time (or with the next other command);
+# a replayed old `ack` after a reboot can only acknowledge what the cloud had
+# already committed, so it is harmless. Every other command is saved at once.
+import protocol
+
+ACK_SAVE_EVERY = 32
+
+
+class CommandGate:
+    """verify(topic, payload) -> body or None; counts what it refused in `bad`."""
+
+    def __init__(self, key, dev, store):
+        self.key = key
+        self.dev = dev
+        self.store = store
+        self.last_seq = store.load("cmdseq", {"seq": 0}).get("seq", 0)
+        self.bad = {}
+        self.accepted = 0
+        self._unsaved = 0
+
+    def verify(self, topic, payload):
+        try:
+            body = protocol.verify(self.key, topic, payload)
+            dev, kind = protocol.parse_topic(topic)
+            if kind != protocol.CMD or dev != self.dev:
+                raise protocol.WrongDevice("command for %s/%s" % (dev, kind))
+            protocol.check_fresh(body["seq"], self.last_seq)
+        except protocol.ProtocolError as e:
+            self.bad[e.code] = self.bad.get(e.code, 0) + 1
+            print("cmd: dropped (%s): %s" % (e.code, e))
+            return None
+        self.last_seq = body["seq"]
+        self.accepted += 1
+        self._unsaved += 1
+        if body["typ"] != "ack" or self._unsaved >= ACK_SAVE_EVERY:
+            self.store.save("cmdseq", {"seq": self.last_seq})
+            self._unsaved = 0
+        return body
+
+    def bad_total(self):
+        return sum(self.bad.values())

@@ -1,0 +1,66 @@
+# The terminal's provisioning file, config.json, checked before anything runs.
+# SPDX-License-Identifier: MIT
+#
+# Written by `fingerpos device provision` (contract in /work/shared, COMMON.md):
+# {"v": 1, "id", "shop", "key": 64 hex, "wifi": {...}, "broker": {...}, "settings": {...}}.
+# Settings are optional (DEFAULTS); unknown keys are ignored. A missing or bad
+# file raises ConfigError, and the app shows NOT PROVISIONED instead of looping.
+import binascii
+import json
+
+import protocol
+
+DEFAULTS = {
+    "max_failures": 3, "lockout_s": 30, "lockout_cap_s": 960, "session_s": 120,
+    "match_threshold": 50, "outbox_bytes": 65536, "heartbeat_s": 60,
+    "ack_wait_s": 20,  # resend unacknowledged events after this long without an ack
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def settings(overrides):
+    """DEFAULTS updated with the integer-valued known keys of `overrides`."""
+    out = dict(DEFAULTS)
+    if isinstance(overrides, dict):
+        for k, v in overrides.items():
+            if k in DEFAULTS and type(v) is int and v >= 0:
+                out[k] = v
+    return out
+
+
+def load(path):
+    """Read and check path/config.json. Returns the config dict with `key` as bytes
+    and `settings` complete. Raises ConfigError saying what is wrong.
+    """
+    try:
+        with open(path + "/config.json") as f:
+            cfg = json.load(f)
+    except OSError:
+        raise ConfigError("no config.json")
+    except ValueError:
+        raise ConfigError("config.json is not JSON")
+    if not isinstance(cfg, dict) or cfg.get("v") != 1:
+        raise ConfigError("config.json is not version 1")
+    if not protocol.valid_device_id(cfg.get("id")):
+        raise ConfigError("bad device id")
+    key = cfg.get("key")
+    if not isinstance(key, str) or len(key) != 64:
+        raise ConfigError("key must be 64 hex")
+    try:
+        cfg["key"] = binascii.unhexlify(key)
+    except ValueError:
+        raise ConfigError("key must be 64 hex")
+    broker = cfg.get("broker")
+    if not isinstance(broker, dict) or not isinstance(broker.get("host"), str):
+        raise ConfigError("no broker host")
+    port = broker.get("port", 1883)
+    if type(port) is not int or not 0 < port < 65536:
+        raise ConfigError("bad broker port")
+    wifi = cfg.get("wifi")
+    if not isinstance(wifi, dict):
+        cfg["wifi"] = {}
+    cfg["settings"] = settings(cfg.get("settings"))
+    return cfg

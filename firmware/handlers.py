@@ -1,0 +1,145 @@
+# What the terminal does for each verified cloud command (protocol/README.md, cmd types).
+# Loaded only while a command is handled (RAM), see App.on_message.
+# SPDX-License-Identifier: MIT
+#
+# Called after CommandGate accepted the command. A command whose data is not
+# what its type needs is logged and counted (app.gate.bad["bad_data"]), never
+# allowed to raise into the MQTT loop.
+import binascii
+
+import hal
+from outbox import OutboxFull
+
+MAX_ORDERS = 8
+_DONE = ("shipped", "handed_over", "delivered", "cancelled", "refunded", "closed")
+
+
+def _int(d, name):
+    v = d.get(name)
+    if type(v) is not int:
+        raise ValueError("%s must be an integer" % name)
+    return v
+
+
+def ack(app, d):
+    app.link.acked(_int(d, "upto"))
+
+
+def time_(app, d):
+    hal.set_time(_int(d, "now"))
+
+
+def roster(app, d):
+    sellers = d.get("sellers")
+    if not isinstance(sellers, list):
+        raise ValueError("sellers must be a list")
+    app.roster.update(sellers)
+    app.store.save("roster", {"sellers": app.roster.sellers})
+    if app.seller is not None and app.roster.by_id(app.seller["id"]) is None:
+        app.logout()  # removed from the roster: the session ends now
+
+
+def catalog(app, d):
+    items = d.get("items")
+    if not isinstance(items, list):
+        raise ValueError("items must be a list")
+    app.catalog.update(items)
+    app.store.save("catalog", {"items": app.catalog.as_list()})
+
+
+def order_new(app, d):
+    if "order" not in d or type(d.get("total")) is not int:
+        raise ValueError("order_new needs order and total")
+    app.orders = [o for o in app.orders if o["order"] != d["order"]][-(MAX_ORDERS - 1):]
+    app.orders.append(d)
+    app.alarm.beep(3)
+    app.ui.notify("NEW ORDER %s" % d["order"])
+
+
+def order_update(app, d):
+    for o in app.orders:
+        if o["order"] == d.get("order"):
+            for k in ("state", "version", "total"):
+                if k in d:
+                    o[k] = d[k]
+    app.orders = [o for o in app.orders if o.get("state") not in _DONE]
+
+
+def price_result(app, d):
+    ok = d.get("ok") is True
+    app.ui.notify(("PRICE OK %s" if ok else "PRICE REFUSED %s") % d.get("order"))
+    if ok:
+        order_update(app, d)
+
+
+def print_(app, d):
+    try:
+        raw = binascii.a2b_base64(d.get("escpos", ""))
+    except ValueError:
+        raise ValueError("escpos is not base64")
+    ok = True
+    try:
+        hal.uart("printer").write(raw)
+    except OSError as e:
+        hal.log("printer: %s" % e)
+        ok = False
+    app.emit_quiet("printed", {"order": d.get("order"), "ok": ok})
+
+
+def enrol_start(app, d):
+    seller = d.get("seller")
+    if not isinstance(seller, str):
+        raise ValueError("enrol_start needs a seller")
+    app.enrol_for = seller
+    app.ui.notify("ENROL " + seller)
+
+
+def lock(app, d):
+    app.locked = True
+    app.store.save("lock", {"locked": True})
+    app.logout()
+    app.ui.notify("LOCKED BY CLOUD")
+
+
+def unlock(app, d):
+    app.locked = False
+    app.store.save("lock", {"locked": False})
+    app.ui.notify("UNLOCKED")
+
+
+def alarm_off(app, d):
+    app.clear_alarm("cloud")
+
+
+def config_(app, d):
+    import config
+
+    saved = app.store.load("settings", {})
+    saved.update(d)
+    new = config.settings(saved)
+    app.store.save("settings", {k: new[k] for k in new if k in saved})
+    app.s.update(new)
+    app.guard.max_failures = new["max_failures"]
+    app.guard.lockout_ms = new["lockout_s"] * 1000
+    app.guard.cap_ms = new["lockout_cap_s"] * 1000
+    app.outbox.limit = new["outbox_bytes"]
+
+
+TABLE = {"ack": ack, "time": time_, "roster": roster, "catalog": catalog,
+         "order_new": order_new, "order_update": order_update, "price_result": price_result,
+         "print": print_, "enrol_start": enrol_start, "lock": lock, "unlock": unlock,
+         "alarm_off": alarm_off, "config": config_}
+
+
+def dispatch(app, typ, data):
+    fn = TABLE.get(typ)
+    if fn is None:
+        return
+    try:
+        fn(app, data)
+        hal.log("cmd %s applied" % typ)
+    except (ValueError, TypeError, KeyError, OutboxFull) as e:
+        app.gate.bad["bad_data"] = app.gate.bad.get("bad_data", 0) + 1
+        hal.log("cmd %s: bad data: %s" % (typ, e))
+    except OSError as e:  # flash full or failing: the command is lost, say so
+        hal.log("cmd %s: flash: %s" % (typ, e))

@@ -1,0 +1,161 @@
+# The terminal's link to the cloud: MQTT session, status, and the outbox drain.
+# SPDX-License-Identifier: MIT
+#
+# Events are published from the outbox, oldest first, signed at send time
+# (the outbox keeps bodies only). MQTT resends what the broker never
+# acknowledged; the cloud's `ack` command is what frees the outbox. If the
+# cloud's ack does not move for ack_wait_s while events wait (a broker that
+# lost messages it had acknowledged, a cloud that was down), the drain
+# rewinds to the first unacknowledged event and sends again: the cloud drops
+# duplicates by (device, seq).
+#
+# RAM: suspend() ends the session cleanly (DISCONNECT, so no `offline` will)
+# and unloads the MQTT client, freeing ~15 KB for the fingerprint driver;
+# resume() reconnects. The persistent session keeps commands at the broker
+# meanwhile, and events not yet acknowledged stay in the outbox.
+import asyncio
+import sys
+
+from outbox import Outbox
+
+import protocol
+
+BATCH = 4  # bodies read from flash per batch (RAM: BATCH x body size)
+
+
+class Link:
+    def __init__(self, cfg, outbox, on_command, ticks, diff):
+        self.cfg = cfg
+        self.key = cfg["key"]
+        self.outbox = outbox
+        self.on_command = on_command
+        dev = cfg["id"]
+        self.evt = protocol.evt_topic(dev)
+        self.cmd = protocol.cmd_topic(dev)
+        self.status = protocol.status_topic(dev)
+        self.ack_wait_ms = cfg["settings"]["ack_wait_s"] * 1000
+        self.ticks = ticks
+        self.diff = diff
+        self.mqtt = None
+        self.next = outbox.acked + 1  # next seq to publish
+        self.kick = asyncio.Event()
+        self.sent = 0
+        self.rewinds = 0
+        self.reconnects = 0
+        self._want = True
+        self._wake = asyncio.Event()
+        self._active = ticks()  # last ack progress or publish
+        self._acked = outbox.acked
+
+    def _client(self):
+        from mqtt import MQTTClient
+
+        cfg = self.cfg
+        dev = cfg["id"]
+        broker = cfg["broker"]
+        return MQTTClient(dev, broker["host"], broker.get("port", 1883), user=dev,
+                          password=protocol.broker_password(self.key), keepalive=30,
+                          will=(self.status, b"offline", 1, True),
+                          ssl=bool(broker.get("tls")) or None,
+                          on_message=self.on_command, on_connect=self._online,
+                          max_packet=protocol.MAX_PAYLOAD + 80, max_inflight=4)
+
+    async def _online(self):
+        await self.mqtt.subscribe(self.cmd, 1)
+        await self.mqtt.publish(self.status, b"online", 1, True)
+
+    @property
+    def online(self):
+        m = self.mqtt
+        return m is not None and m.connected.is_set()
+
+    def acked(self, upto):
+        """The cloud's ack command: trim the outbox."""
+        self.outbox.ack(upto)
+        if self.outbox.acked != self._acked:
+            self._acked = self.outbox.acked
+            self._active = self.ticks()
+
+    async def run(self):
+        """Keep a session up while wanted (mqtt.run reconnects with back-off)."""
+        while True:
+            if not self._want:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            self.mqtt = self._client()
+            try:
+                await self.mqtt.run(cap_ms=8000)  # a till waits at most ~8 s for its link
+            finally:
+                self.reconnects += self.mqtt.reconnects
+                self._unsent(self.mqtt.inflight)
+                self.mqtt = None
+                sys.modules.pop("mqtt", None)
+
+    def _unsent(self, inflight):
+        # Events the broker never acknowledged go out again from the outbox.
+        for _, payload, _ in inflight.values():
+            seq = Outbox._seq_of(payload)
+            if seq is not None and seq < self.next:
+                self.next = seq
+
+    async def suspend(self, timeout_ms=3000):
+        self._want = False
+        if self.mqtt is not None:
+            await self.mqtt.disconnect()
+        for _ in range(timeout_ms // 20):
+            if self.mqtt is None:
+                return
+            await asyncio.sleep_ms(20)
+
+    def resume(self):
+        self._want = True
+        self._wake.set()
+
+    async def drain(self):
+        """Publish outbox events forever; returns never."""
+        ob = self.outbox
+        while True:
+            if not self.online:
+                await asyncio.sleep_ms(100)
+                continue
+            if self.next <= ob.acked:
+                self.next = ob.acked + 1
+            if self.next > ob.seq:
+                self.kick.clear()
+                try:
+                    await asyncio.wait_for_ms(self.kick.wait(), 1000)
+                except asyncio.TimeoutError:
+                    self._maybe_rewind()
+                continue
+            batch = []
+            for seq, body in ob.read_from(self.next):
+                batch.append((seq, body))
+                if len(batch) >= BATCH:
+                    break
+            if not batch:  # records vanished under us (acked meanwhile)
+                self.next = ob.seq + 1
+                continue
+            for seq, body in batch:
+                m = self.mqtt
+                if m is None or not m.connected.is_set():
+                    break
+                payload = protocol.sign(self.key, self.evt, body)
+                try:
+                    await m.publish(self.evt, payload, 1)
+                except OSError:
+                    break  # link down before it was taken: send it again later
+                self.next = seq + 1
+                self.sent += 1
+                self._active = self.ticks()
+            batch = None
+
+    def _maybe_rewind(self):
+        ob = self.outbox
+        m = self.mqtt
+        if ob.pending() and m is not None and not m.inflight and \
+                self.diff(self.ticks(), self._active) > self.ack_wait_ms:
+            print("link: no ack for %d ms; resending from seq %d" % (self.ack_wait_ms, ob.acked + 1))
+            self.next = ob.acked + 1
+            self.rewinds += 1
+            self._active = self.ticks()

@@ -1,0 +1,74 @@
+# Entry point: micropython main.py <device_dir> on the unix port; on the Pico, main.py at /.
+# SPDX-License-Identifier: MIT
+#
+# A missing or corrupt config.json shows NOT PROVISIONED and idles (no
+# watchdog, no reset), so a fresh board never enters a crash loop.
+import sys
+
+try:
+    import protocol  # noqa: F401
+except ImportError:  # run from a repo checkout: protocol/ sits next to firmware/
+    here = __file__.rpartition("/")[0] or "."
+    sys.path.append(here + "/..")
+
+import asyncio  # noqa: E402
+import gc  # noqa: E402
+import time  # noqa: E402
+
+import hal  # noqa: E402
+
+
+def not_provisioned(why):
+    hal.log("not provisioned: %s" % why)
+    hal.Display().show(["NOT PROVISIONED", why[:21], "run: fingerpos", "device provision"])
+    while True:
+        time.sleep(60)
+
+
+def load_config():
+    """config.json plus the settings the cloud changed (settings.json), or None."""
+    import config
+
+    try:
+        cfg = config.load(hal.DATA_DIR)
+    except config.ConfigError as e:
+        not_provisioned(str(e))
+        return None
+    overrides = None
+    try:
+        import json
+
+        with open(hal.DATA_DIR + "/settings.json") as f:
+            overrides = json.load(f)
+    except (OSError, ValueError):
+        pass
+    if isinstance(overrides, dict):
+        merged = dict(cfg["settings"])
+        merged.update(overrides)
+        cfg["settings"] = config.settings(merged)
+    return cfg
+
+
+def main():
+    cfg = load_config()
+    if cfg is None:
+        return
+    sys.modules.pop("config", None)  # RAM: only needed at boot
+    gc.collect()
+    from app import App
+
+    try:
+        asyncio.run(App(cfg).run())
+    except MemoryError as e:
+        sys.print_exception(e)
+        hal.log("MemoryError: resetting")
+        hal.reset()
+    except Exception as e:  # a bug: say it on the screen, wait, then reboot (not a tight loop)
+        sys.print_exception(e)
+        hal.log("fatal: %s %s" % (type(e).__name__, e))
+        hal.Display().show(["TERMINAL ERROR", str(e)[:21], "restarting..."])
+        time.sleep(10)
+        hal.reset()
+
+
+main()

@@ -1,0 +1,99 @@
+# The sensor task: fingerprint logins and enrolment, failing closed.
+# SPDX-License-Identifier: MIT
+#
+# A missing, silent or garbling sensor never logs anyone in: the fault raises
+# one `alarm` event (reason "sensor") and the keypad PIN stays available.
+import asyncio
+import time
+
+import hal
+from fingerprint import OK, SensorError, describe, open_sensor
+
+
+class SensorTask:
+    def __init__(self, app):
+        self.app = app
+        self.sensor = None
+
+    def fault(self, err):
+        app = self.app
+        if not app.sensor_fault:
+            app.sensor_fault = True
+            hal.log("sensor fault: %s" % err)
+            app.emit_quiet("alarm", {"reason": "sensor", "level": 1, "on": True})
+
+    def healthy(self):
+        app = self.app
+        if app.sensor_fault:
+            app.sensor_fault = False
+            app.emit_quiet("alarm", {"reason": "sensor", "level": 0, "on": False})
+
+    async def run(self, idle_ms):
+        """Serve fingers and enrolments until nothing happened for idle_ms."""
+        app = self.app
+        self.sensor = s = open_sensor()
+        if s.ok:
+            hal.log("sensor: security level %s, %s slots" % (s.security_level, s.capacity))
+            self.healthy()
+        else:
+            self.fault(s.error)
+        busy = hal.ticks_ms()
+        while time.ticks_diff(hal.ticks_ms(), busy) < idle_ms:
+            app.alive["sensor"] = hal.ticks_ms()
+            try:
+                if app.enrol_for is not None:
+                    await self.enrol()
+                    busy = hal.ticks_ms()
+                elif hal.touch():
+                    await self.identify()
+                    busy = hal.ticks_ms()
+            except SensorError as e:
+                self.fault(e)
+                await asyncio.sleep_ms(1000)
+            await asyncio.sleep_ms(100)
+
+    async def wait_lift(self, ms=5000):
+        for _ in range(ms // 100):
+            if not hal.touch():
+                return
+            await asyncio.sleep_ms(100)
+
+    async def identify(self):
+        app = self.app
+        if app.locked:
+            app.ui.notify("LOCKED BY CLOUD")
+            await self.wait_lift()
+            return
+        found = self.sensor.identify(app.s["match_threshold"])
+        self.healthy()
+        if found is None and self.sensor.reason == "no_finger":
+            return
+        slot, conf = found if found else (None, 0)
+        seller = app.roster.by_slot(slot) if found else None
+        left = app.lockout_left()
+        if left and not (seller and seller.get("manager")):
+            app.ui.notify("LOCKED %ds" % ((left + 999) // 1000))
+        elif app.login("finger", seller, seller is not None, slot, conf):
+            app.ui.logged_in()
+        else:
+            app.ui.failed()
+        await self.wait_lift()
+
+    async def enrol(self):
+        app = self.app
+        seller = app.enrol_for
+        app.enrol_for = None
+        app.alive["sensor"] = hal.ticks_ms() + 20000  # enrol waits for fingers
+
+        def prompt(text):
+            app.ui.message(["ENROL " + seller, text])
+
+        code, slot = await self.sensor.enrol(prompt=prompt)
+        if code != OK:
+            app.ui.notify("ENROL FAILED: " + describe(code))
+            return
+        app.roster.add_slot(seller, slot)
+        app.store.save("roster", {"sellers": app.roster.sellers})
+        app.emit_quiet("enrol", {"seller": seller, "slot": slot})
+        app.ui.notify("ENROLLED %s SLOT %d" % (seller, slot))
+        await self.wait_lift()

@@ -1,0 +1,170 @@
+# The trade screens: in-person sale, web-order accept/ship/handover, price change.
+# SPDX-License-Identifier: MIT
+#
+# Loaded by ui.py only while one of these screens is open (RAM, see ui.py).
+# key(ui, k) handles a non-digit key on a trade screen, lines(ui) draws it.
+from outbox import OutboxFull
+from sale import Sale, SaleError, money
+
+import protocol
+from protocol.hmac256 import equal
+
+_ACTIONS = {"1": "accept", "2": "ship"}
+
+
+def start(ui, k):
+    app = ui.app
+    if k == "B":
+        ui.sale = Sale(app.catalog)
+        ui.state = "sku"
+    elif k == "C":
+        if app.orders:
+            ui.order = app.orders[0]
+            ui.state = "order"
+        else:
+            ui.note = "NO ORDERS"
+    elif k == "D":
+        s = app.seller
+        if s.get("price") or s.get("manager"):
+            ui.state = "porder"
+        else:
+            ui.note = "NOT AUTHORISED"
+
+
+def lines(ui):
+    st = ui.state
+    if st == "sku":
+        return ["SKU:", ui.buf, "total " + money(ui.sale.total())]
+    if st == "qty":
+        return ["SKU " + ui.sku + " qty:", ui.buf]
+    if st == "more":
+        return ["%d items %s" % (len(ui.sale.items), money(ui.sale.total())),
+                "B add  # pay  * cancel"]
+    if st == "cash":
+        return ["Total " + money(ui.sale.total()), "Cash: " + ui.buf]
+    if st == "order":
+        o = ui.order
+        return ["Order %s %s" % (o["order"], money(o["total"])), "1 acc 2 ship 3 hand"]
+    if st == "pickup":
+        return ["Pickup code:", ui.buf]
+    if st == "porder":
+        return ["Price: order no", ui.buf]
+    return ["Order %s new total" % ui.order["order"], ui.buf]
+
+
+def key(ui, k):
+    st = ui.state
+    if st == "sku":
+        if k == "#" and ui.buf:
+            ui.sku = ui.take()
+            ui.state = "qty"
+    elif st == "qty":
+        if k == "#":
+            _add(ui)
+    elif st == "more":
+        if k == "B":
+            ui.state = "sku"
+        elif k == "#":
+            ui.state = "cash"
+    elif st == "cash":
+        if k == "#":
+            _pay(ui)
+    elif st == "order":
+        _order(ui, k)
+    elif st == "pickup":
+        if k == "#":
+            _pickup(ui)
+    elif st == "porder":
+        if k == "#" and ui.buf:
+            _porder(ui)
+    elif k == "#" and ui.buf:  # ptotal
+        _ptotal(ui)
+
+
+def _add(ui):
+    try:
+        ui.sale.add(ui.sku, int(ui.take() or "1"))
+        ui.state = "more"
+    except SaleError as e:
+        ui.note = e.args[0]
+        ui.state = "sku"
+
+
+def _pay(ui):
+    app = ui.app
+    amount = int(ui.take() or "0")
+    sale = ui.sale
+    try:
+        seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), amount))
+    except SaleError as e:
+        ui.note = e.args[0]
+        return
+    except OutboxFull:
+        ui.to("menu")
+        ui.note = "OUTBOX FULL: NO SALE"
+        return
+    ui.to("menu")
+    ui.note = "SALE #%d CHG %s" % (seq, money(amount - sale.total()))
+
+
+def _order(ui, k):
+    app = ui.app
+    if k in _ACTIONS:
+        _ack(ui, {"order": ui.order["order"], "action": _ACTIONS[k]})
+    elif k == "3":
+        ui.state = "pickup"
+    elif k == "#":  # next open order
+        i = app.orders.index(ui.order) if ui.order in app.orders else -1
+        if app.orders:
+            ui.order = app.orders[(i + 1) % len(app.orders)]
+        else:
+            ui.to("menu")
+
+
+def _pickup(ui):
+    code = ui.take()
+    o = ui.order
+    want = o.get("pickup_hash")
+    got = protocol.pickup_hash(ui.app.key, o["order"], code)
+    if not isinstance(want, str) or not equal(got.encode(), want.encode()):
+        ui.note = "WRONG PICKUP CODE"
+        ui.state = "order"
+        return
+    _ack(ui, {"order": o["order"], "action": "handover", "pickup": code})
+
+
+def _ack(ui, data):
+    app = ui.app
+    try:
+        app.emit("ack", data)
+    except OutboxFull:
+        ui.note = "OUTBOX FULL: RETRY"
+        return
+    if data["action"] == "handover":
+        app.orders = [o for o in app.orders if o is not ui.order]
+    ui.to("menu")
+    ui.note = "%s %s OK" % (data["action"].upper(), data["order"])
+
+
+def _porder(ui):
+    text = ui.take()
+    for o in ui.app.orders:
+        if str(o["order"]) == text:
+            ui.order = o
+            break
+    else:
+        ui.order = {"order": int(text), "total": 0, "version": 0}
+    ui.state = "ptotal"
+
+
+def _ptotal(ui):
+    o = ui.order
+    data = {"order": o["order"], "version": o.get("version", 0),
+            "total": int(ui.take()), "reason": "counter"}
+    try:
+        ui.app.emit("price_change", data)
+    except OutboxFull:
+        ui.note = "OUTBOX FULL: RETRY"
+        return
+    ui.to("menu")
+    ui.note = "PRICE SENT %s" % o["order"]
