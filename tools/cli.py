@@ -20,6 +20,7 @@ COMMAND_MODULES: list[str] = [
     "fingerpos.tools.cmd_serve",
     "fingerpos.tools.cmd_migrate",
     "fingerpos.tools.cmd_user",
+    "fingerpos.tools.cmd_demo",
 ]
 
 
