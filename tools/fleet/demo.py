@@ -37,7 +37,7 @@ from fingerpos.tools.fleet.buyer import Buyer
 from fingerpos.tools.fleet.fleet import Fleet
 from fingerpos.tools.fleet.provisioning import provision_fleet
 from fingerpos.tools.fleet.seller import Staff, enrol
-from fingerpos.tools.fleet.staffdesk import StaffDesk
+from fingerpos.tools.fleet.staffdesk import COUNTER_ITEMS, StaffDesk
 
 STATUS_EVERY_S = 10.0
 
@@ -155,7 +155,7 @@ class Demo:
         if self.stop.is_set():
             return
         await self._enrol(ids)
-        self.fleet.start_sellers(lambda dev: self.staff[dev], shop.terminal_catalogue(), o.rate)
+        self.fleet.start_sellers(lambda dev: self.staff[dev], shop.terminal_catalogue(COUNTER_ITEMS), o.rate)
         buyer = next(p for p in persons if p.role == "buyer")
         self.buyer = Buyer(base, buyer, every_s=o.buyer_every_s)
         self.buyer_task = asyncio.create_task(self.buyer.run(self.stop))

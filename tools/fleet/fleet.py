@@ -101,9 +101,10 @@ class Fleet:
     def start_sellers(self, staff_of: Callable[[str], list[Staff]], catalogue: list[dict],
                       rate_per_min: float, fail_ratio: float = 0.1) -> None:
         """One scripted seller per terminal; rate is sales per minute per terminal."""
+        count = len(self.terminals)
         for n, (dev, t) in enumerate(self.terminals.items()):
-            self.sellers[dev] = Seller(t, staff_of(dev), catalogue, rate_per_min,
-                                       fail_ratio, seed=n).start()
+            self.sellers[dev] = Seller(t, staff_of(dev), catalogue, rate_per_min, fail_ratio,
+                                       seed=n, owns=lambda order, n=n: order % count == n).start()
 
     def status_lines(self) -> list[str]:
         lines = []
@@ -118,8 +119,8 @@ class Fleet:
                 continue
             st = s.stats
             lines.append(f"{dev:<6} {alive:<4} sales {st.sales:>3}  logins {st.logins:>3} "
-                         f"(failed {st.failed_logins})  web orders {st.shipped}/"
-                         f"{len(st.orders_seen)}  {st.state:<12} [{screen}]")
+                         f"(failed {st.failed_logins})  web orders shipped {st.shipped}"
+                         f"  {st.state:<12} [{screen}]")
         return lines
 
     def totals(self) -> dict[str, int]:

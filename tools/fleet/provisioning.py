@@ -54,6 +54,8 @@ def provision_fleet(cloud: provision_mod.CloudEndpoint, broker_url: str, shop: s
 
 def members_from_devices_dir(devices_dir: Path, count: int) -> list[FleetMember]:
     """The first `count` provisioned, non-revoked terminals in a devices directory."""
+    if not Path(devices_dir).is_dir():
+        raise tc.ConfigError(f"{devices_dir} is not a directory of provisioned terminals")
     dirs = sorted(d for d in Path(devices_dir).iterdir()
                   if (d / tc.CONFIG_NAME).exists() and not (d / tc.REVOKED_NAME).exists())
     if not dirs:

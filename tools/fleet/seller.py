@@ -13,6 +13,7 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +53,11 @@ class Seller:
 
     def __init__(self, terminal: Terminal, staff: list[Staff], catalogue: list[dict[str, Any]],
                  rate_per_min: float = 6.0, fail_ratio: float = 0.1,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, owns: Callable[[int], bool] | None = None) -> None:
         self.t = terminal
+        # Every terminal of the shop gets each web order's prompt; `owns` says which
+        # ones this seller handles, so two counters never both accept the same order.
+        self.owns = owns or (lambda order: True)
         self.staff = staff
         self.catalogue = [p for p in catalogue if str(p["sku"]).isdigit()]
         self.rate = max(rate_per_min, 0.1)
@@ -209,35 +213,44 @@ class Seller:
             time.sleep(0.1)
         return None
 
-    def handle_order(self) -> bool:
-        """Accept, then ship, the first open web order not shipped yet. False when none."""
-        self._new_orders()
-        if not self.stats.orders_seen - self._orders_done:
-            return False
-        self.stats.state = "web order"
+    def _open_order(self, order: int) -> bool:
+        """From the menu: C, then `#` through the terminal's open orders until `order` shows."""
         self.t.press("C")
         visited: set[int] = set()
-        while (order := self._order_on_screen()) is not None and order not in visited:
-            visited.add(order)
-            if order in self._orders_done:
-                self.t.press("#")  # the next open order (the screen may not change: one order)
-                time.sleep(0.3)
-                continue
-            self.t.mark()
-            self.t.press("1")
-            self.t.wait_display(f"ACCEPT {order} OK", timeout=STEP_S)
-            self.stats.accepted += 1
-            self.t.press("C")
-            self.t.wait_display(f"Order {order} ", timeout=STEP_S)
-            self.t.press("2")
-            self.t.wait_display(f"SHIP {order} OK", timeout=STEP_S)
-            self.stats.shipped += 1
-            self._orders_done.add(order)
-            self.stats.last = f"order {order} accepted and shipped"
-            return True
+        while (shown := self._order_on_screen()) is not None and shown not in visited:
+            if shown == order:
+                return True
+            visited.add(shown)
+            self.t.press("#")
+            time.sleep(0.3)
         self.t.press("*")
-        self._orders_done.update(self.stats.orders_seen)  # none of them is open on the terminal
         return False
+
+    def handle_order(self) -> bool:
+        """Accept, then ship, one web order announced here and owned by this seller."""
+        for order in self._new_orders():
+            if not self.owns(order):
+                self._orders_done.add(order)  # another terminal's seller takes it
+        todo = sorted(self.stats.orders_seen - self._orders_done)
+        if not todo:
+            return False
+        order = todo[0]
+        self.stats.state = "web order"
+        self._orders_done.add(order)  # one try: a prompt that vanished is not retried forever
+        if not self._open_order(order):
+            return True
+        self.t.mark()
+        self.t.press("1")
+        self.t.wait_display(f"ACCEPT {order} OK", timeout=STEP_S)
+        self.stats.accepted += 1
+        if not self._open_order(order):
+            return True
+        self.t.mark()
+        self.t.press("2")
+        self.t.wait_display(f"SHIP {order} OK", timeout=STEP_S)
+        self.stats.shipped += 1
+        self.stats.last = f"order {order} accepted and shipped"
+        return True
 
 
 def enrol(t: Terminal, who: Staff, timeout: float = 30.0) -> None:

@@ -105,6 +105,7 @@ async def seed_catalogue(session, base: str, token: str, shop: str = SHOP) -> in
     return len(CATALOGUE)
 
 
-def terminal_catalogue() -> list[dict]:
+def terminal_catalogue(limit: int | None = None) -> list[dict]:
     """What the terminals price sales with (the `catalog` command's items)."""
-    return [{"sku": sku, "price": price, "currency": CURRENCY} for sku, _, price, _ in CATALOGUE]
+    return [{"sku": sku, "price": price, "currency": CURRENCY}
+            for sku, _, price, _ in CATALOGUE[:limit]]

@@ -16,6 +16,7 @@ through the cloud's real signed command sender (per-device atomic seq).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from typing import Any
 
@@ -28,6 +29,22 @@ from fingerpos.cloud.models.shops import Product
 from fingerpos.cloud.models.users import Role, User
 
 log = logging.getLogger(__name__)
+# The firmware (fw-core, 0.1.0) runs out of its 128 KiB heap during a fingerprint
+# enrolment when it holds a 12-item catalogue (heap peak 127 KB with 3 items), so
+# the terminals get the first products only until the firmware's catalogue is lighter.
+COUNTER_ITEMS = 6
+
+
+def _event_data(body: Any) -> dict:
+    """A stored event's `data`: the ingestion keeps the whole body (JSON text or object)."""
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return {}
+    if isinstance(body, dict) and isinstance(body.get("data"), dict):
+        return body["data"]
+    return body if isinstance(body, dict) else {}
 
 
 class StaffDesk:
@@ -76,16 +93,17 @@ class StaffDesk:
         """seller id -> sensor slots, from the terminal's stored `enrol` events."""
         out: dict[str, list[int]] = {}
         for ev in await DeviceEvent.filter(device_id=device_id, typ="enrol").order_by("seq"):
-            data = ev.body if isinstance(ev.body, dict) else {}
+            data = _event_data(ev.body)
             seller, slot = data.get("seller"), data.get("slot")
             if isinstance(seller, str) and type(slot) is int and slot not in out.get(seller, []):
                 out.setdefault(seller, []).append(slot)
         return out
 
     async def catalogue(self, shop: str) -> list[dict[str, Any]]:
-        # Only what the terminal prices a sale with: names stay in the cloud (terminal RAM).
-        return [{"sku": p.sku, "price": p.price, "currency": p.currency}
-                for p in await Product.filter(shop_id=shop).order_by("sku")]
+        # Only what the terminal prices a sale with: names stay in the cloud (terminal RAM),
+        # and at most COUNTER_ITEMS products (see COUNTER_ITEMS).
+        rows = await Product.filter(shop_id=shop).order_by("sku").limit(COUNTER_ITEMS)
+        return [{"sku": p.sku, "price": p.price, "currency": p.currency} for p in rows]
 
     async def send_catalogue(self, device_id: str) -> None:
         device = await Device.get_or_none(id=device_id)
