@@ -172,15 +172,22 @@ class Demo:
             boss = Staff(manager.id, manager.name, manager.pin, manager.finger)
             self.staff[dev] = [who, boss]
             assert self.fleet is not None
-            try:
-                await desk.start_enrolment(dev, who.id)
-                await asyncio.to_thread(enrol, self.fleet.terminals[dev], who)
-                slot = await desk.wait_enrolled(dev, who.id)
-                self.say(f"  {dev}: {person.name} enrolled finger {who.finger} (slot {slot})")
-            except (TimeoutError, OSError) as e:
-                who.enrolled = False
-                self.say(f"  {dev}: enrolment of {person.name} failed ({str(e).splitlines()[0]}); "
-                         "PIN logins only")
+            t = self.fleet.terminals[dev]
+            for attempt in (1, 2):  # a terminal that rebooted meanwhile lost the enrol_start
+                try:
+                    await desk.start_enrolment(dev, who.id)
+                    await asyncio.to_thread(enrol, t, who, 20.0)
+                    slot = await desk.wait_enrolled(dev, who.id)
+                    self.say(f"  {dev}: {person.name} enrolled finger {who.finger} (slot {slot})")
+                    return
+                except (TimeoutError, OSError) as e:
+                    who.enrolled = False
+                    why = str(e).splitlines()[0][:90]
+                    with contextlib.suppress(TimeoutError, OSError):
+                        await asyncio.to_thread(t.lift)
+                    if attempt == 2:
+                        self.say(f"  {dev}: enrolment of {person.name} failed ({why}; terminal "
+                                 f"log: {t.logs[-3:]}); PIN logins only")
 
         await asyncio.gather(*(one(dev, sellers[i % len(sellers)]) for i, dev in enumerate(ids)))
 
