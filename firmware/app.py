@@ -92,6 +92,8 @@ class App:
 
         try:
             handlers.dispatch(self, typ, data)
+        except Exception as e:  # a command must never take the link down with it
+            hal.log("cmd %s failed: %s %s" % (typ, type(e).__name__, e))
         finally:
             handlers = None
             sys.modules.pop("handlers", None)
@@ -140,6 +142,7 @@ class App:
 
     def logout(self):
         self.seller = None
+        self.ui.to("idle")
 
     # -- tasks ------------------------------------------------------------
     async def guard_task(self, name, fn, backoff_ms=1000):

@@ -49,8 +49,8 @@ class MQTTClient:
     """One connection to a broker, kept alive by run().
 
     Args: client_id, host, port, user, password, keepalive (s),
-    will (topic, payload, qos, retain) or None, ssl (None, True or an
-    SSLContext), max_packet (largest incoming packet accepted; larger ones
+    will (topic, payload, qos, retain) or None, ssl (None or an
+    ssl.SSLContext), max_packet (largest incoming packet accepted; larger ones
     are skipped and counted in `oversize`), max_inflight (QoS 1 window).
     on_message(topic: bytes, payload: bytes) is called for each PUBLISH;
     on_connect() (async) after every CONNACK, e.g. to publish `online`.
@@ -158,6 +158,10 @@ class MQTTClient:
         await self._send(bytes((_SUBSCRIBE,)) + _varlen(len(var)) + var)
 
     # -- packets in ---------------------------------------------------------
+    def _bad(self, why):
+        self.malformed += 1
+        return MQTTError(why)
+
     async def _read(self, n):
         try:
             data = await self._reader.readexactly(n)
@@ -179,8 +183,7 @@ class MQTTClient:
             if not b & 0x80:
                 break
         else:
-            self.malformed += 1
-            raise MQTTError("remaining length over 4 bytes")
+            raise self._bad("remaining length over 4 bytes")
         if n > self.max_packet:
             await self._skip(head, n)
             return head, None
@@ -194,8 +197,7 @@ class MQTTClient:
         if head & 0xF0 == _PUBLISH and head & 0x06:
             tlen = struct.unpack(">H", await self._read(2))[0]
             if tlen + 4 > n:
-                self.malformed += 1
-                raise MQTTError("PUBLISH topic longer than the packet")
+                raise self._bad("PUBLISH topic longer than the packet")
             await self._drop(tlen)
             pid = struct.unpack(">H", await self._read(2))[0]
             n -= tlen + 4
@@ -217,8 +219,7 @@ class MQTTClient:
             await self._on_publish(head, body)
         elif kind == _PUBACK:
             if len(body) != 2:
-                self.malformed += 1
-                raise MQTTError("PUBACK of %d bytes" % len(body))
+                raise self._bad("PUBACK of %d bytes" % len(body))
             pid = struct.unpack(">H", body)[0]
             if self.inflight.pop(pid, None) is not None:
                 self._room.set()
@@ -230,16 +231,13 @@ class MQTTClient:
     async def _on_publish(self, head, body):
         qos = (head >> 1) & 3
         if qos > 1:  # we only subscribe at QoS 1; QoS 2/3 from the broker is a protocol error
-            self.malformed += 1
-            raise MQTTError("PUBLISH with QoS %d" % qos)
+            raise self._bad("PUBLISH with QoS %d" % qos)
         if len(body) < 2:
-            self.malformed += 1
-            raise MQTTError("PUBLISH too short")
+            raise self._bad("PUBLISH too short")
         tlen = struct.unpack(">H", body[:2])[0]
         start = 2 + tlen + (2 if qos else 0)
         if start > len(body):
-            self.malformed += 1
-            raise MQTTError("PUBLISH topic longer than the packet")
+            raise self._bad("PUBLISH topic longer than the packet")
         topic = body[2:2 + tlen]
         payload = body[start:]
         if self.on_message is not None:
@@ -250,13 +248,8 @@ class MQTTClient:
     # -- connection ---------------------------------------------------------
     async def connect(self):
         """One connection attempt: CONNECT, CONNACK, subscribe, resend in-flight."""
-        ctx = self.ssl
-        if ctx is True:
-            import ssl as _ssl
-            ctx = _ssl.SSLContext(_ssl.PROTOCOL_TLS_CLIENT)
-            ctx.verify_mode = _ssl.CERT_NONE
-        if ctx:
-            r, w = await asyncio.open_connection(self.host, self.port, ssl=ctx)
+        if self.ssl:
+            r, w = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
         else:
             r, w = await asyncio.open_connection(self.host, self.port)
         self._reader, self._writer = r, w
@@ -264,8 +257,7 @@ class MQTTClient:
             await self._send(self._connect_packet())
             head, body = await asyncio.wait_for(self._read_packet(), 10)
             if head != _CONNACK or body is None or len(body) != 2:
-                self.malformed += 1
-                raise MQTTError("expected CONNACK, got 0x%02x" % head)
+                raise self._bad("expected CONNACK, got 0x%02x" % head)
             if body[1]:
                 raise MQTTError("broker refused the connection: CONNACK code %d" % body[1])
             for topic, qos in self.subscriptions:
@@ -273,6 +265,9 @@ class MQTTClient:
             for pid in sorted(self.inflight):
                 topic, payload, retain = self.inflight[pid]
                 await self._send(self._publish_packet(topic, payload, 1, retain, pid, True))
+        except ValueError as e:  # mbedtls refused the certificate: retried like any fault
+            self._close()
+            raise MQTTError("TLS: %s" % " ".join(str(e).split()))
         except BaseException:
             self._close()
             raise

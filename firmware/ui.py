@@ -87,7 +87,6 @@ class UI:
         if app.seller is not None and \
                 time.ticks_diff(hal.ticks_ms(), app.session_at) > app.s["session_s"] * 1000:
             app.logout()
-            self.to("idle")
             self.notify("SESSION TIMED OUT")
         elif time.ticks_diff(hal.ticks_ms(), self._drawn) > 500:
             self._drawn = hal.ticks_ms()
@@ -118,7 +117,6 @@ class UI:
         self.note = ""
         if self.state == "menu":
             self.app.logout()
-            self.to("idle")
         elif self.state in ("idle", "pin"):
             self.to("idle")
         else:
@@ -144,7 +142,13 @@ class UI:
     def _pin(self, k):
         if k != "#":
             return
-        if self.app.pin_login(self.take()):
+        app = self.app
+        if app.locked or app.lockout_left():  # refused before any PIN is checked or counted
+            self.buf = ""
+            self.to("idle")
+            self.note = "LOCKED BY CLOUD" if app.locked else "WAIT: LOCKED OUT"
+            return
+        if app.pin_login(self.take()):
             self.logged_in()
         else:
             self.failed()

@@ -4,8 +4,11 @@ the cloud: it verifies every event and sends signed commands (protocol.seal)."""
 
 from __future__ import annotations
 
+import base64
+import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -15,7 +18,7 @@ import paho.mqtt.client as paho
 import pytest
 from fingerpos import protocol
 from fingerpos.protocol.chain import DUPLICATE, SeqTracker
-from fingerpos.tools.mosquitto import Mosquitto
+from fingerpos.tools.mosquitto import Mosquitto, free_port
 
 from tests.support.terminal import Terminal
 
@@ -226,7 +229,7 @@ def test_boot_online_and_pin_login(terminal):
     t.wait_display("LOGIN OK")
     ev = cloud.wait_event("login", lambda d: d["ok"])
     assert ev["data"]["seller"] == "s1" and ev["data"]["method"] == "pin"
-    t.press("B101#2#B102##1000#", gap=0.0)
+    t.press("B101#2#B102###1000#", gap=0.0)
     t.wait_display("CHG 1.25")
     sale = cloud.wait_event("sale")["data"]
     assert sale["items"] == [{"sku": "101", "qty": 2, "price": 250},
@@ -309,3 +312,195 @@ def test_scenario_enrol_alarm_login_300_sales_broker_outage(tmp_path, topic_pref
         t.stop()
         cloud.close()
         b.stop()
+
+
+def test_orders_price_change_print_time_lock_and_bad_commands(terminal):
+    t, cloud = terminal
+    provision(t, cloud)
+    boot = cloud.wait_event("boot")
+    assert boot["ts"] == 0  # the clock was unset
+    cloud.send("time", {"now": 1_800_000_000})
+    t.wait_log("cmd time applied")
+
+    # Forged, replayed and foreign commands are dropped: the terminal stays unlocked.
+    topic, forged, _ = protocol.seal(bytes(32), cloud.dev, protocol.CMD, 999, 0, "lock", "", {})
+    cloud.c.publish(topic, forged, qos=1)
+    _, replay, _ = protocol.seal(KEY, cloud.dev, protocol.CMD, 1, 0, "lock", "", {})
+    cloud.c.publish(topic, replay, qos=1)
+    cloud.c.publish(topic, b"not json\n" + b"0" * 64, qos=1)
+
+    # Trade prompt: display + beep; accept and ship need a logged-in seller.
+    code_hash = protocol.pickup_hash(KEY, 42, "4711")
+    cloud.send("order_new", {"order": 42, "total": 1250, "currency": "EUR",
+                             "items": [{"sku": "101", "qty": 5, "price": 250}],
+                             "pickup_hash": code_hash})
+    t.wait_display("NEW ORDER 42")
+    t.wait_gpio("buzzer", 1)
+    t.press("C")  # not logged in: nothing happens
+    t.press("A2222#")
+    t.wait_log("login pin ok")
+    t.press("C")
+    t.wait_display("Order 42 12.50")
+    t.press("1")
+    t.wait_display("ACCEPT 42 OK")
+    t.press("C2")
+    t.wait_display("SHIP 42 OK")
+    t.press("C3")
+    t.press("0000#")
+    t.wait_display("WRONG PICKUP CODE")
+    t.press("34711#")
+    t.wait_display("HANDOVER 42 OK")
+    acks = [e["data"] for e in cloud.of_type("ack")]
+    cloud.wait(lambda: len(cloud.of_type("ack")) == 3, 10, "3 acks")
+    acks = [e["data"] for e in cloud.of_type("ack")]
+    assert acks == [{"order": 42, "action": "accept"}, {"order": 42, "action": "ship"},
+                    {"order": 42, "action": "handover", "pickup": "4711"}]
+    assert all(e["ts"] >= 1_800_000_000 for e in cloud.of_type("ack"))
+
+    # Price change: Ben is not authorised, Ana (manager) is.
+    t.press("D")
+    t.wait_display("NOT AUTHORISED")
+    t.press("*")
+    t.press("A1111#")
+    t.wait_log("login pin ok")
+    t.press("D77#990#")
+    t.wait_display("PRICE SENT 77")
+    pc = cloud.wait_event("price_change")["data"]
+    assert pc == {"order": 77, "version": 0, "total": 990, "reason": "counter"}
+    cloud.send("price_result", {"order": 77, "ok": False, "version": 0, "reason": "paid"})
+    t.wait_display("PRICE REFUSED 77")
+
+    # Print: ESC/POS bytes to the printer UART, then a printed event.
+    receipt = b"\x1b@fingerpos receipt\n\x1dV\x00"
+    cloud.send("print", {"order": 42, "escpos": base64.b64encode(receipt).decode()})
+    cloud.wait_event("printed", lambda d: d["order"] == 42 and d["ok"])
+    assert t.printed == receipt
+
+    # The bad commands were counted and ignored; lock/unlock work.
+    t.press("*")
+    t.press("A1111#")
+    t.wait_log("login pin ok")
+    cloud.send("lock", {})
+    t.wait_display("LOCKED BY CLOUD")
+    logins = len(cloud.of_type("login"))
+    t.press("A1111#")
+    time.sleep(0.5)
+    assert "LOCKED BY CLOUD" in t.display
+    cloud.send("unlock", {})
+    t.wait_display("UNLOCKED")
+    t.press("A1111#")
+    t.wait_log("login pin ok")
+    cloud.send("alarm_off", {})
+    t.wait_log("cmd alarm_off applied")
+    cloud.wait(lambda: len(cloud.of_type("login")) == logins + 1, 10, "one more login")
+    assert not any("cmd lock applied" in x for x in t.logs[:1])
+    assert sum("cmd lock applied" in x for x in t.logs) == 1  # the forged/replayed ones never
+    assert "dropped (bad_signature)" in t.output() and "dropped (replayed)" in t.output()
+    assert_healthy(t)
+
+
+@pytest.mark.parametrize("config", [None, "{not json", '{"v": 1, "id": "bad id!"}'])
+def test_not_provisioned_shows_it_and_idles(tmp_path, config):
+    t = Terminal(tmp_path, None, firmware_dir=mpy_bundle(tmp_path / "bundle"))
+    (tmp_path / "device").mkdir(parents=True)
+    if config is not None:
+        (tmp_path / "device" / "config.json").write_text(config)
+    with t:
+        t.wait_display("NOT PROVISIONED", timeout=15)
+        time.sleep(1.5)
+        assert t.proc is not None and t.proc.poll() is None  # idles: no crash, no reset loop
+        assert "Traceback" not in t.output()
+
+
+def test_full_outbox_refuses_the_sale_at_the_keypad(tmp_path, topic_prefix):
+    dev = topic_prefix + "f"
+    b = Mosquitto().start()
+    cloud = Cloud(b.port, dev, ack=False)  # nothing is ever acknowledged
+    t = Terminal(tmp_path, make_config(dev, b.port, outbox_bytes=4096, heartbeat_s=600),
+                 firmware_dir=mpy_bundle(tmp_path / "bundle"))
+    t.start()
+    try:
+        provision(t, cloud)
+        t.press("A1111#")
+        t.wait_log("login pin ok")
+        refused = False
+        for _ in range(40):
+            t.press("B101#1##250#", gap=0)
+            deadline = time.monotonic() + 10
+            while not any("SALE #" in x or "OUTBOX FULL" in x for x in t.display):
+                assert time.monotonic() < deadline, t.display
+                time.sleep(0.02)
+            if any("OUTBOX FULL: NO SALE" in x for x in t.display):
+                refused = True
+                break
+            t.press("B*")  # clear the confirmation before the next sale
+            time.sleep(0.05)
+        assert refused
+        # Nothing was lost: every sale keyed before the refusal reached the cloud.
+        stored = sum(e["typ"] == "sale" for e in cloud.events.values())
+        seq_top = max(cloud.events)
+        cloud.wait(lambda: max(cloud.events) >= seq_top, 5, "all events")
+        assert 5 < stored < 40
+        assert_healthy(t)
+    finally:
+        t.stop()
+        cloud.close()
+        b.stop()
+
+
+def make_ca(path: Path, name: str) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1 (EC P-256), via openssl."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o755)  # mosquitto run as root drops to its own user
+
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=path, check=True, capture_output=True)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", f"/CN={name}")
+    ssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    (path / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:127.0.0.1\n")
+    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf")
+    for f in path.iterdir():
+        os.chmod(f, 0o644)
+    return path / "ca.pem", path / "server.pem", path / "server.key"
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["right-ca", "wrong-ca"])
+def test_tls_link_verifies_the_broker(tmp_path, topic_prefix, trusted):
+    if not shutil.which("openssl"):
+        pytest.fail("openssl is needed to make test certificates: apt-get install openssl")
+    certs = Path(tempfile.mkdtemp(prefix="fp-tls-"))
+    os.chmod(certs, 0o755)
+    try:
+        ca, cert, key = make_ca(certs / "a", "fingerpos test CA")
+        other_ca, _, _ = make_ca(certs / "b", "somebody else")
+        tls_port = free_port()
+        b = Mosquitto(extra_config=f"listener {tls_port} 127.0.0.1\ncafile {ca}\n"
+                                   f"certfile {cert}\nkeyfile {key}\n").start()
+        dev = topic_prefix + ("k" if trusted else "x")
+        cloud = Cloud(b.port, dev)  # the cloud side uses the plain listener
+        cfg = make_config(dev, tls_port)
+        cfg["broker"]["tls"] = True
+        (tmp_path / "device").mkdir(parents=True)
+        shutil.copy(ca if trusted else other_ca, tmp_path / "device" / "ca.pem")
+        t = Terminal(tmp_path, cfg, firmware_dir=mpy_bundle(tmp_path / "bundle"))
+        t.start()
+        try:
+            if trusted:
+                t.wait_display("online", timeout=20)
+                cloud.wait_event("boot")
+            else:
+                time.sleep(4)
+                assert "offline" in t.display[-1]
+                assert not cloud.events
+                out = t.output()  # the refused certificate is logged, and retried
+                assert "TLS: The certificate is not correctly signed" in out, (out[-2000:], t.logs)
+            assert_healthy(t)
+        finally:
+            t.stop()
+            cloud.close()
+            b.stop()
+    finally:
+        shutil.rmtree(certs, ignore_errors=True)

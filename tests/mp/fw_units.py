@@ -1,0 +1,128 @@
+# Unit checks of the firmware's pure parts under MicroPython: command gate, login rules.
+# Usage: micropython -X heapsize=128k fw_units.py REPO WORKDIR
+# Prints "PASS name" / "FAIL name: why" per check, then "N passed, M failed".
+import sys
+
+root, work = sys.argv[1], sys.argv[2]
+sys.path.insert(0, root + "/firmware")
+sys.path.insert(0, root)
+
+from commands import CommandGate  # noqa: E402
+from login import Guard, Roster  # noqa: E402
+from store import Store  # noqa: E402
+
+import protocol  # noqa: E402
+
+KEY = bytes(range(32))
+OTHER = bytes(range(1, 33))
+results = [0, 0]
+
+
+def check(name, ok, why=""):
+    if ok:
+        results[0] += 1
+        print("PASS", name)
+    else:
+        results[1] += 1
+        print("FAIL %s: %s" % (name, why))
+
+
+def cmd(seq, typ="time", data=None, dev="t1", key=KEY, topic_dev=None):
+    topic, payload, _ = protocol.seal(key, dev, "cmd", seq, 0, typ, "", data or {"now": 1})
+    if topic_dev:
+        topic = protocol.cmd_topic(topic_dev)
+    return topic, payload
+
+
+# -- CommandGate ------------------------------------------------------------
+store = Store(work)
+gate = CommandGate(KEY, "t1", store)
+t, p = cmd(5)
+check("good command accepted", gate.verify(t, p) is not None)
+check("replay refused", gate.verify(t, p) is None and gate.bad.get("replayed") == 1, gate.bad)
+t, p = cmd(4)
+check("older seq refused", gate.verify(t, p) is None and gate.bad.get("replayed") == 2, gate.bad)
+t, p = cmd(6, key=OTHER)
+check("forged (wrong key) refused", gate.verify(t, p) is None and gate.bad.get("bad_signature") == 1,
+      gate.bad)
+t, p = cmd(7)
+flipped = p[:-1] + (b"0" if p[-1:] != b"0" else b"1")
+check("flipped signature refused", gate.verify(t, flipped) is None and gate.bad.get("bad_signature") == 2)
+t, p = cmd(8, dev="t2")
+check("other device's command refused", gate.verify(t, p) is None, gate.bad)
+t, p = cmd(9, dev="t2", topic_dev="t1")
+check("body for t2 on t1's topic refused", gate.verify(t, p) is None, gate.bad)
+topic, payload, _ = protocol.seal(KEY, "t1", "evt", 10, 0, "boot", "", {"fw": "x"})
+check("event replayed as a command refused", gate.verify(protocol.cmd_topic("t1"), payload) is None)
+body = b'{"v":1,"dev":"t1"'
+check("truncated JSON refused", gate.verify(protocol.cmd_topic("t1"),
+                                            protocol.sign(KEY, protocol.cmd_topic("t1"), body)) is None
+      and gate.bad.get("malformed", 0) >= 1, gate.bad)
+check("unsigned refused", gate.verify(protocol.cmd_topic("t1"), b'{"v":1}') is None
+      and gate.bad.get("unsigned") == 1, gate.bad)
+check("huge payload refused", gate.verify(protocol.cmd_topic("t1"), b"x" * 5000) is None
+      and gate.bad.get("too_large") == 1, gate.bad)
+check("garbage topic refused", gate.verify(b"\xff\xfe", b"") is None)
+check("last seq unchanged by bad ones", gate.last_seq == 5, gate.last_seq)
+t, p = cmd(11)
+check("next good command accepted", gate.verify(t, p) is not None and gate.accepted == 2)
+gate2 = CommandGate(KEY, "t1", Store(work))
+t, p = cmd(11)
+check("replay refused after a reboot", gate2.verify(t, p) is None and gate2.last_seq == 11,
+      gate2.last_seq)
+# acks are saved lazily (flash wear); others at once
+for s in range(12, 15):
+    t, p = cmd(s, "ack", {"upto": s})
+    gate2.verify(t, p)
+check("ack seqs not written each time", Store(work).load("cmdseq", {})["seq"] == 11)
+t, p = cmd(15, "lock", {})
+gate2.verify(t, p)
+check("other commands written at once", Store(work).load("cmdseq", {})["seq"] == 15)
+
+# -- Roster / PIN -----------------------------------------------------------
+roster = Roster([
+    {"id": "s1", "name": "Ana", "slots": [3], "pin": protocol.pin_hash(KEY, "s1", "1111"),
+     "manager": True},
+    {"id": "s2", "name": "Ben", "slots": [4, "x"], "pin": protocol.pin_hash(KEY, "s2", "2222")},
+    {"id": 5}, "junk",
+])
+check("roster keeps valid sellers", [s["id"] for s in roster.sellers] == ["s1", "s2"])
+check("bad slots dropped", roster.by_id("s2")["slots"] == [4])
+check("pin finds its seller", roster.by_pin(KEY, "2222")["id"] == "s2")
+check("wrong pin finds nobody", roster.by_pin(KEY, "1112") is None)
+check("pin of s1 is not s2's", roster.by_pin(KEY, "1111")["id"] == "s1")
+check("pin under another key fails", roster.by_pin(OTHER, "1111") is None)
+check("slot lookup", roster.by_slot(3)["id"] == "s1" and roster.by_slot(9) is None)
+
+# -- Guard: failures, lockout doubling to the cap, survives reboot -----------
+settings = {"max_failures": 3, "lockout_s": 30, "lockout_cap_s": 100}
+saved = {}
+
+
+def save(d):
+    saved.clear()
+    saved.update(d)
+
+
+def diff(a, b):
+    return a - b
+
+
+g = Guard(settings, {}, save)
+check("two failures: no alarm", not g.fail(0) and not g.fail(0) and g.locked(0, diff) == 0)
+check("third failure: alarm", g.fail(1000) and g.locked(1000, diff) == 30000)
+check("locked until 31 s", g.locked(30999, diff) == 1 and g.locked(31000, diff) == 0)
+check("fourth failure doubles", g.fail(40000) and g.locked(40000, diff) == 60000)
+check("fifth failure hits the cap", g.fail(200000) and g.locked(200000, diff) == 100000)
+check("count persisted", saved == {"failures": 5, "level": 3}, saved)
+g2 = Guard(settings, dict(saved), save)
+g2.start(500)
+check("reboot restarts the lockout", g2.failures == 5 and g2.locked(500, diff) == 100000)
+g2.succeed()
+check("success clears", g2.failures == 0 and g2.locked(600, diff) == 0 and saved["failures"] == 0)
+g3 = Guard(settings, {}, save)
+g3.fail(0)
+g3.clear()
+check("clear resets", g3.failures == 0 and saved == {"failures": 0, "level": 0})
+
+print("%d passed, %d failed" % (results[0], results[1]))
