@@ -68,3 +68,16 @@ async def clear(alarm_id: int, user_id: int) -> Alarm:
         await audit.record(f"user:{user_id}", "alarm.clear", f"alarm:{alarm_id}", user_id=user_id)
     await monitor.publish(None, "alarm", alarm_json(alarm))
     return alarm
+
+
+async def clear_kind(device_id: str | None, kind: str) -> Alarm | None:
+    """Clear the open alarm of this device and kind (the source says the condition is over)."""
+    key = f"{device_id or '-'}:{kind}"[:80]
+    alarm = await Alarm.get_or_none(open_key=key)
+    if alarm is None:
+        return None
+    alarm.cleared_at, alarm.open_key = datetime.now(UTC), None
+    await alarm.save(update_fields=["cleared_at", "open_key"])
+    await audit.record(f"device:{device_id}", "alarm.clear", f"alarm:{alarm.id}")
+    await monitor.publish(None, "alarm", alarm_json(alarm))
+    return alarm

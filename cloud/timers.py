@@ -1,4 +1,5 @@
-"""The order timers as one background task: expire unpaid orders, flag unaccepted ones."""
+"""The timers as one background task: expire unpaid orders, flag unaccepted ones, drop
+expired sessions."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 from aiohttp import web
 from fingerpos.cloud import orders
 from fingerpos.cloud.appkeys import CONFIG, METRICS
+from fingerpos.cloud.models.users import Session
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +22,8 @@ async def tick(app: web.Application) -> tuple[int, int]:
     config = app[CONFIG]
     expired = await orders.expire_unpaid(config.unpaid_expiry_s)
     flagged = await orders.flag_unaccepted(config.accept_alert_s)
+    # Expired sessions are refused at use already; this only keeps the table small.
+    await Session.filter(expires_at__lt=datetime.now(UTC)).delete()
     metrics = app[METRICS]
     metrics.counter("fingerpos_orders_expired_total", "Unpaid orders expired").inc(expired)
     metrics.counter("fingerpos_orders_unaccepted_total", "Paid orders flagged as not accepted"

@@ -96,3 +96,11 @@ async def test_failed_logins_are_throttled_and_raise_an_alarm(cloud):
         alarm = await Alarm.get(kind="web_login")
         assert "c@example.com" in alarm.message and alarm.cleared_at is None
     assert "fingerpos_login_failures_total 5" in await (await cloud.client.get("/metrics")).text()
+
+
+async def test_nul_characters_are_refused_not_stored(cloud):
+    r = await cloud.client.post("/api/v1/auth/register",
+                                json={"email": "n@example.com", "password": "pass\u0000word"})
+    assert r.status == 400 and "NUL" in (await r.json())["message"]
+    r = await cloud.client.get("/api/v1/orders?shop=a%00", headers=await cloud.user())
+    assert r.status == 400

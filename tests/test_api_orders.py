@@ -167,3 +167,26 @@ async def test_buyer_cannot_cancel_a_paid_order_but_the_shop_can(cloud):
     manager = await cloud.user("manager", shop="shop1")
     r = await cloud.client.post(f"/api/v1/orders/{order['id']}/cancel", headers=manager)
     assert r.status == 200 and (await r.json())["state"] == "cancelled"
+
+
+async def test_hold_revise_release_and_the_audit_trail(cloud):
+    buyer = await cloud.user()
+    order = await _order(cloud, buyer)
+    manager = await cloud.user("manager", shop="shop1")
+    url = f"/api/v1/orders/{order['id']}"
+    assert (await cloud.client.post(url + "/hold", headers=buyer)).status == 403
+    assert (await cloud.client.post(url + "/release", headers=manager)).status == 409
+    r = await cloud.client.post(url + "/hold", headers=manager)
+    assert (await r.json())["state"] == "held"
+    r = await cloud.client.post(url + "/pay", headers=buyer,
+                                json={"amount": 900, "currency": "EUR", "version": 1})
+    assert r.status == 409                                   # held orders cannot be paid
+    r = await cloud.client.post(url + "/price", headers=manager, json={"version": 1, "total": 700})
+    assert r.status == 200
+    r = await cloud.client.post(url + "/release", headers=manager)
+    assert (await r.json())["state"] == "pending_payment"
+    admin = await cloud.admin()
+    entries = (await (await cloud.client.get("/api/v1/audit?limit=5", headers=admin)).json())
+    actions = [e["action"] for e in entries["entries"]]
+    assert actions[:3] == ["order.release", "order.price_change", "order.hold"]
+    assert (await cloud.client.get("/api/v1/audit", headers=manager)).status == 403

@@ -234,7 +234,7 @@ def test_generated_files(tmp_path, capsys):
     assert main(["broker-config", "--out", str(out), "--devices-from", str(devices),
                  "--dest", "/etc/mosquitto/fingerpos"]) == 0
     std = capsys.readouterr()
-    assert "1 terminals: tA" in std.out and "revoked, left out: tB" in std.out
+    assert "terminals (1): tA" in std.out and "revoked, left out: tB" in std.out
     assert "warning: left out" in std.err and "broken" in std.err and "'moved'" in std.err
     assert "put the TLS files at /etc/mosquitto/certs/fingerpos-server.crt" in std.out
     users = dict(line.split(":", 1) for line in (out / "passwd").read_text().splitlines())

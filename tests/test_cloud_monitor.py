@@ -97,3 +97,50 @@ async def test_two_workers_on_one_postgres_both_feeds_see_every_change(
 
 
 _names = itertools.count(1)
+
+
+async def test_buyer_feed_carries_only_the_buyers_own_orders(cloud):
+    ann, bob = await cloud.user(), await cloud.user()
+    ws = await cloud.client.ws_connect("/api/v1/orders/ws", headers=ann)
+    hello = await _next(ws, "hello")
+    await cloud.product("shop1", "tea", 250)
+    for who in (bob, ann):
+        r = await cloud.client.post("/api/v1/orders", headers=who,
+                                    json={"shop": "shop1", "items": [{"sku": "tea", "qty": 1}]})
+        assert r.status == 201
+    seen = await _next(ws, "order")
+    assert seen["buyer"] == hello["user"]            # bob's order, made first, never arrived
+    with pytest.raises(TimeoutError):
+        await _next(ws, "order", timeout=0.5)
+    await ws.close()
+
+
+async def test_feed_pushes_state_counts(cloud, monkeypatch):
+    monkeypatch.setattr(monitor, "COUNTS_INTERVAL_S", 0.1)   # read by the pusher each round
+    manager = await cloud.user("manager", shop="shop1")
+    ws = await cloud.client.ws_connect(WS, headers=manager)
+    await _buy(cloud)
+    counts = await _next(ws, "counts")
+    assert counts == {"pending_payment": 1}
+    await ws.close()
+
+
+async def test_a_burst_on_postgres_arrives_complete_and_in_order(
+        aiohttp_client, postgres, cloud_db_template, tmp_path):
+    """Batched NOTIFYs: 500 messages published at once reach a feed client in order."""
+    from .conftest import _migrate, forget_sql_dialect
+    forget_sql_dialect()
+    name = f"fp_burst_{next(_names)}"
+    await postgres.execute(f"CREATE DATABASE {name}")
+    await _migrate(postgres.url(name))
+    from fingerpos.cloud.config import Config
+    config = Config(db_url=postgres.url(name), data_dir=tmp_path, ingest=False,
+                    key_secret="test-secret-0123456789abcdef", timer_interval_s=3600.0)
+    cloud = CloudHarness(await aiohttp_client(create_app(config)))
+    ws = await cloud.client.ws_connect(WS, headers=await cloud.user("admin"))
+    await _next(ws, "snapshot")
+    await asyncio.gather(*[monitor.publish(cloud.app, "ingest", {"n": n, "pad": "x" * 100})
+                           for n in range(500)])
+    got = [(await _next(ws, "ingest"))["n"] for _ in range(500)]
+    assert got == list(range(500))
+    await ws.close()

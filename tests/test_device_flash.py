@@ -147,7 +147,7 @@ def test_flash_cli_shows_progress(board, bundle, capsys):
                "--root", str(board.root)])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "board at " + board.port + ": linux" in out
+    assert "board at " + board.port + ": linux" in out and "MicroPython 1." in out
     assert "[1/" in out and "flashed " in out
 
 
@@ -189,10 +189,27 @@ def test_a_device_that_is_not_micropython(tmp_path, bundle, capsys):
     assert list((tmp_path / "other").iterdir()) == []
 
 
+@pytest.mark.parametrize("version, ok", [([1, 29, 0], True), ([1, 22, 0], True),
+                                         ([1, 21, 0], False), ([0, 9, 9], False), (None, False)])
+def test_old_micropython_is_refused(version, ok):
+    info = {"impl": "micropython", "version": version}
+    if ok:
+        board_mod.check_version("/dev/ttyACM0", info)
+    else:
+        with pytest.raises(board_mod.OldMicroPython, match="needs 1.22 or newer"):
+            board_mod.check_version("/dev/ttyACM0", info)
+
+
 def test_flash_without_a_bundle_says_how_to_make_one(tmp_path, capsys):
     rc = main(["device", "flash", "--port", "/dev/null", "--bundle", str(tmp_path / "none")])
     assert rc == 1
     assert "build the bundle first (fingerpos device bundle)" in capsys.readouterr().err
+    rc = main(["device", "flash", "--port", "/dev/null", "--id", "t1",
+               "--devices", str(tmp_path)])
+    assert rc == 1
+    assert f"{tmp_path}/t1/bundle/manifest.json not found" in capsys.readouterr().err
+    assert main(["device", "flash", "--port", "/dev/null", "--id", "t/1"]) == 1
+    assert "device id 't/1' must be" in capsys.readouterr().err
 
 
 def test_silent_port_times_out_with_a_clear_message(tmp_path):
@@ -251,3 +268,54 @@ def test_selftest_on_a_board_without_firmware(board, capsys):
     assert rc == 1
     assert "FAIL  firmware  the firmware is not flashed (ImportError" in out
     assert "0 of 1 checks passed" in out
+
+
+@pytest.fixture
+def repo_bundle(tmp_path) -> Path:
+    """A bundle of the repo's own firmware (hal, fingerprint driver glue, busio shim)."""
+    src = tmp_path / "repo-src"
+    shutil.copytree(REPO / "firmware", src / "firmware", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "protocol", src / "protocol")
+    if not (src / "firmware" / "main.py").exists():  # until the app's main.py lands
+        (src / "firmware" / "main.py").write_text("print('main')\n")
+    config = tmp_path / "dev" / "config.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"v": 1, "id": "t1", "shop": "s", "key": "cd" * 32,
+                                  "wifi": {"ssid": "shopnet", "password": "12345678"},
+                                  "broker": {"host": "127.0.0.1", "port": 1883, "tls": False}}))
+    out = tmp_path / "repo-bundle"
+    bundle_mod.build(src, config, out)
+    return out
+
+
+def test_selftest_with_the_flashed_firmware_and_the_sensor_simulator(board, repo_bundle, capsys):
+    """bundle -> flash -> selftest: the real driver handshakes with the R30x simulator,
+    the unix HAL reports the buzzer/strobe pulses on its control channel."""
+    from fingerpos.tools.sensor_sim import SensorSim
+
+    from .support.terminal import ControlServer
+
+    flash_mod.flash(Mpremote(board.port, timeout=30), repo_bundle, root=str(board.root),
+                    say=lambda _: None)
+    control = ControlServer()
+    with SensorSim(control_port=None, capacity=150) as sim:
+        # The unix HAL reads hal.json from its data dir: the board's root here.
+        (board.root / "hal.json").write_text(json.dumps(
+            {"sensor": f"127.0.0.1:{sim.port}", "control": f"127.0.0.1:{control.port}"}))
+        try:
+            rc = main(["device", "selftest", "--port", board.port, "--root", str(board.root)])
+            out = capsys.readouterr().out
+            assert rc == 0, out
+            assert "PASS  sensor    handshake ok (VfyPwd, ReadSysPara): 150 slots" in out
+            assert "PASS  wifi      connected to shopnet" in out
+            gpio = [(m["gpio"], m["v"]) for _, m in control.events if "gpio" in m]
+            assert gpio == [("buzzer", 1), ("buzzer", 0), ("strobe", 1), ("strobe", 0)]
+            assert list(sim.commands)[:2] == [0x13, 0x0F]  # VfyPwd, then ReadSysPara
+            # A sensor that stops answering is reported, the other checks still run.
+            sim.silent(True)
+            rc = main(["device", "selftest", "--port", board.port, "--root", str(board.root)])
+            out = capsys.readouterr().out
+            assert rc == 1
+            assert "FAIL  sensor" in out and "PASS  buzzer" in out and "4 of 5 checks" in out
+        finally:
+            control.stop()

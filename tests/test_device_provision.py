@@ -3,8 +3,9 @@
 The server here implements only the device-registration endpoint exactly as
 the cloud contract between the helpers states it
 (POST /api/v1/devices, bearer token, 201 / 409 / 401). cloud-a builds the
-real one in cloud/; this stand-in lets the CLI's HTTP side be tested with a
-real socket and a real HTTP server before that lands.
+real one in cloud/ (test_device_provision_cloud.py runs the CLI against it);
+this stand-in also lets the tests make the cloud answer what the real one
+never should (HTTP 500 with an HTML page).
 """
 
 from __future__ import annotations

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from fingerpos import protocol
 from fingerpos.cloud.models.devices import CommandSeq, Device, DeviceEvent
 from fingerpos.tools.fleet import SimTerminal, heartbeat
 
 from tests.support.ingest_env import register
+
+pytestmark = pytest.mark.cloud  # run again on PostgreSQL by ./run test
 
 
 async def test_events_are_stored_once_and_acknowledged(ingestion, broker, topic_prefix):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import pytest
 from fingerpos.cloud.app import create_app
 from fingerpos.cloud.ingest.wiring import BIND_ENV, INGESTION
 from fingerpos.cloud.models.orders import Order
@@ -12,6 +13,8 @@ from fingerpos.tools.fleet import SimTerminal, heartbeat, sale
 from fingerpos.tools.mosquitto import free_port
 
 from tests.conftest import CloudHarness, in_app
+
+pytestmark = pytest.mark.cloud  # run again on PostgreSQL by ./run test
 
 
 async def _cloud(aiohttp_client, config) -> CloudHarness:

@@ -12,6 +12,8 @@ from fingerpos.tools.fleet import SimTerminal, heartbeat
 
 from tests.support.ingest_env import register
 
+pytestmark = pytest.mark.cloud  # run again on PostgreSQL by ./run test
+
 
 def _signed(key: bytes, topic: str, body: bytes) -> bytes:
     return body + b"\n" + hmac_sha256_hex(key, topic.encode() + b"\n" + body)

@@ -195,7 +195,12 @@ async def test_timers_expire_unpaid_and_flag_unaccepted(cloud):
         from datetime import UTC, datetime, timedelta
         old = datetime.now(UTC) - timedelta(hours=2)
         await Order.all().update(state_changed_at=old)
+        from fingerpos.cloud.auth import start_session
+        from fingerpos.cloud.models.users import Session, User
+        await start_session(await User.first())
+        await Session.all().update(expires_at=old)
         assert await timers.tick(cloud.app) == (1, 1)
+        assert await Session.all().count() == 0
         assert await timers.tick(cloud.app) == (0, 0)   # flagged once only
         assert (await Order.get(id=pending["id"])).state == "expired"
         alarm = await Alarm.get(kind="unaccepted:shop1")
@@ -223,3 +228,20 @@ async def test_malformed_price_change_data_is_invalid(cloud, data):
     with in_app(cloud.app):
         with pytest.raises(Invalid):
             await orders.price_change_from_device("t1", 1, data)
+
+
+async def test_nul_in_terminal_text_is_refused_or_cleaned(cloud):
+    await cloud.device("t1", "shop1")
+    with in_app(cloud.app):
+        with pytest.raises(Invalid):
+            await orders.from_sale("t1", 1, {**SALE, "ref": "r\u00001"})
+        named = {**SALE, "items": [{"sku": "tea", "qty": 1, "price": 900, "name": "T\u0000ea"}]}
+        order = await orders.from_sale("t1", 2, named)
+        full = await orders.get_for(await _admin(), order.id)
+        assert full["lines"][0]["name"] == "Tea"
+
+
+async def _admin():
+    from fingerpos.cloud.models.users import Role
+    from fingerpos.cloud.users import create_user
+    return await create_user("root@example.com", "password123", Role.ADMIN)

@@ -26,19 +26,39 @@ _YIELD_EVERY = 64  # messages sealed between turns of the event loop (lets paho 
 
 
 def publish(url: str, devices: list[tuple[str, str]], typ: str, duration: float, rate: float,
-            out: Queue) -> None:
-    """Process entry: publish `typ` events from `devices` [(id, key hex)] for `duration` s."""
-    out.put(asyncio.run(_publish(url, devices, typ, duration, rate)))
+            window: int, out: Queue) -> None:
+    """Process entry: publish `typ` events from `devices` [(id, key hex)] for `duration` s.
+
+    With `window` > 0 a terminal waits while that many of its events are not
+    acknowledged, as a terminal's outbox would: the stream then runs at the
+    cloud's pace instead of piling up in the broker.
+    """
+    out.put(asyncio.run(_publish(url, devices, typ, duration, rate, window)))
 
 
 async def _publish(url: str, devices: list[tuple[str, str]], typ: str, duration: float,
-                   rate: float) -> dict:
+                   rate: float, window: int = 0) -> dict:
+    keys = [bytes.fromhex(k) for _, k in devices]
+    acked = [0] * len(devices)
+    index = {dev: i for i, (dev, _) in enumerate(devices)}
+    progress = asyncio.Event()
+
+    def on_command(client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        try:
+            dev, _ = protocol.parse_topic(msg.topic)
+            body = protocol.verify(keys[index[dev]], msg.topic, msg.payload)
+        except (protocol.ProtocolError, KeyError):
+            return
+        if body["typ"] == "ack" and type(body["data"].get("upto")) is int:
+            acked[index[dev]] = max(acked[index[dev]], body["data"]["upto"])
+            progress.set()
+
     links = []
     for dev, _ in devices:
-        link = MqttLink(url, "pub-" + dev, [])
+        subs = [(protocol.cmd_topic(dev), 1)] if window else []
+        link = MqttLink(url, "pub-" + dev, subs, on_command)
         await link.start()
         links.append(link)
-    keys = [bytes.fromhex(k) for _, k in devices]
     seqs = [0] * len(devices)
     prevs = [""] * len(devices)
     make = sale if typ == "sale" else heartbeat
@@ -50,7 +70,11 @@ async def _publish(url: str, devices: list[tuple[str, str]], typ: str, duration:
         now = time.time()
         if now >= end:
             break
+        blocked = 0
         for i, (dev, _) in enumerate(devices):
+            if window and seqs[i] - acked[i] >= window:
+                blocked += 1
+                continue
             seqs[i] += 1
             data = make(seqs[i])
             topic, payload, prevs[i] = protocol.seal(keys[i], dev, protocol.EVT, seqs[i],
@@ -65,6 +89,12 @@ async def _publish(url: str, devices: list[tuple[str, str]], typ: str, duration:
                     await asyncio.sleep(delay)
             elif sent % _YIELD_EVERY == 0:
                 await asyncio.sleep(0)
+        if blocked == len(devices):
+            progress.clear()
+            try:
+                await asyncio.wait_for(progress.wait(), max(0.0, end - time.time()))
+            except TimeoutError:
+                break
     elapsed = time.time() - start
     # Let the last packets leave and their PUBACKs come back.
     deadline = time.time() + 30

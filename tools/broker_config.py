@@ -105,6 +105,37 @@ def fleet_from_dirs(devices_dir: Path) -> Fleet:
     return Fleet(active, revoked, skipped)
 
 
+async def fleet_from_db(db_url: str, key_secret: str) -> Fleet:
+    """Terminals registered in the cloud's database; keys opened with the cloud's secret.
+
+    A key that does not open aborts the whole run: writing a password file
+    without those terminals would lock them all out (a wrong FINGERPOS_SECRET
+    makes every key fail at once).
+    """
+    from fingerpos.cloud import db
+    from fingerpos.cloud.keyring import DeviceKeyring, KeyringError
+    from fingerpos.cloud.models.devices import Device
+
+    ring = DeviceKeyring(key_secret)
+    ctx = await db.open_context(db_url)
+    try:
+        with ctx:
+            rows = await Device.all().order_by("id").values_list("id", "key_enc", "revoked")
+    finally:
+        await ctx.close_connections()
+    active: dict[str, str] = {}
+    revoked: list[str] = []
+    for dev, key_enc, is_revoked in rows:
+        if is_revoked:
+            revoked.append(dev)
+            continue
+        try:
+            active[dev] = protocol.broker_password(ring.open(key_enc, dev))
+        except KeyringError as e:
+            raise BrokerConfigError(str(e)) from None
+    return Fleet(active, revoked, [])
+
+
 def acl_text(cloud_user: str, share_group: str = protocol.topics.SHARE_GROUP) -> str:
     evt, status, cmd = (TOPIC_ROOT + "+/" + k for k in ("evt", "status", "cmd"))
     return "\n".join([
@@ -223,8 +254,8 @@ def generate(out: Path, fleet: Fleet, cloud_user: str = DEFAULT_CLOUD_USER,
                                           for u, p in sorted(users.items())))
     _write_private(out / "acl", acl_text(cloud_user))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    summary = (f"{stamp}: {len(fleet.active)} terminals, {len(fleet.revoked)} revoked "
-               "(left out), cloud user " + cloud_user)
+    summary = (f"{stamp}: terminals {len(fleet.active)}, revoked and left out "
+               f"{len(fleet.revoked)}, cloud user {cloud_user}")
     conf = out / "mosquitto.conf"
     _write_private(conf, conf_text(dest, tls_port, certfile, keyfile, cafile, loopback_port,
                                    summary, persistence_dir, run_as))

@@ -6,7 +6,8 @@ it runs the whole cloud in this process (create_app: ingestion, SQLite or the
 --db database, the monitor feed) with a WebSocket client on the monitor feed,
 and for each mode publishes from simulated terminals in another process:
   heartbeat  as fast as they can: events/s committed (seen on the feed)
-  sale       as fast as they can: orders/s created (each sale -> a paid order)
+  sale       as fast as acks allow (at most 200 unacknowledged per terminal, like
+             an outbox): orders/s created (each sale -> a paid order)
   steady     --rate events/s in all: p50/p99 latency publish -> WebSocket
 """
 
@@ -29,7 +30,9 @@ from fingerpos.tools.mosquitto import INSTALL_HINT, Mosquitto, free_port
 MODES = ("heartbeat", "sale", "steady")
 # The bench's broker keeps every queued message: a backlog must not be dropped
 # by the broker while the cloud catches up, or the counts would not add up.
-_BROKER_EXTRA = "max_queued_messages 0\nmax_queued_bytes 0\n"
+# Sales run at the cloud's pace: each terminal keeps at most this many unacknowledged.
+_SALE_WINDOW = 200
+_BROKER_EXTRA = "max_queued_messages 0\nmax_queued_bytes 0\nset_tcp_nodelay true\n"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="simulated terminals, one MQTT connection each (default 50)")
     i.add_argument("--rate", type=float, default=1000.0,
                    help="events/s in all for the steady latency run (default 1000)")
+    i.add_argument("--publishers", type=int, default=2,
+                   help="processes the terminals are split between (default 2)")
     i.add_argument("--db", metavar="URL", help="database URL (default: a new SQLite file)")
     i.add_argument("--json", metavar="PATH", default="bench-ingest.json",
                    help="where to write the results (default bench-ingest.json)")
@@ -56,6 +61,8 @@ def _bench_ingest(args: argparse.Namespace) -> int:
         return _fail("--duration must be more than 0 and at most 600 seconds")
     if not 1 <= args.terminals <= 1000:
         return _fail("--terminals must be 1 to 1000")
+    if not 1 <= args.publishers <= 16:
+        return _fail("--publishers must be 1 to 16")
     if not 0 < args.rate <= 100000:
         return _fail("--rate must be more than 0 and at most 100000")
     try:
@@ -83,18 +90,26 @@ def _devices(prefix: str, n: int) -> list[tuple[str, str]]:
     return [(f"{prefix}{i}", secrets.token_hex(32)) for i in range(n)]
 
 
-async def _in_process(target: object, *args: object, timeout: float = 120) -> object:
-    """Run bench_load.<target> in a spawned process; return what it puts on its queue."""
+async def _publishers(n: int, url: str, devices: list[tuple[str, str]], typ: str,
+                      duration: float, rate: float, window: int, timeout: float) -> dict:
+    """Run bench_load.publish in `n` spawned processes, the terminals split between them."""
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, out), daemon=True)
-    proc.start()
+    n = max(1, min(n, len(devices)))
+    procs = [ctx.Process(target=bench_load.publish, daemon=True,
+                         args=(url, devices[i::n], typ, duration, rate / n, window, out))
+             for i in range(n)]
+    for proc in procs:
+        proc.start()
     try:
-        return await asyncio.wait_for(asyncio.to_thread(out.get), timeout)
+        parts = [await asyncio.wait_for(asyncio.to_thread(out.get), timeout) for _ in procs]
     finally:
-        await asyncio.to_thread(proc.join, 10)
-        if proc.is_alive():
-            proc.kill()
+        for proc in procs:
+            await asyncio.to_thread(proc.join, 10)
+            if proc.is_alive():
+                proc.kill()
+    return {"sent": sum(p["sent"] for p in parts), "start": min(p["start"] for p in parts),
+            "times": [t for p in parts for t in p["times"]]}
 
 
 async def ceiling(url: str, args: argparse.Namespace) -> dict:
@@ -105,8 +120,8 @@ async def ceiling(url: str, args: argparse.Namespace) -> dict:
                       args=(url, 10**9, args.duration + 60, ready, out), daemon=True)
     sub.start()
     await asyncio.wait_for(asyncio.to_thread(ready.get), 20)
-    pub = await _in_process(bench_load.publish, url, _devices("c", args.terminals), "heartbeat",
-                            args.duration, 0.0, timeout=args.duration + 60)
+    pub = await _publishers(args.publishers, url, _devices("c", args.terminals), "heartbeat",
+                            args.duration, 0.0, 0, timeout=args.duration + 60)
     got = await asyncio.wait_for(asyncio.to_thread(out.get), args.duration + 90)
     sub.join(10)
     span = max(got["last"] - got["first"], 1e-6)
@@ -120,6 +135,7 @@ class Feed:
         self.stored: list[tuple[float, int]] = []  # (time, events stored in that batch)
         self.orders: list[float] = []
         self.seen: dict[tuple[str, int], float] = {}  # (device, seq) -> arrival
+        self.lag_ms: list[float] = []  # the cloud's own receive -> feed lag per batch
 
     async def read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for msg in ws:
@@ -129,6 +145,7 @@ class Feed:
             m = json.loads(msg.data)
             if m["kind"] == "ingest" and "stored" in m["data"]:
                 self.stored.append((now, m["data"]["stored"]))
+                self.lag_ms.append(m["data"].get("lag_ms", 0.0))
                 for dev, seq, _typ in m["data"].get("items", ()):
                     self.seen[(dev, seq)] = now
             elif m["kind"] == "order":
@@ -140,11 +157,11 @@ class Feed:
                 await asyncio.sleep(0.05)
 
 
-async def _stream(feed: Feed, url: str, devices: list, typ: str, duration: float,
-                  rate: float) -> tuple[dict, int]:
+async def _stream(feed: Feed, url: str, devices: list, typ: str, args: argparse.Namespace,
+                  rate: float, window: int = 0) -> tuple[dict, int]:
     mark = len(feed.stored)
-    pub = await _in_process(bench_load.publish, url, devices, typ, duration, rate,
-                            timeout=duration + 120)
+    pub = await _publishers(args.publishers, url, devices, typ, args.duration, rate, window,
+                            timeout=args.duration + 120)
     await feed.wait_stored(mark, pub["sent"], timeout=120)
     return pub, mark
 
@@ -159,6 +176,7 @@ async def run(args: argparse.Namespace) -> dict:
 
     modes = MODES if args.mode == "all" else (args.mode,)
     results: dict = {"terminals": args.terminals, "duration_s": args.duration,
+                     "publisher_processes": args.publishers,
                      "measured_at": "WebSocket monitor feed (/api/v1/monitor/ws)"}
     with Mosquitto(extra_config=_BROKER_EXTRA) as broker, \
             tempfile.TemporaryDirectory(prefix="fp-bench-") as tmp:
@@ -177,7 +195,7 @@ async def run(args: argparse.Namespace) -> dict:
                 if "heartbeat" in modes:
                     say("heartbeat stream: as fast as the terminals can send")
                     pub, mark = await _stream(feed, broker.url, fleets["heartbeat"], "heartbeat",
-                                              args.duration, 0.0)
+                                              args, 0.0)
                     span = feed.stored[-1][0] - pub["start"]
                     results["heartbeat"] = {"published": pub["sent"],
                                             "events_per_s": pub["sent"] / span}
@@ -185,7 +203,7 @@ async def run(args: argparse.Namespace) -> dict:
                     say("sale stream: every sale becomes a paid order")
                     n_orders = len(feed.orders)
                     pub, mark = await _stream(feed, broker.url, fleets["sale"], "sale",
-                                              args.duration, 0.0)
+                                              args, 0.0, _SALE_WINDOW)
                     async with asyncio.timeout(60):
                         while len(feed.orders) - n_orders < pub["sent"]:
                             await asyncio.sleep(0.05)
@@ -195,13 +213,17 @@ async def run(args: argparse.Namespace) -> dict:
                                                                        - pub["start"])}
                 if "steady" in modes:
                     say(f"steady stream: {args.rate:g} events/s, latency publish -> WebSocket")
+                    lag_mark = len(feed.lag_ms)
                     pub, _ = await _stream(feed, broker.url, fleets["steady"], "heartbeat",
-                                           args.duration, args.rate)
+                                           args, args.rate)
+                    lag = feed.lag_ms[lag_mark:]
                     lat = [(feed.seen[(d, s)] - t) * 1000 for d, s, t in pub["times"]
                            if (d, s) in feed.seen]
                     results["steady"] = {"rate": args.rate, "published": pub["sent"],
                                          "measured": len(lat), "p50_ms": _pct(lat, 50),
-                                         "p99_ms": _pct(lat, 99), "max_ms": max(lat or [0])}
+                                         "p99_ms": _pct(lat, 99), "max_ms": max(lat or [0]),
+                                         "cloud_lag_p50_ms": _pct(lag, 50),
+                                         "cloud_lag_p99_ms": _pct(lag, 99)}
                 reader.cancel()
             results["ingest"] = cloud.stats()
     if "heartbeat" in results and "bare_subscriber" in results:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
+from fingerpos.cloud.config import ConfigError
+from fingerpos.cloud.db import DatabaseError
 from fingerpos.tools import broker_config as bc
+from fingerpos.tools.cmd_migrate import config_from
 from fingerpos.tools.device import terminal_config as tc
 
 
@@ -17,8 +21,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "acl for every provisioned, not revoked terminal and for the cloud user. Run it "
         "again after provisioning or revoking a terminal, then reload Mosquitto.")
     p.add_argument("--out", type=Path, required=True, help="directory to write the files to")
-    p.add_argument("--devices-from", type=Path, default=tc.DEFAULT_DEVICES_DIR,
-                   help="provisioned terminals, one sub-directory each (default ./devices)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--devices-from", type=Path,
+                     help="provisioned terminals, one sub-directory each (default ./devices)")
+    src.add_argument("--db", metavar="URL", help="read the terminals from the cloud's database "
+                     "instead (sqlite:///path or postgres://...); device keys are opened with "
+                     "FINGERPOS_SECRET (or the data dir's secret, as `fingerpos serve` does)")
+    p.add_argument("--data-dir", metavar="DIR", help="with --db: the cloud's data directory "
+                   "(default $FINGERPOS_DATA or ~/.local/share/fingerpos)")
     p.add_argument("--cloud-user", default=bc.DEFAULT_CLOUD_USER,
                    help="MQTT user of the cloud workers (default cloud); its password is "
                    "made once and kept in OUT/cloud-password")
@@ -38,18 +48,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def _fleet(args: argparse.Namespace) -> bc.Fleet:
+    if args.db is None and args.data_dir is None:
+        return bc.fleet_from_dirs(args.devices_from or tc.DEFAULT_DEVICES_DIR)
+    if args.devices_from is not None:
+        raise bc.BrokerConfigError("--data-dir goes with --db, not --devices-from")
+    config = config_from(args)  # the cloud's own rules for the URL and the secret
+    return asyncio.run(bc.fleet_from_db(config.database_url, config.key_secret))
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
-        fleet = bc.fleet_from_dirs(args.devices_from)
+        fleet = _fleet(args)
         done = bc.generate(args.out, fleet, args.cloud_user, args.dest, args.tls_port,
                            args.certfile, args.keyfile, args.cafile, args.loopback_port,
                            args.persistence_dir, args.run_as)
-    except (bc.BrokerConfigError, OSError) as e:
+    except (bc.BrokerConfigError, OSError, ConfigError, DatabaseError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     for problem in fleet.skipped:
         print(f"warning: left out {problem}", file=sys.stderr)
-    print(f"{len(fleet.active)} terminals: {', '.join(fleet.active) or '(none)'}")
+    print(f"terminals ({len(fleet.active)}): {', '.join(fleet.active) or 'none'}")
     if fleet.revoked:
         print(f"revoked, left out: {', '.join(fleet.revoked)}")
     print(f"cloud user {done.cloud_user}: password in {args.out / 'cloud-password'}")

@@ -58,15 +58,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     bd.set_defaults(func=_bundle)
 
     fl = ps.add_parser("flash", help="copy a bundle to a Pico W with mpremote, verify "
-                       "SHA-256 on the board, reset it")
-    fl.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0 or COM5")
-    fl.add_argument("--bundle", type=Path, default=Path("bundle"),
-                    help="bundle directory from `device bundle` (default ./bundle)")
+                       "SHA-256 on the board, reset it",
+                       description="Copy a bundle onto a Pico W running MicroPython (1.22 or "
+                       "newer) through mpremote: stop a running app, copy every file with "
+                       "progress, check each file's SHA-256 on the board, reset it. Files the "
+                       "bundle does not list (the terminal's outbox and state) are kept.")
+    which = fl.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", help="terminal id: flashes ./devices/ID/bundle")
+    which.add_argument("--bundle", type=Path, help="bundle directory from `device bundle`")
+    fl.add_argument("--devices", type=Path, default=tc.DEFAULT_DEVICES_DIR,
+                    help="where --id looks (default ./devices)")
+    fl.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0 or COM5 "
+                    "(`mpremote connect list` shows them)")
     fl.add_argument("--root", default="/", help="filesystem root on the board (default /)")
     fl.set_defaults(func=_flash)
 
     st = ps.add_parser("selftest", help="check the sensor, buzzer/strobe and Wi-Fi "
-                       "on a flashed terminal")
+                       "on a flashed terminal",
+                       description="Run a hardware check on a flashed terminal with its own "
+                       "firmware modules: fingerprint sensor handshake (VfyPwd, ReadSysPara), "
+                       "a short buzzer and strobe pulse, joining the Wi-Fi in its config.json. "
+                       "Prints PASS/FAIL per check; exit status 1 when any check fails.")
     st.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyACM0 or COM5")
     st.add_argument("--root", default="/", help="filesystem root on the board (default /)")
     st.set_defaults(func=_selftest)
@@ -117,6 +129,10 @@ def _provision(args: argparse.Namespace) -> int:
         broker = tc.parse_broker(args.broker or f"mqtt://{cloud.host}:1883")
     except tc.ConfigError as e:
         return _fail(str(e))
+    if (args.out / args.id).exists():  # provision() re-checks atomically; this avoids a
+        # misleading "registering ..." line before the refusal
+        return _fail(f"{args.out / args.id} already exists: terminal {args.id!r} was "
+                     "provisioned here before (nothing was changed)")
     print(f"registering terminal {args.id} (shop {args.shop}) with {cloud.url} ...")
     try:
         done = provision_mod.provision(args.id, args.shop, cloud, broker, wifi, args.out)
@@ -160,15 +176,20 @@ def _bundle(args: argparse.Namespace) -> int:
         return _fail(f"the bundle needs {b.needed_bytes // kib} KiB but a Pico W has "
                      f"{b.capacity // kib} KiB: shrink the firmware or the outbox")
     print(f"manifest: {out / bundle_mod.MANIFEST_NAME}")
-    print(f"next: fingerpos device flash --port /dev/ttyACM0 --bundle {out}")
+    which = f"--id {args.id}" if args.id and args.out is None else f"--bundle {out}"
+    print(f"next: fingerpos device flash --port /dev/ttyACM0 {which}")
     return 0
 
 
 def _flash(args: argparse.Namespace) -> int:
     try:
+        if args.bundle is None:
+            bundle_dir = args.devices / tc.check_id(args.id) / "bundle"
+        else:
+            bundle_dir = args.bundle
         board = board_mod.Mpremote(args.port)
-        result = flash_mod.flash(board, args.bundle, root=args.root)
-    except (board_mod.BoardError, bundle_mod.BundleError) as e:
+        result = flash_mod.flash(board, bundle_dir, root=args.root)
+    except (board_mod.BoardError, bundle_mod.BundleError, tc.ConfigError) as e:
         return _fail(str(e))
     print(f"flashed {result.files} files ({result.bytes} B)")
     return 0

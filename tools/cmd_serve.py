@@ -34,7 +34,10 @@ async def _run(app: web.Application, host: str, port: int) -> None:
     await runner.setup()  # runs the cleanup contexts' startup: database, broker, ingestion
     try:
         site = web.TCPSite(runner, host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as e:  # the port is taken, or the address is not ours
+            raise ListenError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
         print(f"fingerpos cloud on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
         await asyncio.Event().wait()
     finally:
@@ -47,11 +50,14 @@ def _serve(args: argparse.Namespace) -> int:
                              share_group=args.share_group, cookie_secure=args.secure_cookies)
         app = create_app(config)
         asyncio.run(_run(app, config.host, config.port))
-    except (ConfigError, db.DatabaseError) as e:
+    except (ConfigError, db.DatabaseError, ListenError, ConnectionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    except OSError as e:  # the port is taken, or the address is not ours
-        print(f"error: cannot listen on {args.host}:{args.port}: {e.strerror or e}",
-              file=sys.stderr)
+    except RuntimeError as e:  # a resource that could not start (the embedded broker) says why
+        print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+class ListenError(RuntimeError):
+    """The HTTP port cannot be bound."""

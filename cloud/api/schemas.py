@@ -92,3 +92,8 @@ class ProductIn(Strict):
 
 class NoQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class AuditFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(default=100, ge=1, le=1000)

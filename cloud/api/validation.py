@@ -33,16 +33,31 @@ async def body(request: web.Request, model: type[M]) -> M:
         raise Invalid("the request body must be a JSON object") from None
     if not isinstance(data, dict):
         raise Invalid("the request body must be a JSON object")
+    if _has_nul(data):
+        raise Invalid("text may not contain NUL characters")
     try:
         return model.model_validate(data)
     except ValidationError as e:
         raise Invalid(_explain(e)) from None
 
 
+def _has_nul(value: object) -> bool:
+    """PostgreSQL text cannot hold U+0000; refuse it at the edge rather than fail in the DB."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def query(request: web.Request, model: type[M]) -> M:
     params = dict(request.query)
     if len(params) != len(request.query):
         raise Invalid("each query parameter may appear once")
+    if _has_nul(params):
+        raise Invalid("text may not contain NUL characters")
     try:
         return model.model_validate(params)
     except ValidationError as e:

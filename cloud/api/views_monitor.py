@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
@@ -12,7 +13,7 @@ from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.validation import path_int, query
 from fingerpos.cloud.appkeys import CONFIG, METRICS, MONITOR
 from fingerpos.cloud.errors import Forbidden
-from fingerpos.cloud.models.alarms import Alarm
+from fingerpos.cloud.models.alarms import Alarm, AuditEntry
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.orders.queries import state_counts
@@ -69,16 +70,38 @@ def _origin_ok(request: web.Request) -> bool:
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
+    """The operators' feed: everything (staff only)."""
     if not _origin_ok(request):
         raise Forbidden("this Origin may not open the monitor feed")
     await auth.require(request, *STAFF)
+    first = {"kind": "snapshot", "data": await snapshot_data()}
+    return await _stream(request, first, lambda text: True)
+
+
+async def buyer_feed(request: web.Request) -> web.StreamResponse:
+    """A buyer's feed: changes of their own orders only."""
+    if not _origin_ok(request):
+        raise Forbidden("this Origin may not open the order feed")
+    user = await auth.require(request)
+    mine = f'"buyer":{user.id},'
+
+    def wanted(text: str) -> bool:  # cheap pre-filter on the serialised message, then exact
+        if not text.startswith('{"kind":"order"') or mine not in text:
+            return False
+        return json.loads(text)["data"].get("buyer") == user.id
+
+    return await _stream(request, {"kind": "hello", "data": {"user": user.id}}, wanted)
+
+
+async def _stream(request: web.Request, first: dict, wanted: Callable[[str], bool]
+                  ) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     hub = request.app[MONITOR]
     queue = hub.subscribe()  # type: ignore[attr-defined]
     request.app[METRICS].gauge("fingerpos_monitor_clients", "Open monitor feeds").inc()
     try:
-        await ws.send_str(json.dumps({"kind": "snapshot", "data": await snapshot_data()}))
+        await ws.send_str(json.dumps(first))
         reader = asyncio.ensure_future(ws.receive())
         while not ws.closed:
             getter = asyncio.ensure_future(queue.get())
@@ -91,7 +114,9 @@ async def feed(request: web.Request) -> web.StreamResponse:
                     break
                 reader = asyncio.ensure_future(ws.receive())  # clients only listen; ignore text
                 continue
-            await ws.send_str(getter.result())
+            text = getter.result()
+            if wanted(text):
+                await ws.send_str(text)
         reader.cancel()
     finally:
         hub.unsubscribe(queue)  # type: ignore[attr-defined]
@@ -107,3 +132,12 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(text=request.app[METRICS].render(),
                         content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def audit_log(request: web.Request) -> web.Response:
+    await auth.require(request, Role.ADMIN)
+    f = query(request, schemas.AuditFilter)
+    rows = await AuditEntry.all().order_by("-id").limit(f.limit)
+    return web.json_response({"entries": [
+        {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+         "target": e.target, "detail": e.detail} for e in rows]})

@@ -60,3 +60,15 @@ async def cancel(request: web.Request) -> web.Response:
     user = await auth.require(request)
     order = await orders.cancel(path_int(request, "order"), user)
     return web.json_response(orders.order_json(order))
+
+
+async def hold(request: web.Request) -> web.Response:
+    user = await auth.require(request, *STAFF)
+    order = await orders.stage(path_int(request, "order"), user, hold=True)
+    return web.json_response(orders.order_json(order))
+
+
+async def release(request: web.Request) -> web.Response:
+    user = await auth.require(request, *STAFF)
+    order = await orders.stage(path_int(request, "order"), user, hold=False)
+    return web.json_response(orders.order_json(order))

@@ -88,6 +88,12 @@ class MqttLink:
     # -- paho socket callbacks: hand the socket to the event loop ----------
     def _socket_open(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
         self._sock = sock
+        # paho leaves Nagle on: a small ack or event would wait for the peer's
+        # delayed ACK (up to 40 ms on Linux) behind the previous one.
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not a TCP socket (e.g. a test double): nothing to tune
         self._loop.add_reader(sock, self._readable)
 
     def _socket_close(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:

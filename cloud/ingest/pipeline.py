@@ -23,13 +23,16 @@ from collections.abc import Awaitable, Callable
 import paho.mqtt.client as paho
 from fingerpos import protocol
 from fingerpos.cloud.commands import CommandSender
+from fingerpos.cloud.ingest.gaps import GapWatch
 from fingerpos.cloud.ingest.link import MqttLink
-from fingerpos.cloud.ingest.registry import DeviceRegistry, DeviceState, stored_between
+from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.ingest.stats import IngestStats
 from fingerpos.cloud.ingest.status import StatusDesk
 from fingerpos.cloud.ingest.store import EventStore, Handler, Incoming, figures_of
+from fingerpos.cloud.ingest.verify import EventVerifier
 from fingerpos.protocol.chain import BROKEN, DUPLICATE, GAP
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class Ingestion:
                  roster: Roster = empty_roster, share_group: str | None = None,
                  client_id: str = "fingerpos-cloud", batch_max: int = 2000,
                  gap_grace: float = 5.0, alarm: Alarm | None = None,
+                 ack_interval: float = 0.25, ack_every: int = 256,
                  refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
                  ) -> None:
         self.mqtt_url = mqtt_url
@@ -68,9 +72,16 @@ class Ingestion:
         self.client_id = client_id
         self.batch_max = batch_max
         self.gap_grace = gap_grace
+        # Ack pacing: a device's first ack after a quiet spell goes out with its
+        # batch; under load at most one per `ack_interval` (or every `ack_every`
+        # events), so acks do not double the message rate.
+        self.ack_interval = ack_interval
+        self.ack_every = ack_every
+        self._ack_pending: set[str] = set()
         self.commands = CommandSender(registry, self._publish)
         self.status = StatusDesk(self.commands, self.stats, notify, roster)
         self.link: MqttLink | None = None
+        self.verifier = EventVerifier()
         self._inbox: deque[_Raw] = deque()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -86,8 +97,10 @@ class Ingestion:
                              self._on_message, mqtt5=self.share_group is not None,
                              manual_ack=True, clean=False)
         await self.link.start()
+        gaps = GapWatch(self.registry, self.gap_grace, self.share_group is not None,
+                        self._raise, self._ack_later)
         self._tasks = [asyncio.create_task(self._run(), name="ingest"),
-                       asyncio.create_task(self._watch_gaps(), name="ingest-gaps")]
+                       asyncio.create_task(gaps.run(), name="ingest-gaps")]
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -125,12 +138,44 @@ class Ingestion:
         while True:
             if not self._inbox:
                 self.idle.set()
-                await self._wake.wait()
+                try:
+                    timeout = self.ack_interval if self._ack_pending else None
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    pass
             self._wake.clear()
             take = [self._inbox.popleft() for _ in range(min(self.batch_max, len(self._inbox)))]
             batch = await self._verify(take)
             if batch:
                 await self._commit(batch)
+            if self._ack_pending:
+                # Here no batch is in flight, so every tracker's `committed` is in the database.
+                await self._flush_acks()
+
+    async def _flush_acks(self) -> None:
+        now = time.monotonic()
+        due = []
+        for dev in list(self._ack_pending):
+            st = self.registry.cached(dev)
+            if st is None or st.tracker.committed <= st.acked_sent:
+                self._ack_pending.discard(dev)
+            elif now - st.acked_at >= self.ack_interval:
+                due.append(st)
+        if not due:
+            return
+        try:
+            async with in_transaction() as conn:
+                sealed, _ = await self.commands.seal_many(
+                    conn, [(st.id, "ack", {"upto": st.tracker.committed}) for st in due],
+                    skip_unknown=True)
+        except Exception as e:  # the database is away: they stay pending
+            log.info("deferred acks not sent yet: %s", e)
+            return
+        self.commands.publish_all(sealed)
+        self.stats.acks_sent += len(sealed)
+        for st in due:
+            st.acked_sent, st.acked_at = st.tracker.committed, now
+            self._ack_pending.discard(st.id)
 
     async def _verify(self, take: list[_Raw]) -> list[Incoming]:
         batch: list[Incoming] = []
@@ -181,7 +226,7 @@ class Ingestion:
         if st.revoked:
             return "revoked", dev
         try:
-            body = protocol.verify(st.key, topic, payload)
+            body = self.verifier.verify(st.key, topic, payload)
         except protocol.ProtocolError as e:
             return e.code, dev
         raw = bytes(payload[:-65])
@@ -218,10 +263,12 @@ class Ingestion:
         for ev in batch:
             self._puback(ev.mid, ev.qos, ev.generation)
         self.stats.batches += 1
+        now = time.monotonic()
         for dev, n in upto.items():
             st = self.registry.cached(dev)
             if st is not None:
-                st.acked_sent = n
+                st.acked_sent, st.acked_at = n, now
+                self._ack_pending.discard(dev)
         # Per-event items only for small batches: a busy feed says how many.
         news = [ev for ev in batch if ev.event_id is not None]
         feed: dict = {"stored": len(news), "batch": len(batch),
@@ -233,6 +280,7 @@ class Ingestion:
     async def _commit_once(self, batch: list[Incoming]) -> tuple[list, dict[str, int]]:
         """Classify against the trackers, then one transaction for it all."""
         alarms: list[tuple[str, str, str]] = []
+        again: set[str] = set()  # devices that sent something twice: ack them at once
         for ev in batch:
             st = self.registry.cached(ev.device) or await self.registry.load(ev.device)
             if st is None:
@@ -240,6 +288,7 @@ class Ingestion:
             kind = st.tracker.observe(ev.seq, ev.prev, ev.hash)
             if kind == DUPLICATE:
                 self.stats.duplicates += 1
+                again.add(ev.device)
             elif kind == GAP:
                 self.stats.gaps += 1
                 st.gap_since = st.gap_since or time.monotonic()
@@ -248,13 +297,20 @@ class Ingestion:
                 alarms.append((ev.device, "broken_chain",
                                f"event {ev.seq}: prev does not match the event before it"))
         figures = figures_of(batch)
-        upto: dict[str, int] = {}
+        upto: dict[str, int] = {}  # the acks that go out with this batch
+        now = time.monotonic()
         for dev, f in figures.items():
             st = self.registry.cached(dev)
-            if st is not None:
-                f.acked = upto[dev] = st.tracker.committed
-                if not st.tracker.missing():
-                    st.gap_since, st.gap_alarmed = None, False
+            if st is None:
+                continue
+            f.acked = n = st.tracker.committed
+            if not st.tracker.missing():
+                st.gap_since, st.gap_alarmed = None, False
+            if n > 0 and (dev in again or now - st.acked_at >= self.ack_interval
+                          or n - st.acked_sent >= self.ack_every):
+                upto[dev] = n
+            elif n > st.acked_sent:
+                self._ack_pending.add(dev)
 
         async def allocate(conn: BaseDBAsyncClient) -> list:
             items = [(dev, "ack", {"upto": n}) for dev, n in upto.items() if n > 0]
@@ -267,50 +323,12 @@ class Ingestion:
             await self._raise(dev, kind, message)
         return sealed, upto
 
-    async def _watch_gaps(self) -> None:
-        """Raise one alarm per hole that stays open past the grace period."""
-        while True:
-            await asyncio.sleep(min(1.0, self.gap_grace / 2))
-            now = time.monotonic()
-            for st in self.registry.all():
-                if st.gap_since is None or st.gap_alarmed:
-                    continue
-                if now - st.gap_since < self.gap_grace:
-                    if self.share_group:  # another worker may have stored the hole
-                        await self._fill_from_db(st)
-                    continue
-                missing = await self._fill_from_db(st)
-                if not missing:
-                    st.gap_since = None
-                    continue
-                st.gap_alarmed = True
-                log.warning("device %s: events %s..%s missing for %.0fs", st.id, missing[0],
-                            missing[-1], now - st.gap_since)
-                await self._raise(st.id, "seq_gap",
-                                  f"{len(missing)} event(s) missing: seq {missing[0]}..{missing[-1]}")
-
     async def _raise(self, device: str, kind: str, message: str) -> None:
         try:
             await self.alarm(device, kind, message)
         except Exception as e:  # an alarm must not stop ingestion; the log keeps it
             log.error("alarm %s for %s not recorded (%s): %s", kind, device, e, message)
 
-    async def _fill_from_db(self, st: DeviceState) -> list[int]:
-        """Feed the tracker the missing seqs other workers stored; ack any progress.
-
-        Returns the seqs still missing.
-        """
-        missing = st.tracker.missing()
-        if not missing:
-            return missing
-        try:
-            rows = await stored_between(st.id, missing[0], missing[-1])
-            for seq, prev, h in rows:
-                st.tracker.observe(seq, prev, h)
-            if st.tracker.committed > st.acked_sent:
-                await self.commands.send(st.id, "ack", {"upto": st.tracker.committed})
-                st.acked_sent = st.tracker.committed
-                self.stats.acks_sent += 1
-        except Exception as e:  # the database is away: try on the next round
-            log.info("gap check for %s failed: %s", st.id, e)
-        return st.tracker.missing()
+    def _ack_later(self, device: str) -> None:
+        self._ack_pending.add(device)  # the batch loop sends it
+        self._wake.set()

@@ -35,6 +35,7 @@ class DeviceState:
     tracker: SeqTracker
     loaded: float = field(default_factory=time.monotonic)
     acked_sent: int = 0  # the last `upto` sent in an ack command
+    acked_at: float = 0.0  # when (monotonic) that ack went out
     gap_since: float | None = None  # when the current hole was first seen
     gap_alarmed: bool = False
 

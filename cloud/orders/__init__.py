@@ -7,7 +7,13 @@ lifecycle, queries). Ingestion and the web call the service functions re-exporte
     await orders.pay(order_id, amount, currency, version)      # the commerce payment side
 """
 
-from fingerpos.cloud.orders.lifecycle import cancel, device_ack, expire_unpaid, flag_unaccepted
+from fingerpos.cloud.orders.lifecycle import (
+    cancel,
+    device_ack,
+    expire_unpaid,
+    flag_unaccepted,
+    stage,
+)
 from fingerpos.cloud.orders.queries import get_for, list_for, order_json
 from fingerpos.cloud.orders.service import (
     change_price,
@@ -20,4 +26,4 @@ from fingerpos.cloud.orders.states import State
 
 __all__ = ["State", "cancel", "change_price", "create_from_cart", "device_ack", "expire_unpaid",
            "flag_unaccepted", "from_sale", "get_for", "list_for", "order_json", "pay",
-           "price_change_from_device"]
+           "price_change_from_device", "stage"]

@@ -55,8 +55,7 @@ async def device_ack(device_id: str, event_id: int | None, data: dict[str, Any])
                       note=f"terminal {ack.action}")
 
 
-async def cancel(order_id: int, user: User) -> Order:
-    """A buyer cancels their unpaid order; staff cancel their shop's; admins any."""
+async def _visible_order(order_id: int, user: User) -> Order:
     order = await Order.get_or_none(id=order_id)
     visible = order is not None and (
         user.role == Role.ADMIN
@@ -64,6 +63,27 @@ async def cancel(order_id: int, user: User) -> Order:
         or (user.role in (Role.SELLER, Role.MANAGER) and order.shop_id == user.shop_id))
     if not visible:
         raise NotFound(f"no order {order_id}")
+    return order  # type: ignore[return-value]
+
+
+async def stage(order_id: int, user: User, hold: bool) -> Order:
+    """Hold an unpaid order for revision (staff), or release it back to pending_payment;
+    a release restarts the payment timer."""
+    order = await _visible_order(order_id, user)
+    if user.role == Role.BUYER:
+        raise Forbidden("only the shop holds or releases orders")
+    target = State.HELD if hold else State.PENDING_PAYMENT
+    if not hold and order.state != State.HELD:
+        raise Conflict(f"order {order_id} is {order.state}, not held")
+    order = await move(order, target, user_id=user.id, note="held" if hold else "released")
+    await audit.record(f"user:{user.id}", "order.hold" if hold else "order.release",
+                       f"order:{order_id}", user_id=user.id)
+    return order
+
+
+async def cancel(order_id: int, user: User) -> Order:
+    """A buyer cancels their unpaid order; staff cancel their shop's; admins any."""
+    order = await _visible_order(order_id, user)
     if user.role == Role.BUYER and order.state != State.PENDING_PAYMENT:
         raise Conflict("a paid order can be cancelled only by the shop")
     order = await move(order, State.CANCELLED, user_id=user.id, note="cancelled")

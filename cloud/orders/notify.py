@@ -12,10 +12,11 @@ from typing import Any
 
 from fingerpos import protocol
 from fingerpos.cloud import monitor
-from fingerpos.cloud.appkeys import COMMANDS, KEYRING, METRICS
+from fingerpos.cloud.appkeys import COMMANDS, KEYRING, KNOWN_SHOPS, METRICS
 from fingerpos.cloud.keyring import KeyringError
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderLine
+from fingerpos.cloud.models.shops import Shop
 from fingerpos.cloud.orders.queries import order_json
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,16 @@ def _app() -> Any:
     if app is None:
         raise RuntimeError("no fingerpos app is active in this task")
     return app
+
+
+async def ensure_shop(shop_id: str) -> None:
+    """Create the shop row a terminal's orders refer to, once per app (orders have a
+    foreign key to shops; terminals may be registered before their shop has a name)."""
+    app = _app()
+    known: set[str] = app[KNOWN_SHOPS]
+    if shop_id not in known:
+        await Shop.get_or_create(id=shop_id)
+        known.add(shop_id)
 
 
 def pickup_key() -> bytes:

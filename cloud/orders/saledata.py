@@ -27,9 +27,14 @@ def _int(data: dict, name: str, lo: int, hi: int) -> int:
 
 def _str(data: dict, name: str, lo: int, hi: int) -> str:
     value = data.get(name)
-    if not isinstance(value, str) or not lo <= len(value) <= hi:
-        raise Invalid(f"{name} must be a string of {lo}..{hi} characters")
+    if not isinstance(value, str) or not lo <= len(value) <= hi or "\x00" in value:
+        raise Invalid(f"{name} must be a string of {lo}..{hi} characters (no NUL)")
     return value
+
+
+def clean_text(value: object, limit: int) -> str:
+    """Free text from a terminal, made storable: PostgreSQL text cannot hold U+0000."""
+    return str(value).replace("\x00", "")[:limit]
 
 
 def _obj(value: Any, what: str) -> dict:
@@ -58,7 +63,7 @@ def parse_sale(data: Any) -> Sale:
         item = _obj(item, "an item")
         lines.append(Line(sku=_str(item, "sku", 1, 64), qty=_int(item, "qty", 1, 10_000),
                           unit_price=_int(item, "price", 0, MAX_TOTAL),
-                          name=str(item.get("name", ""))[:200]))
+                          name=clean_text(item.get("name", ""), 200)))
     payment = _obj(data.get("payment"), "payment")
     currency = _str(payment, "currency", 3, 3)
     if not _CURRENCY.fullmatch(currency):
@@ -79,12 +84,15 @@ class PriceChange:
 def parse_price_change(data: Any) -> PriceChange:
     data = _obj(data, "price_change data")
     seller = data.get("seller")
+    if isinstance(seller, str) and seller.isdigit() and len(seller) <= 10:
+        seller = int(seller)  # rosters carry seller ids as strings
     if seller is not None and (type(seller) is not int or not 1 <= seller <= MAX_ID):
         raise Invalid("seller must be a user id")
     reason = data.get("reason", "")
     return PriceChange(order=_int(data, "order", 1, MAX_ID), version=_int(data, "version", 1, MAX_ID),
                        total=_int(data, "total", 0, MAX_TOTAL),
-                       reason=reason[:200] if isinstance(reason, str) else "", seller=seller)
+                       reason=clean_text(reason, 200) if isinstance(reason, str) else "",
+                       seller=seller)
 
 
 @dataclass(frozen=True)

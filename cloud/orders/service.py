@@ -15,7 +15,7 @@ from fingerpos.cloud import audit
 from fingerpos.cloud.errors import Conflict, DomainError, Invalid, NotFound
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment
-from fingerpos.cloud.models.shops import Product, Shop
+from fingerpos.cloud.models.shops import Product
 from fingerpos.cloud.models.users import User
 from fingerpos.cloud.orders import notify, saledata
 from fingerpos.cloud.orders.queries import order_json
@@ -77,7 +77,8 @@ async def create_from_cart(buyer: User, shop_id: str, items: list[dict[str, Any]
 
 
 async def from_sale(device_id: str, event_id: int | None, data: dict[str, Any]) -> Order:
-    """A terminal `sale` event -> a paid order at once (idempotent per device and `ref`).
+    """A terminal `sale` event -> a paid order at once (idempotent per device and `ref`:
+    the unique index decides, so the common first delivery costs no extra lookup).
 
     A sale whose payment does not cover its items is kept as a `held` order and
     raises an alarm, rather than being dropped.
@@ -86,10 +87,7 @@ async def from_sale(device_id: str, event_id: int | None, data: dict[str, Any]) 
     device = await Device.get_or_none(id=device_id)
     if device is None or device.revoked:
         raise NotFound(f"no active device {device_id}")
-    existing = await Order.get_or_none(device_id=device_id, ref=sale.ref)
-    if existing is not None:
-        return existing
-    await Shop.get_or_create(id=device.shop)
+    await notify.ensure_shop(device.shop)
     total = total_of(sale.lines)
     paid_ok = sale.amount == total
     state = State.PAID if paid_ok else State.HELD
@@ -102,7 +100,7 @@ async def from_sale(device_id: str, event_id: int | None, data: dict[str, Any]) 
                                  version=1, method=sale.method, accepted=paid_ok,
                                  reason="" if paid_ok else "amount differs from the items' total",
                                  using_db=conn)
-    except IntegrityError:  # another worker stored the same sale first
+    except IntegrityError:  # this sale is stored already (re-sent, or by another worker)
         return await Order.get(device_id=device_id, ref=sale.ref)
     if not paid_ok:
         from fingerpos.cloud import alarms

@@ -6,6 +6,7 @@ hex in key_enc (`open_hex`): these tests are about ingestion, not key storage.
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import pytest
@@ -37,9 +38,19 @@ async def register(dev: str, shop: str = "shop1", key: bytes | None = None) -> b
     return key
 
 
+_numbers = itertools.count(1)
+
+
 @pytest.fixture
-async def ingest_db(tmp_path):
-    await init_db(f"sqlite://{tmp_path}/cloud.db")
+async def ingest_db(request, tmp_path):
+    """SQLite, or with FINGERPOS_TEST_DB=postgres a fresh database on the session's cluster."""
+    if os.environ.get("FINGERPOS_TEST_DB", "sqlite") == "postgres":
+        cluster = request.getfixturevalue("postgres")
+        name = f"fp_ingest_{os.getpid()}_{next(_numbers)}"
+        await cluster.execute(f"CREATE DATABASE {name}")
+        await init_db(cluster.url(name))
+    else:
+        await init_db(f"sqlite://{tmp_path}/cloud.db")
     yield
     await Tortoise.close_connections()
 

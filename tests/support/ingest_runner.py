@@ -1,4 +1,7 @@
-"""Run the ingestion alone in a process, for the crash tests: runner.py DB_URL MQTT_URL CLIENT_ID
+"""Run the real cloud app (create_app, ingestion and order engine, no HTTP site) in a
+process of its own, for the crash tests:
+
+    python -m tests.support.ingest_runner DB_URL MQTT_URL CLIENT_ID DATA_DIR
 
 Prints "ready" once subscribed; runs until killed. (The tests SIGKILL it.)
 """
@@ -6,22 +9,29 @@ Prints "ready" once subscribed; runs until killed. (The tests SIGKILL it.)
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+from pathlib import Path
 
-from fingerpos.cloud.ingest.pipeline import Ingestion
-from fingerpos.cloud.ingest.registry import DeviceRegistry
-from tortoise import Tortoise
+from aiohttp import web
+from fingerpos.cloud.app import create_app
+from fingerpos.cloud.config import Config
 
-from tests.support.ingest_env import MODELS, open_hex
+SECRET = "crash-test-secret-0123456789abcdef"
 
 
-async def main(db_url: str, mqtt_url: str, client_id: str) -> None:
-    await Tortoise.init(db_url=db_url, modules={"models": MODELS})
-    ing = Ingestion(mqtt_url, DeviceRegistry(open_hex), client_id=client_id)
-    await ing.start()
+def config(db_url: str, mqtt_url: str, data_dir: str) -> Config:
+    return Config(db_url=db_url, mqtt_url=mqtt_url, data_dir=Path(data_dir), port=0,
+                  key_secret=SECRET, timer_interval_s=3600.0)
+
+
+async def main(db_url: str, mqtt_url: str, client_id: str, data_dir: str) -> None:
+    os.environ["FINGERPOS_WORKER"] = client_id  # the persistent MQTT session's name
+    runner = web.AppRunner(create_app(config(db_url, mqtt_url, data_dir)))
+    await runner.setup()  # database, monitor, timers, ingestion
     print("ready", flush=True)
     await asyncio.Event().wait()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    asyncio.run(main(*sys.argv[1:5]))

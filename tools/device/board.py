@@ -25,6 +25,7 @@ from collections.abc import Sequence
 MARKER = "FPJSON:"
 DEFAULT_TIMEOUT_S = 30.0
 REBOOT_WAIT_S = 20.0
+MIN_MICROPYTHON = (1, 22)
 
 
 class BoardError(Exception):
@@ -36,6 +37,10 @@ class NoBoard(BoardError):
 
 
 class NotMicroPython(BoardError):
+    pass
+
+
+class OldMicroPython(BoardError):
     pass
 
 
@@ -118,17 +123,33 @@ try:
 except OSError:
     app = False
 print('FPJSON:' + json.dumps({'impl': sys.implementation.name, 'platform': sys.platform,
-    'machine': getattr(sys.implementation, '_machine', ''), 'version': sys.version,
-    'free': free, 'app': app}))
+    'machine': getattr(sys.implementation, '_machine', ''),
+    'version': list(sys.implementation.version[:3]), 'free': free, 'app': app}))
 """
 
 
 def probe(board: Mpremote, root: str, timeout: float | None = None) -> dict:
-    """What runs on the board; NotMicroPython unless it is MicroPython."""
+    """What runs on the board; NotMicroPython unless it is MicroPython new enough for mpy v6."""
     info = board.exec_json(f"ROOT = {root!r}\n" + PROBE, timeout=timeout)
     if not isinstance(info, dict) or info.get("impl") != "micropython":
         raise NotMicroPython(f"the device at {board.port} runs {info!r}, not MicroPython")
+    check_version(board.port, info)
     return info
+
+
+def version_text(info: dict) -> str:
+    version = info.get("version")
+    return ".".join(str(n) for n in version) if isinstance(version, list) else ""
+
+
+def check_version(port: str, info: dict) -> None:
+    """Bundles hold mpy v6.x bytecode (mpy-cross 1.22+); older MicroPython cannot load it."""
+    version = info.get("version")
+    if not isinstance(version, list) or tuple(version[:2]) < MIN_MICROPYTHON:
+        raise OldMicroPython(
+            f"the board at {port} runs MicroPython {version_text(info) or '?'}; fingerpos needs "
+            f"{'.'.join(map(str, MIN_MICROPYTHON))} or newer: flash a current Pico W .uf2 "
+            "(hold BOOTSEL while plugging it in)")
 
 
 def wait_ready(board: Mpremote, root: str, timeout: float = REBOOT_WAIT_S) -> dict:

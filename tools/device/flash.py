@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from fingerpos.tools.device import bundle as bundle_mod
-from fingerpos.tools.device.board import BoardError, Mpremote, probe, wait_ready
+from fingerpos.tools.device.board import BoardError, Mpremote, probe, version_text, wait_ready
 
 PREPARE = """
 import os, json
@@ -98,7 +98,7 @@ def flash(board: Mpremote, bundle_dir: Path, root: str = "/",
     info = probe(board, root)
     total = sum(f.size for f in files)
     say(f"board at {board.port}: {info.get('machine') or info.get('platform')}, "
-        f"MicroPython {str(info.get('version', '')).split(';')[0]}")
+        f"MicroPython {version_text(info)}")
     if isinstance(info.get("free"), int) and 0 <= info["free"] < total:
         say(f"warning: {info['free']} bytes free on the board, the bundle has {total}; "
             "files it replaces free their space as they are copied")

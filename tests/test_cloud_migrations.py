@@ -1,0 +1,33 @@
+"""The committed migrations describe exactly the models (so `fingerpos migrate` builds the
+schema the code expects), and `serve`'s schema check sees pending ones."""
+
+from __future__ import annotations
+
+import pytest
+from fingerpos.cloud import db
+from tortoise.context import TortoiseContext
+from tortoise.migrations.autodetector import MigrationAutodetector
+
+pytestmark = pytest.mark.cloud
+
+
+async def test_models_have_no_changes_without_a_migration():
+    config = db.tortoise_config("sqlite://:memory:")
+    ctx = TortoiseContext()
+    with ctx:
+        await ctx.init(config=config, init_connections=False)
+        writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
+    assert not writers, ("models changed without a migration: run "
+                         "`.venv/bin/tortoise -c fingerpos.cloud.db.TORTOISE_ORM makemigrations`")
+
+
+async def test_pending_then_applied(tmp_path):
+    ctx = await db.open_context(f"sqlite://{tmp_path}/m.sqlite3")
+    try:
+        with ctx:
+            assert await db.pending_migrations(ctx) == ["models.0001_initial"]
+            assert await db.migrate(ctx) == ["models.0001_initial"]
+            assert await db.pending_migrations(ctx) == []
+            assert await db.migrate(ctx) == []
+    finally:
+        await ctx.close_connections()
