@@ -162,3 +162,27 @@ def test_device_sim_bad_input_is_one_line(tmp_path):
                              timeout=60)
         assert res.returncode == 1, res
         assert res.stderr.startswith("error: ") and words in res.stderr, res.stderr
+
+
+def test_demo_ctrl_c_during_start_up_leaves_nothing(tmp_path):
+    """Ctrl-C while terminals are provisioned and booting: start-up is cancelled, all stops."""
+    data, log = tmp_path / "demo-data", tmp_path / "demo.log"
+    proc = _start("demo", "--port", str(free_port()), "--data-dir", str(data), log=log)
+    seen: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            _descendants(proc, seen)
+            if _terminals(seen):  # the first firmware started: the demo is mid start-up
+                break
+            time.sleep(0.1)
+        rc = _interrupt(proc, timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = log.read_text()
+    assert rc == 0, out
+    assert _terminals(seen), out
+    assert "sellers are selling" not in out
+    assert _leftovers(seen, str(data)) == []
+    assert out.splitlines()[-1] == "stopped"

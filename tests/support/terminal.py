@@ -11,7 +11,8 @@ and `fingerpos demo` run the same terminals; tests import it from here.
 
 from __future__ import annotations
 
-from fingerpos.tools.fleet.terminal import SOURCE_ROOT, ControlServer, Terminal, micropython_binary
+from fingerpos.tools.fleet.control import ControlServer
+from fingerpos.tools.fleet.terminal import SOURCE_ROOT, Terminal, micropython_binary
 
 REPO = SOURCE_ROOT
 MICROPYTHON = micropython_binary()

@@ -28,6 +28,7 @@ import aiohttp
 from aiohttp import web
 from fingerpos.cloud import db
 from fingerpos.cloud.app import create_app
+from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.config import Config
 from fingerpos.cloud.ingest.wiring import BIND_ENV, BROKER_URL
 from fingerpos.cloud.models.orders import Order
@@ -99,14 +100,28 @@ class Demo:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.stop.set)
+        stopped = asyncio.create_task(self.stop.wait())
         try:
-            await self._start()
-            await self._watch()
+            await self._open_cloud()
+            starting = asyncio.create_task(self._populate())
+            # Ctrl-C during start-up cancels it at once: what already runs is stopped below
+            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+            else:
+                starting.result()  # a DemoError from start-up
+                await self._watch()
         finally:
+            stopped.cancel()
             await self._shutdown()
         return 0
 
-    async def _start(self) -> None:
+    async def _open_cloud(self) -> None:
+        """Data dir, migrations, the cloud app. Runs in the main task: runner.setup() enters
+        the database context here, and every task made afterwards inherits it (the shared
+        TortoiseContext must not be entered by concurrent tasks: its token is per object)."""
         o = self.opts
         data = _fresh_dir(o.data_dir)
         os.environ[BIND_ENV] = f"127.0.0.1:{_free_port()}"  # never collide with a real 1883
@@ -127,10 +142,11 @@ class Demo:
         self.base = base
         self.say(f"cloud on {base}/ with the embedded MQTT broker on {app[BROKER_URL]}")
 
+    async def _populate(self) -> None:
+        o, app, base = self.opts, self.app, self.base
+        data = Path(app[CONFIG].data_dir)
         persons = shop.people(sellers=o.terminals)
         admin = next(p for p in persons if p.role == "admin")
-        # runner.setup() entered the database context in this task; the tasks made
-        # from here on (gather, create_task) inherit it.
         token = await shop.create_admin(admin)
         async with aiohttp.ClientSession() as s:
             n = await shop.seed_catalogue(s, base, token)
@@ -171,6 +187,8 @@ class Demo:
             who = Staff(person.id, person.name, person.pin, person.finger)
             boss = Staff(manager.id, manager.name, manager.pin, manager.finger)
             self.staff[dev] = [who, boss]
+            desk.assigned[dev] = {who.id, boss.id}  # this counter's roster: its seller + manager
+            await desk.send_roster(dev)
             assert self.fleet is not None
             t = self.fleet.terminals[dev]
             for attempt in (1, 2):  # a terminal that rebooted meanwhile lost the enrol_start

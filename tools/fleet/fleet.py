@@ -60,6 +60,7 @@ class Fleet:
         self.reboots: dict[str, int] = {}
         self.exits: dict[str, list[int]] = {}
         self._stopping = threading.Event()
+        self._lock = threading.Lock()
         self._supervisor = threading.Thread(target=self._supervise, name="fleet-supervisor",
                                             daemon=True)
 
@@ -74,23 +75,30 @@ class Fleet:
                     t.restart()
 
     def start(self) -> Fleet:
+        """Start every terminal; a stop() from another thread meanwhile wins (none is left)."""
         try:
             for m in self.members:
-                t = Terminal(m.run_dir, m.config, firmware_dir=m.firmware_dir,
-                             device_dir=m.run_dir / "device", max_events=MAX_EVENTS)
-                self.terminals[m.id] = t
-                t.start()
+                with self._lock:
+                    if self._stopping.is_set():
+                        break
+                    t = Terminal(m.run_dir, m.config, firmware_dir=m.firmware_dir,
+                                 device_dir=m.run_dir / "device", max_events=MAX_EVENTS)
+                    self.terminals[m.id] = t
+                    t.start()
         except BaseException:
             self.stop()
             raise
-        self._supervisor.start()
+        if not self._stopping.is_set():
+            self._supervisor.start()
         return self
 
     def wait_online(self, timeout: float = 60.0) -> list[str]:
         """Ids of the terminals that showed `online` within timeout (all of them, normally)."""
         deadline = time.monotonic() + timeout
         online = []
-        for dev, t in self.terminals.items():
+        for dev, t in list(self.terminals.items()):
+            if self._stopping.is_set():
+                break
             try:
                 t.wait_display("online", timeout=max(deadline - time.monotonic(), 0.1))
                 online.append(dev)
@@ -131,7 +139,8 @@ class Fleet:
         return out
 
     def stop(self, wait: float = 5.0) -> None:
-        self._stopping.set()
+        with self._lock:  # no terminal is half-started while we stop them
+            self._stopping.set()
         if self._supervisor.is_alive():
             self._supervisor.join(timeout=5)
         for s in self.sellers.values():

@@ -48,11 +48,18 @@ def _event_data(body: Any) -> dict:
 
 
 class StaffDesk:
-    """pins: cloud user id (str) -> PIN, for the sellers and managers the demo created."""
+    """pins: cloud user id (str) -> PIN, for the sellers and managers the demo created.
 
-    def __init__(self, app: web.Application, pins: dict[str, str]) -> None:
+    assigned: device id -> the user ids who work at that counter. The roster of a
+    device in it lists only them: with the whole shop's staff (4+ PIN hashes) the
+    firmware (fw-core 0.1.0) runs out of its 128 KiB heap during an enrolment.
+    """
+
+    def __init__(self, app: web.Application, pins: dict[str, str],
+                 assigned: dict[str, set[str]] | None = None) -> None:
         self.app = app
         self.pins = dict(pins)
+        self.assigned = assigned if assigned is not None else {}
 
     def install(self) -> StaffDesk:
         """Answer every terminal's `online` with catalogue + this roster (replaces the bare one)."""
@@ -80,8 +87,11 @@ class StaffDesk:
         staff = await User.filter(shop_id=device.shop, disabled=False,
                                   role__in=[Role.SELLER, Role.MANAGER]).order_by("id")
         sellers = []
+        only = self.assigned.get(device_id)
         for u in staff:
             sid = str(u.id)
+            if only is not None and sid not in only:
+                continue
             pin = self.pins.get(sid)
             sellers.append({"id": sid, "name": u.name[:16], "slots": slots.get(sid, []),
                             "pin": protocol.pin_hash(key, sid, pin) if pin else "",
