@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 from fingerpos.cloud.appkeys import CONFIG
+from tortoise import context as tortoise_context
 from tortoise.context import TortoiseContext
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -26,6 +27,7 @@ MODEL_MODULES: list[str] = [
     "fingerpos.cloud.models.orders",
     "fingerpos.cloud.models.alarms",
     "fingerpos.cloud.models.devices",
+    "fingerpos.cloud.models.commerce",
 ]
 MIGRATIONS = "fingerpos.cloud.migrations"
 
@@ -126,8 +128,13 @@ async def context_middleware(request: web.Request, handler: Any) -> web.StreamRe
     ctx = request.app.get(DB)
     if ctx is None:
         return await handler(request)
-    with ctx:
+    # Not `with ctx:` - that keeps one token on the shared context object, which
+    # concurrent requests overwrite (reset then fails: "created in a different Context").
+    token = tortoise_context._current_context.set(ctx)
+    try:
         return await handler(request)
+    finally:
+        tortoise_context._current_context.reset(token)
 
 
 # For tortoise's own CLI when writing migrations after a model change:

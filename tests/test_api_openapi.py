@@ -30,7 +30,9 @@ def _app_routes(app: web.Application) -> set[tuple[str, str]]:
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource else {}
         path = info.get("path") or info.get("formatter")
-        if route.method != "HEAD" and path:
+        # The API and the infrastructure endpoints; browser pages (commerce) are not API.
+        if route.method != "HEAD" and path and (path.startswith("/api/")
+                                                or path in ("/healthz", "/metrics")):
             out.add((route.method.lower(), path))
     return out
 

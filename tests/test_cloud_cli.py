@@ -12,7 +12,8 @@ import urllib.request
 import pytest
 from fingerpos.tools.mosquitto import free_port
 
-pytestmark = pytest.mark.cloud
+# Not marked `cloud`: these run real processes on SQLite files, so the PostgreSQL pass of
+# ./run test would only repeat them.
 FP = [sys.executable, "-m", "fingerpos.tools.cli"]
 
 

@@ -3,6 +3,8 @@ schema the code expects), and `serve`'s schema check sees pending ones."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fingerpos.cloud import db
 from tortoise.context import TortoiseContext
@@ -21,12 +23,17 @@ async def test_models_have_no_changes_without_a_migration():
                          "`.venv/bin/tortoise -c fingerpos.cloud.db.TORTOISE_ORM makemigrations`")
 
 
+MIGRATIONS = Path(__file__).resolve().parent.parent / "cloud" / "migrations"
+
+
 async def test_pending_then_applied(tmp_path):
     ctx = await db.open_context(f"sqlite://{tmp_path}/m.sqlite3")
     try:
         with ctx:
-            assert await db.pending_migrations(ctx) == ["models.0001_initial"]
-            assert await db.migrate(ctx) == ["models.0001_initial"]
+            every = sorted("models." + f.stem for f in MIGRATIONS.glob("[0-9]*.py"))
+            assert every[:2] == ["models.0001_initial", "models.0002_commerce"]
+            assert await db.pending_migrations(ctx) == every
+            assert await db.migrate(ctx) == every
             assert await db.pending_migrations(ctx) == []
             assert await db.migrate(ctx) == []
     finally:

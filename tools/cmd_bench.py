@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from fingerpos.tools import bench_load
+from fingerpos.tools import bench_load, bench_search
 from fingerpos.tools.mosquitto import INSTALL_HINT, Mosquitto, free_port
 
 MODES = ("heartbeat", "sale", "steady")
@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--json", metavar="PATH", default="bench-ingest.json",
                    help="where to write the results (default bench-ingest.json)")
     i.set_defaults(func=_bench_ingest)
+    bench_search.register(ps)  # commerce: `fingerpos bench search` (tools/bench_search.py)
 
 
 def _bench_ingest(args: argparse.Namespace) -> int:

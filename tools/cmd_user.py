@@ -32,6 +32,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--db", metavar="URL", help="database URL (default: the SQLite file)")
     c.add_argument("--data-dir", metavar="DIR", help="data directory")
     c.set_defaults(func=_create)
+    pin = ps.add_parser("pin", help="set a seller's or manager's terminal PIN (4-8 digits)",
+                        description="Set the PIN a seller types at the terminal. Terminals get "
+                        "it (as a hash keyed with their own key) in their next roster, sent "
+                        "when they come online.")
+    pin.add_argument("--email", required=True)
+    pin.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    pin.add_argument("--db", metavar="URL", help="database URL (default: the SQLite file)")
+    pin.add_argument("--data-dir", metavar="DIR", help="data directory")
+    pin.set_defaults(func=_pin)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -73,4 +82,39 @@ def _create(args: argparse.Namespace) -> int:
     print(f"created user {user_id} ({args.email}, {args.role})", file=sys.stderr)
     if token:
         print(token)
+    return 0
+
+
+async def _set_pin(args: argparse.Namespace, pin: str) -> None:
+    from fingerpos.cloud.keyring import DeviceKeyring
+    from fingerpos.cloud.models.users import User
+    from fingerpos.cloud.roster import set_pin
+
+    config = config_from(args)
+    ctx = await db.open_context(config.database_url)
+    try:
+        with ctx:
+            if await db.pending_migrations(ctx):
+                raise db.DatabaseError("the database schema is out of date: run "
+                                       "`fingerpos migrate` first")
+            user = await User.get_or_none(email=args.email.strip().lower())
+            if user is None:
+                raise db.DatabaseError(f"no user with the email {args.email}")
+            await set_pin(user, pin, DeviceKeyring(config.key_secret))
+    finally:
+        await ctx.close_connections()
+
+
+def _pin(args: argparse.Namespace) -> int:
+    pin = sys.stdin.readline().strip() if args.pin_stdin or not sys.stdin.isatty() \
+        else getpass.getpass("PIN: ")
+    try:
+        asyncio.run(_set_pin(args, pin))
+    except (ConfigError, db.DatabaseError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except DomainError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 1
+    print(f"PIN set for {args.email}; terminals get it with their next roster", file=sys.stderr)
     return 0

@@ -40,7 +40,7 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
     if r.body is not None:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": _schema(r.body, defs)}}}
-    ok_content = ({"text/plain": {"schema": {"type": "string"}}} if r.content == "text/plain"
+    ok_content = ({r.content: {"schema": {"type": "string"}}} if r.content != "application/json"
                   else {"application/json": {"schema": {"type": "object"}}})
     responses: dict[str, Any] = {str(r.ok): {"description": "success"}}
     if r.ok != 101:

@@ -7,10 +7,16 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from fingerpos.cloud.api import schemas as s
+from fingerpos.cloud.api import schemas_commerce as sc
 from fingerpos.cloud.api import views_auth as va
+from fingerpos.cloud.api import views_catalog as vcat
 from fingerpos.cloud.api import views_devices as vd
+from fingerpos.cloud.api import views_export as vx
 from fingerpos.cloud.api import views_monitor as vm
 from fingerpos.cloud.api import views_orders as vo
+from fingerpos.cloud.api import views_payments as vp
+from fingerpos.cloud.api import views_receipts as vr
+from fingerpos.cloud.api import views_revisions as vrev
 from pydantic import BaseModel
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -49,12 +55,18 @@ ROUTES: list[Route] = [
           errors=(400, 401, 403, 409, 413)),
     Route("GET", V1 + "/shops/{shop}/products", vd.products, "A shop's products", query=s.NoQuery,
           auth=False, errors=(400,)),
-    Route("POST", V1 + "/shops/{shop}/products", vd.put_product, "Create or update a product",
-          s.ProductIn, errors=(400, 401, 403, 404, 413)),
-    Route("GET", V1 + "/orders", vo.list_, "Orders the caller may see, filtered", query=s.OrderFilter),
+    Route("POST", V1 + "/shops/{shop}/products", vcat.put_product,
+          "Create or update a product by sku (the shop's sellers and managers, admins)",
+          sc.ProductFull, errors=(400, 401, 403, 404, 413)),
+    Route("GET", V1 + "/orders", vx.list_,
+          "Orders the caller may see, filtered; `next` is the keyset cursor for `before`",
+          query=sc.OrderQuery),
     Route("POST", V1 + "/orders", vo.create, "Place an order from a cart (buyer)", s.CartIn, ok=201,
           errors=(400, 401, 403, 404, 413)),
     # Before /orders/{order}: routes match in this order.
+    Route("GET", V1 + "/orders/export.csv", vx.export_csv,
+          "CSV export of the orders matching the filter, streamed (formula cells escaped)",
+          query=sc.ExportQuery, content="text/csv"),
     Route("GET", V1 + "/orders/ws", vm.buyer_feed,
           "WebSocket feed of the caller's own orders: {kind: hello|order, data}", ok=101,
           errors=(400, 401, 403)),
@@ -80,6 +92,41 @@ ROUTES: list[Route] = [
     Route("GET", V1 + "/monitor/ws", vm.feed,
           "WebSocket live feed: JSON messages {kind, data}; kind snapshot|order|alarm|counts|device|ingest",
           ok=101, errors=(400, 401, 403)),
+    # Commerce (cloud/commerce): catalogue, payments, receipts, validation and revision.
+    Route("GET", V1 + "/products/search", vcat.search,
+          "Search products: full text ranked, filters, paginated", query=sc.SearchQuery,
+          auth=False, errors=(400,)),
+    Route("GET", V1 + "/shops/{shop}/products/{sku}", vcat.get_product, "One product",
+          auth=False, errors=(404,)),
+    Route("DELETE", V1 + "/shops/{shop}/products/{sku}", vcat.delete_product,
+          "Delete a product (the shop's sellers and managers, admins)"),
+    Route("GET", V1 + "/shops/{shop}/categories", vcat.categories, "A shop's categories",
+          auth=False, errors=(404,)),
+    Route("POST", V1 + "/shops/{shop}/categories", vcat.add_category, "Add a category",
+          sc.CategoryIn, ok=201, errors=(400, 401, 403, 404, 409, 413)),
+    Route("POST", V1 + "/orders/{order}/payments", vp.create_intent,
+          "Payment intent for one order version (buyer; Idempotency-Key honoured)", sc.IntentIn,
+          ok=201, errors=(400, 401, 403, 404, 409, 413)),
+    Route("GET", V1 + "/pay/sandbox/{intent}", vp.get_intent,
+          "A sandbox payment as its hosted page shows it (the paying buyer)"),
+    Route("POST", V1 + "/pay/sandbox/{intent}", vp.sandbox_pay,
+          "The sandbox hosted page's card submission (card checked, never stored; "
+          "Idempotency-Key honoured; throttled)", sc.SandboxPayIn,
+          errors=(400, 401, 403, 404, 409, 413, 429)),
+    Route("POST", V1 + "/payments/sandbox/callback", vp.sandbox_callback,
+          "Provider callback, signed: Fingerpos-Signature t=<unix>,v1=<HMAC-SHA256>",
+          auth=False, errors=(400, 409, 413)),
+    Route("GET", V1 + "/orders/{order}/receipt.pdf", vr.receipt_pdf,
+          "PDF receipt (the order's buyer, the shop's staff)", content="application/pdf"),
+    Route("POST", V1 + "/orders/{order}/print", vr.print_,
+          "Validate, then print the receipt on a terminal of the shop (reprints marked)",
+          sc.PrintIn, errors=(400, 401, 403, 404, 409, 413)),
+    Route("POST", V1 + "/orders/{order}/validate", vrev.validate,
+          "Validation before print; a failing order is held with its reasons",
+          errors=(400, 401, 403, 404, 409)),
+    Route("POST", V1 + "/orders/{order}/revise", vrev.revise,
+          "Revise a held order: a new revision, validated again", sc.ReviseIn,
+          errors=(400, 401, 403, 404, 409, 413)),
     Route("GET", "/healthz", vm.healthz, "Liveness", auth=False, errors=()),
     Route("GET", "/metrics", vm.metrics, "Prometheus text format", auth=False, errors=(),
           content="text/plain"),

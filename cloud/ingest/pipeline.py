@@ -61,6 +61,7 @@ class Ingestion:
                  gap_grace: float = 5.0, alarm: Alarm | None = None,
                  ack_interval: float = 0.25, ack_every: int = 256,
                  refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
+                 welcome: Callable[[str], Awaitable[object]] | None = None,
                  ) -> None:
         self.mqtt_url = mqtt_url
         self.registry = registry
@@ -79,7 +80,7 @@ class Ingestion:
         self.ack_every = ack_every
         self._ack_pending: set[str] = set()
         self.commands = CommandSender(registry, self._publish)
-        self.status = StatusDesk(self.commands, self.stats, notify, roster)
+        self.status = StatusDesk(self.commands, self.stats, notify, roster, welcome)
         self.link: MqttLink | None = None
         self.verifier = EventVerifier()
         self._inbox: deque[_Raw] = deque()

@@ -23,8 +23,10 @@ _STATES = {b"online": True, b"offline": False}
 class StatusDesk:
     def __init__(self, commands: CommandSender, stats: IngestStats,
                  notify: Callable[[str, dict], Awaitable[None]],
-                 roster: Callable[[str], Awaitable[dict]]) -> None:
+                 roster: Callable[[str], Awaitable[dict]],
+                 welcome: Callable[[str], Awaitable[object]] | None = None) -> None:
         self.commands = commands
+        self.welcome = welcome  # more commands for a device that came online (the catalogue)
         self.stats = stats
         self.notify = notify
         self.roster = roster
@@ -47,6 +49,8 @@ class StatusDesk:
             try:
                 await self.commands.send(dev, "time", {"now": int(now)})
                 await self.commands.send(dev, "roster", await self.roster(dev))
+                if self.welcome is not None:
+                    await self.welcome(dev)
             except UnknownDevice:  # revoked a moment ago
                 return "revoked"
         return None

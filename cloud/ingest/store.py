@@ -65,19 +65,29 @@ def _int(x: object) -> int | None:
 
 
 def figures_of(batch: list[Incoming]) -> dict[str, DeviceFigures]:
+    """One entry per device of the batch, with its last-seen time."""
     out: dict[str, DeviceFigures] = {}
     for ev in batch:
         f = out.get(ev.device)
         if f is None:
             f = out[ev.device] = DeviceFigures()
         f.last_seen = max(f.last_seen, ev.received)
+    return out
+
+
+def fill_figures(batch: list[Incoming], figures: dict[str, DeviceFigures]) -> None:
+    """Heartbeat and boot figures from the events this commit inserted (batch is in
+    seq order): a replayed old heartbeat must not overwrite newer figures."""
+    for ev in batch:
+        if ev.event_id is None:
+            continue
+        f = figures[ev.device]
         if ev.typ == "heartbeat":
             data = ev.data
             f.uptime, f.heap_free = _int(data.get("uptime")), _int(data.get("heap_free"))
             f.rssi, f.outbox = _int(data.get("rssi")), _int(data.get("outbox"))
         elif ev.typ == "boot" and isinstance(ev.data.get("fw"), str):
             f.fw = ev.data["fw"][:32]
-    return out
 
 
 class EventStore:
@@ -97,12 +107,15 @@ class EventStore:
         async with in_transaction() as conn:
             d = dialect(conn)
             await self._insert(conn, d, batch)
+            fill_figures(batch, figures)
             await self._dispatch(batch)
             await self._update_devices(conn, d, figures)
             return await in_tx(conn)
 
     async def _insert(self, conn: BaseDBAsyncClient, d: str, batch: list[Incoming]) -> None:
         index = {(ev.device, ev.seq): ev for ev in batch}
+        for ev in batch:  # a failed attempt before this one may have set them
+            ev.event_id = None
         for start in range(0, len(batch), _CHUNK):
             part = batch[start:start + _CHUNK]
             values: list[object] = []

@@ -15,17 +15,16 @@ import socket
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
-from fingerpos.cloud import alarms, monitor, orders
+from fingerpos.cloud import alarms, device_alarms, monitor, orders, roster
 from fingerpos.cloud.appkeys import COMMANDS, CONFIG, KEYRING, METRICS
 from fingerpos.cloud.broker import EmbeddedBroker
+from fingerpos.cloud.commerce import catalog, printing
 from fingerpos.cloud.config import Config
 from fingerpos.cloud.errors import DomainError
 from fingerpos.cloud.ingest.pipeline import Ingestion
 from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.ingest.stats import REASONS, IngestStats
 from fingerpos.cloud.metrics import Registry
-from fingerpos.cloud.models.devices import Device
-from fingerpos.cloud.models.users import Role, User
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 BROKER_URL = web.AppKey("embedded_broker_url", str)
@@ -38,6 +37,10 @@ HANDLERS = {
     "sale": orders.from_sale,
     "ack": orders.device_ack,
     "price_change": orders.price_change_from_device,
+    "printed": printing.printed,  # commerce: the receipt job's outcome on the order
+    "enrol": roster.record_enrolment,
+    "alarm": device_alarms.from_alarm_event,
+    "login": device_alarms.from_login_event,
 }
 
 
@@ -63,16 +66,6 @@ async def embedded_broker(app: web.Application) -> AsyncIterator[None]:
     await broker.stop()
 
 
-async def roster_of(device_id: str) -> dict:
-    """The sellers and managers of the device's shop (PIN hashes and finger
-    slots join here once users carry them)."""
-    device = await Device.get_or_none(id=device_id)
-    staff = [] if device is None else await User.filter(
-        shop_id=device.shop, disabled=False, role__in=[Role.SELLER, Role.MANAGER]).order_by("id")
-    return {"sellers": [{"id": str(u.id), "name": u.name[:32], "slots": [], "pin": "",
-                         "manager": u.role == Role.MANAGER} for u in staff]}
-
-
 def _collector(stats: IngestStats) -> Callable[[Registry], None]:
     def collect(reg: Registry) -> None:
         for name, value in (("received", stats.received), ("stored", stats.stored),
@@ -94,6 +87,11 @@ async def ingestion(app: web.Application) -> AsyncIterator[None]:
 
     async def notify(kind: str, payload: dict) -> None:
         await monitor.publish(app, kind, payload)
+        if kind == "device" and payload.get("online") is False:
+            await device_alarms.device_offline(payload["id"])
+
+    async def roster_of(device_id: str) -> dict:
+        return await roster.roster_of(device_id, ring)
 
     async def alarm(device_id: str, kind: str, message: str) -> None:
         await alarms.raise_alarm(device_id, kind, "warning", message)
@@ -103,7 +101,8 @@ async def ingestion(app: web.Application) -> AsyncIterator[None]:
     ing = Ingestion(url, DeviceRegistry(ring.open), handlers=HANDLERS, notify=notify,
                     roster=roster_of, share_group=config.share_group,
                     client_id=client_id[:64], alarm=alarm,
-                    refusals=(DomainError, ValueError, LookupError, TypeError))
+                    refusals=(DomainError, ValueError, LookupError, TypeError),
+                    welcome=catalog.send_catalog)  # after time and roster: the catalogue
     await ing.start()
     app[INGESTION] = ing
     app[COMMANDS] = ing.commands

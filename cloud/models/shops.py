@@ -26,7 +26,17 @@ class Product(Model):
     price = fields.BigIntField()                   # minor units (cents)
     currency = fields.CharField(max_length=3)
     stock = fields.IntField(default=0)
+    # Commerce additions (cloud/commerce/catalog.py writes them).
+    description = fields.TextField(default="", db_default="")
+    image_url = fields.CharField(max_length=500, default="", db_default="")
+    category: fields.ForeignKeyNullableRelation = fields.ForeignKeyField(
+        "models.Category", related_name="products", null=True, on_delete=fields.SET_NULL)
+    category_id: int | None
+    # search.index_text(name, sku, description, category): what FTS5 / tsvector index.
+    search_text = fields.TextField(default="", db_default="")
+    updated_at = fields.DatetimeField(auto_now=True, null=True)
 
     class Meta:
         table = "products"
         unique_together = (("shop", "sku"),)
+        indexes = (("shop_id", "price"),)

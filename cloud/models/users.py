@@ -27,10 +27,30 @@ class User(Model):
     shop_id: str | None
     can_change_price = fields.BooleanField(default=False)  # the seller's 改价 right
     disabled = fields.BooleanField(default=False)
+    # The terminal PIN, encrypted with the cloud's keyring: each terminal's
+    # roster carries a hash keyed with that terminal's key, so the cloud must
+    # be able to recompute it for every terminal (protocol/README.md).
+    pin_sealed = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "users"
+
+
+class FingerSlot(Model):
+    """A seller's finger enrolled on one terminal's sensor, in that sensor's slot."""
+
+    id = fields.IntField(primary_key=True)
+    device = fields.CharField(max_length=32)
+    slot = fields.IntField()
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="finger_slots", on_delete=fields.CASCADE)
+    user_id: int
+    enrolled_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "finger_slots"
+        unique_together = (("device", "slot"),)
 
 
 class Session(Model):

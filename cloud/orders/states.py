@@ -23,8 +23,10 @@ S = State
 TRANSITIONS: dict[State, frozenset[State]] = {
     S.DRAFT: frozenset({S.PENDING_PAYMENT, S.HELD, S.CANCELLED}),
     S.PENDING_PAYMENT: frozenset({S.PAID, S.HELD, S.CANCELLED, S.EXPIRED}),
-    S.HELD: frozenset({S.PENDING_PAYMENT, S.CANCELLED}),
-    S.PAID: frozenset({S.ACCEPTED, S.COMPLETED, S.CANCELLED}),
+    # A paid order that fails validation before print is held too; once revised and
+    # valid it goes back to paid when its accepted payment still covers the new total.
+    S.HELD: frozenset({S.PENDING_PAYMENT, S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.ACCEPTED, S.COMPLETED, S.CANCELLED, S.HELD}),
     S.ACCEPTED: frozenset({S.FULFILLED, S.COMPLETED, S.CANCELLED}),
     S.FULFILLED: frozenset({S.COMPLETED}),
     S.COMPLETED: frozenset(),

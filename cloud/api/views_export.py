@@ -1,0 +1,43 @@
+"""Order query (filters, keyset pages) and the streamed CSV export of any filter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import web
+from fingerpos.cloud import auth
+from fingerpos.cloud.api import schemas_commerce as sc
+from fingerpos.cloud.api.validation import query
+from fingerpos.cloud.commerce import orderquery
+from fingerpos.cloud.errors import Invalid
+
+
+def _check(f: sc.OrderQuery) -> None:
+    if f.since and f.until and f.since >= f.until:
+        raise Invalid("since must be before until")
+    if f.min_total is not None and f.max_total is not None and f.min_total > f.max_total:
+        raise Invalid("min_total must not be above max_total")
+
+
+async def list_(request: web.Request) -> web.Response:
+    user = await auth.require(request)
+    f = query(request, sc.OrderQuery)
+    _check(f)
+    return web.json_response(await orderquery.page(user, f))
+
+
+async def export_csv(request: web.Request) -> web.StreamResponse:
+    user = await auth.require(request)
+    f = query(request, sc.ExportQuery)
+    _check(f)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    response = web.StreamResponse(headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="orders-{stamp}.csv"',
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    async for chunk in orderquery.csv_chunks(user, f):
+        await response.write(chunk)
+    await response.write_eof()
+    return response

@@ -1,0 +1,77 @@
+"""Payments: intents for an order version, the sandbox's hosted-page submission, and the
+provider callback (signed; replays refused). Idempotency-Key is honoured on the writes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from fingerpos.cloud import auth
+from fingerpos.cloud.api import schemas_commerce as sc
+from fingerpos.cloud.api.validation import MAX_BODY, body, path_int
+from fingerpos.cloud.appkeys import CONFIG
+from fingerpos.cloud.commerce import checkout, idempotency
+from fingerpos.cloud.errors import NotFound, TooLarge
+from fingerpos.cloud.models.users import Role
+
+
+def _provider(request: web.Request) -> checkout.SandboxProvider:
+    return checkout.sandbox(request.app[CONFIG].key_secret)
+
+
+def _intent_id(request: web.Request) -> str:
+    text = request.match_info["intent"]
+    if not (text.startswith("pi_") and 4 <= len(text) <= 40):
+        raise NotFound("no such payment")
+    return text
+
+
+async def create_intent(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.BUYER)
+    order_id = path_int(request, "order")
+    data = await body(request, sc.IntentIn)
+
+    async def run() -> idempotency.Answer:
+        intent = await checkout.create_intent(_provider(request), user, order_id, data.version)
+        return 201, checkout.intent_json(intent)
+
+    status, answer = await idempotency.once(request.headers.get(idempotency.HEADER),
+                                            f"{user.id}:intent:{order_id}", run)
+    return web.json_response(answer, status=status)
+
+
+async def get_intent(request: web.Request) -> web.Response:
+    """What the hosted page shows: amount, currency, order and version, status."""
+    user = await auth.require(request, Role.BUYER)
+    intent = await checkout.public_intent(_intent_id(request))
+    if intent.buyer_id != user.id:
+        raise NotFound("no such payment")
+    return web.json_response(checkout.intent_json(intent))
+
+
+async def sandbox_pay(request: web.Request) -> web.Response:
+    """The hosted sandbox page posts the card here (the buyer's session: CSRF applies)."""
+    user = await auth.require(request, Role.BUYER)
+    intent_id = _intent_id(request)
+    intent = await checkout.public_intent(intent_id)
+    if intent.buyer_id != user.id:
+        raise NotFound("no such payment")
+    data = await body(request, sc.SandboxPayIn)
+
+    async def run() -> idempotency.Answer:
+        return 200, await checkout.sandbox_pay(_provider(request), intent_id, data.card_number,
+                                               decline=data.outcome == "decline")
+
+    status, answer = await idempotency.once(request.headers.get(idempotency.HEADER),
+                                            f"{user.id}:pay:{intent_id}", run)
+    return web.json_response(answer, status=status)
+
+
+async def sandbox_callback(request: web.Request) -> web.Response:
+    """The provider's webhook: the signature (HMAC, timestamp) is the only credential."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise TooLarge(f"the request body is over {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise TooLarge(f"the request body is over {MAX_BODY} bytes")
+    result = await checkout.settle(_provider(request), dict(request.headers), raw)
+    result.pop("pickup_code", None)  # the provider never sees the buyer's pickup code
+    return web.json_response(result)

@@ -1,0 +1,150 @@
+"""The catalogue: categories and products of a shop, who may edit them, the search, and
+the subset each terminal receives (the `catalog` command).
+
+Writes keep products.search_text = search.index_text(name, sku, description, category),
+which the full-text index (fulltext.py) follows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from fingerpos.cloud import audit
+from fingerpos.cloud.commerce import fulltext, search
+from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.models.commerce import Category
+from fingerpos.cloud.models.devices import Device
+from fingerpos.cloud.models.shops import Product, Shop
+from fingerpos.cloud.models.users import Role, User
+from fingerpos.cloud.orders import notify
+from tortoise.exceptions import IntegrityError
+
+log = logging.getLogger(__name__)
+# What a terminal gets: it sells by sku at the counter. A command body is at most
+# 4096 bytes (protocol), so the list is cut to fit with room for the envelope.
+TERMINAL_ITEMS = 300
+_CATALOG_BYTES = 3600
+
+
+def check_editor(user: User, shop_id: str) -> None:
+    """Admins edit any shop; sellers and managers only their own."""
+    if user.role == Role.ADMIN:
+        return
+    if user.role in (Role.SELLER, Role.MANAGER) and user.shop_id == shop_id:
+        return
+    raise Forbidden("only the shop's sellers and managers may edit its catalogue")
+
+
+async def _shop(shop_id: str) -> Shop:
+    shop = await Shop.get_or_none(id=shop_id)
+    if shop is None:
+        raise NotFound(f"no shop {shop_id}")
+    return shop
+
+
+def category_json(c: Category) -> dict[str, Any]:
+    return {"id": c.id, "shop": c.shop_id, "name": c.name}
+
+
+def product_json(p: Product | dict[str, Any]) -> dict[str, Any]:
+    g = p.get if isinstance(p, dict) else (lambda k: getattr(p, k))
+    return {"id": g("id"), "shop": g("shop_id"), "sku": g("sku"), "name": g("name"),
+            "description": g("description"), "price": g("price"), "currency": g("currency"),
+            "stock": g("stock"), "image_url": g("image_url"), "category": g("category_id")}
+
+
+async def add_category(user: User, shop_id: str, name: str) -> Category:
+    check_editor(user, shop_id)
+    await _shop(shop_id)
+    try:
+        cat = await Category.create(shop_id=shop_id, name=name)
+    except IntegrityError:
+        raise Conflict(f"shop {shop_id} already has a category {name!r}") from None
+    await audit.record(f"user:{user.id}", "category.create", f"{shop_id}/{cat.id}", user_id=user.id)
+    return cat
+
+
+async def categories(shop_id: str) -> list[Category]:
+    return await Category.filter(shop_id=shop_id).order_by("name")
+
+
+async def put_product(user: User, shop_id: str, fields: dict[str, Any]) -> Product:
+    """Create or update the product with this sku in the shop; the terminals are told."""
+    check_editor(user, shop_id)
+    await _shop(shop_id)
+    cat_name = ""
+    if fields.get("category") is not None:
+        cat = await Category.get_or_none(id=fields["category"], shop_id=shop_id)
+        if cat is None:
+            raise NotFound(f"shop {shop_id} has no category {fields['category']}")
+        cat_name = cat.name
+    values = {"name": fields["name"], "price": fields["price"], "currency": fields["currency"],
+              "stock": fields["stock"], "description": fields.get("description", ""),
+              "image_url": fields.get("image_url", ""), "category_id": fields.get("category"),
+              "search_text": search.index_text(fields["name"], fields["sku"],
+                                               fields.get("description", ""), cat_name)}
+    product, _ = await Product.update_or_create(shop_id=shop_id, sku=fields["sku"],
+                                                defaults=values)
+    await audit.record(f"user:{user.id}", "product.put", f"{shop_id}/{fields['sku']}",
+                       {"price": fields["price"], "stock": fields["stock"]}, user_id=user.id)
+    await push_to_terminals(shop_id)
+    return product
+
+
+async def delete_product(user: User, shop_id: str, sku: str) -> None:
+    check_editor(user, shop_id)
+    if not await Product.filter(shop_id=shop_id, sku=sku).delete():
+        raise NotFound(f"shop {shop_id} does not sell {sku}")
+    await audit.record(f"user:{user.id}", "product.delete", f"{shop_id}/{sku}", user_id=user.id)
+    await push_to_terminals(shop_id)
+
+
+async def get_product(shop_id: str, sku: str) -> Product:
+    product = await Product.get_or_none(shop_id=shop_id, sku=sku)
+    if product is None:
+        raise NotFound(f"shop {shop_id} does not sell {sku}")
+    return product
+
+
+async def find(text: str, filters: fulltext.Filters, limit: int, offset: int
+               ) -> tuple[list[dict[str, Any]], bool]:
+    """One page of search results and whether more follow."""
+    rows = await fulltext.find(text, filters, limit + 1, offset)
+    return [product_json(r) for r in rows[:limit]], len(rows) > limit
+
+
+async def terminal_catalog(shop_id: str) -> dict[str, Any]:
+    """The `catalog` command's data: products in stock, by sku (protocol/README.md)."""
+    rows = await Product.filter(shop_id=shop_id, stock__gt=0).order_by("sku").limit(
+        TERMINAL_ITEMS).values("sku", "name", "price", "currency")
+    items, used = [], 20
+    for r in rows:
+        item = {"sku": r["sku"], "name": r["name"][:32], "price": r["price"],
+                "currency": r["currency"]}
+        used += len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()) + 1
+        if used > _CATALOG_BYTES:
+            break
+        items.append(item)
+    return {"items": items}
+
+
+async def send_catalog(device_id: str) -> bool:
+    """Send one terminal its shop's catalogue (on `online`, see README)."""
+    device = await Device.get_or_none(id=device_id)
+    if device is None or device.revoked:
+        return False
+    return await notify.send_command(device_id, "catalog", await terminal_catalog(device.shop))
+
+
+async def push_to_terminals(shop_id: str) -> int:
+    """The shop's catalogue changed: each of its active terminals gets the new one."""
+    data = await terminal_catalog(shop_id)
+    sent = 0
+    for device in await Device.filter(shop=shop_id, revoked=False):
+        try:
+            sent += await notify.send_command(device.id, "catalog", data)
+        except LookupError as e:  # revoked a moment ago; the others still get theirs
+            log.warning("catalog for %s not sent: %s", device.id, e)
+    return sent

@@ -1,0 +1,108 @@
+"""Receipts of stored orders: the PDF for the web, ESC/POS to the shop's terminal
+(`print` command), reprints marked as such, and the terminal's `printed` event."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fingerpos.cloud import audit
+from fingerpos.cloud.commerce import receipts, staging
+from fingerpos.cloud.errors import Conflict, Invalid, NotFound
+from fingerpos.cloud.models.commerce import PrintJob
+from fingerpos.cloud.models.devices import Device
+from fingerpos.cloud.models.orders import Order, OrderEvent, Payment
+from fingerpos.cloud.models.shops import Shop
+from fingerpos.cloud.models.users import Role, User
+from fingerpos.cloud.orders import notify, saledata
+from fingerpos.cloud.orders.states import State
+
+PRINTABLE = frozenset({State.PAID, State.ACCEPTED, State.FULFILLED, State.COMPLETED})
+# Raw ESC/POS bytes per `print` command: base64 of this stays well inside a 4096-byte body.
+CHUNK = 2400
+
+
+async def build(order: Order, reprint: bool = False) -> receipts.Receipt:
+    shop = await Shop.get_or_none(id=order.shop_id)
+    lines = await staging._lines(order)
+    pay = await Payment.filter(order_id=order.id, accepted=True).order_by("-id").first()
+    return receipts.Receipt(
+        shop=(shop.name if shop and shop.name else order.shop_id), order_id=order.id,
+        revision=order.version, created_at=order.created_at, currency=order.currency,
+        lines=tuple(receipts.ReceiptLine(ln["sku"], ln["name"], ln["qty"], ln["unit_price"],
+                                         ln["qty"] * ln["unit_price"]) for ln in lines),
+        total=order.total, adjustments=tuple(await staging._adjustments(order)),
+        payment_method=pay.method if pay else "", paid=pay.amount if pay else None,
+        state=order.state, terminal=order.device_id or "", reprint=reprint)
+
+
+async def pdf_for(order_id: int, user: User) -> bytes:
+    """The buyer of the order, or staff of its shop, get its PDF receipt."""
+    order = await Order.get_or_none(id=order_id)
+    allowed = order is not None and (
+        user.role == Role.ADMIN or (user.role == Role.BUYER and order.buyer_id == user.id)
+        or (user.role in (Role.SELLER, Role.MANAGER) and order.shop_id == user.shop_id))
+    if not allowed:
+        raise NotFound(f"no order {order_id}")
+    assert order is not None
+    return receipts.render_pdf(await build(order))
+
+
+async def _terminal(order: Order, device_id: str | None) -> Device:
+    active = Device.filter(shop=order.shop_id, revoked=False)
+    if device_id is not None:
+        device = await active.get_or_none(id=device_id)
+        if device is None:
+            raise NotFound(f"shop {order.shop_id} has no active terminal {device_id}")
+        return device
+    device = await active.order_by("-online", "id").first()
+    if device is None:
+        raise Conflict(f"shop {order.shop_id} has no active terminal to print on")
+    return device
+
+
+async def print_order(order_id: int, user: User, device_id: str | None) -> dict[str, Any]:
+    """Validate first (a failing order is held, 409 with the reasons), then send the receipt."""
+    order = await staging.staff_order(order_id, user)
+    if order.state not in PRINTABLE:
+        raise Conflict(f"only a paid order is printed (the order is {order.state})")
+    problems = await staging.check(order, user)
+    if problems:
+        raise Conflict("held for revision: " + "; ".join(p.message for p in problems))
+    device = await _terminal(order, device_id)
+    reprint = await PrintJob.exists(order_id=order.id)
+    job = await PrintJob.create(order_id=order.id, version=order.version, device_id=device.id,
+                                reprint=reprint, user_id=user.id)
+    data = receipts.render_escpos(await build(order, reprint))
+    parts = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
+    sent = True
+    for n, part in enumerate(parts, 1):
+        sent &= await notify.send_command(device.id, "print", {
+            "order": order.id, "version": order.version, "job": job.id, "part": n,
+            "parts": len(parts), "escpos": base64.b64encode(part).decode()})
+    await audit.record(f"user:{user.id}", "order.reprint" if reprint else "order.print",
+                       f"order:{order.id}", {"device": device.id, "version": order.version},
+                       user_id=user.id)
+    return {"job": job.id, "order": order.id, "version": order.version, "device": device.id,
+            "reprint": reprint, "bytes": len(data), "sent": sent}
+
+
+async def printed(device_id: str, event_id: int | None, data: dict[str, Any]) -> None:
+    """A terminal's `printed` event: recorded on its print job and the order's timeline."""
+    data = saledata._obj(data, "printed data")
+    order_id = saledata._int(data, "order", 1, saledata.MAX_ID)
+    ok = data.get("ok")
+    if type(ok) is not bool:
+        raise Invalid("ok must be true or false")
+    device = await Device.get_or_none(id=device_id)
+    order = await Order.get_or_none(id=order_id, shop_id=device.shop) if device else None
+    if order is None:
+        raise NotFound(f"no order {order_id} for terminal {device_id}")
+    job = await PrintJob.filter(order_id=order.id, device_id=device_id,
+                                printed_ok=None).order_by("-id").first()
+    if job is not None:
+        await PrintJob.filter(id=job.id).update(printed_ok=ok, printed_event_id=event_id)
+    await OrderEvent.create(order_id=order.id, from_state=order.state, to_state=order.state,
+                            device_id=device_id, device_event_id=event_id,
+                            note=("printed" if ok else "print failed")
+                            + (f" (job {job.id}, rev {job.version})" if job else ""))

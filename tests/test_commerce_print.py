@@ -1,0 +1,149 @@
+"""Receipts, printing, validation before print, holding and revision, through a real
+Mosquitto and the signed command sender: the terminal gets its `catalog` on connect and on
+catalogue changes, `print` carries ESC/POS bytes (reprints marked), its `printed` event is
+recorded on the order, and a failing order is held, revised and printed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import io
+
+import pytest
+from fingerpos.tools.fleet import SimTerminal
+from pypdf import PdfReader
+
+from .conftest import CloudHarness, in_app
+
+pytestmark = pytest.mark.cloud
+
+
+async def _commands(t: SimTerminal, typ: str, n: int = 1, timeout: float = 10) -> list[dict]:
+    async with asyncio.timeout(timeout):
+        while True:
+            found = [c["data"] for c in t.commands if c["typ"] == typ]
+            if len(found) >= n:
+                return found
+            await asyncio.sleep(0.02)
+
+
+async def _until(fn, timeout: float = 10.0):
+    async with asyncio.timeout(timeout):
+        while True:
+            value = await fn()
+            if value:
+                return value
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def shop(aiohttp_client, cloud_config, broker, topic_prefix):
+    from fingerpos.cloud.app import create_app
+    config = dataclasses.replace(cloud_config, ingest=True, mqtt_url=broker.url)
+    cloud = CloudHarness(await aiohttp_client(create_app(config)))
+    await cloud.product("shop1", "tea", 250)
+    dev = f"{topic_prefix}p1"
+    t = SimTerminal(dev, await cloud.device(dev, "shop1"), broker.url)
+    await t.start()
+    yield cloud, t
+    await t.stop()
+
+
+async def _sale(cloud, t, staff, ref, amount):
+    t.emit("sale", {"ref": ref, "items": [{"sku": "tea", "qty": 2, "price": 250}],
+                    "payment": {"method": "cash", "amount": amount, "currency": "EUR"}})
+
+    async def found():
+        r = await cloud.client.get("/api/v1/orders", headers=staff, params={"text": ref})
+        rows = (await r.json())["orders"]
+        return rows[0] if rows else None
+    return await _until(found)
+
+
+async def test_catalog_goes_to_the_terminal_on_connect_and_on_change(shop):
+    cloud, t = shop
+    (first,) = await _commands(t, "catalog")
+    assert first["items"] == [{"sku": "tea", "name": "Tea", "price": 250, "currency": "EUR"}]
+    seller = await cloud.user("seller", shop="shop1")
+    r = await cloud.client.post("/api/v1/shops/shop1/products", headers=seller,
+                                json={"sku": "cake", "name": "Cake", "price": 400,
+                                      "currency": "EUR", "stock": 3})
+    assert r.status == 200
+    second = (await _commands(t, "catalog", 2))[1]
+    assert [i["sku"] for i in second["items"]] == ["cake", "tea"]
+
+
+async def test_print_reprint_and_printed_event(shop):
+    cloud, t = shop
+    seller = await cloud.user("seller", shop="shop1")
+    order = await _sale(cloud, t, seller, "r-1", 500)
+    assert order["state"] == "paid"
+    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller, json={})
+    assert r.status == 200, await r.text()
+    job = await r.json()
+    assert job["reprint"] is False and job["device"] == t.dev
+    (cmd,) = await _commands(t, "print")
+    escpos = base64.b64decode(cmd["escpos"])
+    assert cmd["order"] == order["id"] and b"rev 1" in escpos and b"REPRINT" not in escpos
+    assert escpos.endswith(b"\x1dVA\x00") or b"\x1dV" in escpos          # paper cut
+    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller,
+                                json={"device": t.dev})
+    assert (await r.json())["reprint"] is True
+    again = (await _commands(t, "print", 2))[1]
+    assert b"REPRINT" in base64.b64decode(again["escpos"])
+    t.emit("printed", {"order": order["id"], "ok": True})
+
+    async def printed():
+        full = await (await cloud.client.get(f"/api/v1/orders/{order['id']}", headers=seller)).json()
+        return [e for e in full["events"] if e["note"].startswith("printed")]
+    (event,) = await _until(printed)
+    assert event["device"] == t.dev and event["device_event"]
+
+
+async def test_held_sale_is_revised_then_prints(shop):
+    cloud, t = shop
+    seller = await cloud.user("seller", shop="shop1", can_change_price=True)
+    order = await _sale(cloud, t, seller, "r-2", 450)     # paid 450 for 500 of items: held
+    assert order["state"] == "held"
+    oid = order["id"]
+    r = await cloud.client.post(f"/api/v1/orders/{oid}/print", headers=seller, json={})
+    assert r.status == 409                                 # held orders are not printed
+    revision = {"version": 1, "reason": "loyalty discount",
+                "lines": [{"sku": "tea", "name": "Tea", "qty": 2, "unit_price": 250}],
+                "adjustments": [{"label": "loyalty", "amount": -50}]}
+    r = await cloud.client.post(f"/api/v1/orders/{oid}/revise", headers=seller, json=revision)
+    assert r.status == 200, await r.text()
+    out = await r.json()
+    assert out["ok"] is True and out["order"]["state"] == "paid"
+    assert (out["order"]["version"], out["order"]["total"]) == (2, 450)
+    r = await cloud.client.post(f"/api/v1/orders/{oid}/revise", headers=seller, json=revision)
+    assert r.status == 409                                 # stale version / not held
+    r = await cloud.client.post(f"/api/v1/orders/{oid}/print", headers=seller, json={})
+    assert r.status == 200, await r.text()
+    (cmd,) = await _commands(t, "print")
+    escpos = base64.b64decode(cmd["escpos"])
+    assert b"rev 2" in escpos and b"loyalty" in escpos
+    full = await (await cloud.client.get(f"/api/v1/orders/{oid}", headers=seller)).json()
+    moves = [(e["from"], e["to"], e["user"]) for e in full["events"]]
+    assert moves[0][:2] == (None, "held") and moves[-1][:2] == ("held", "paid")
+    assert moves[-1][2] == int(seller["X-User-Id"])
+    r = await cloud.client.get(f"/api/v1/orders/{oid}/receipt.pdf", headers=seller)
+    assert r.status == 200 and r.content_type == "application/pdf"
+    text = PdfReader(io.BytesIO(await r.read())).pages[0].extract_text()
+    assert "rev 2" in text
+
+
+async def test_tampered_order_fails_validation_and_is_held(shop):
+    cloud, t = shop
+    seller = await cloud.user("seller", shop="shop1")
+    order = await _sale(cloud, t, seller, "r-3", 500)
+    from fingerpos.cloud.models.orders import Order, OrderLine
+    with in_app(cloud.app):   # someone edits the stored order behind the engine's back
+        await OrderLine.filter(order_id=order["id"]).update(unit_price=1)
+        await Order.filter(id=order["id"]).update(total=2)
+    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller, json={})
+    assert r.status == 409 and "signed sale" in (await r.json())["message"]
+    full = await (await cloud.client.get(f"/api/v1/orders/{order['id']}", headers=seller)).json()
+    assert full["state"] == "held" and "source_mismatch" in full["events"][-1]["note"]
+    assert not [c for c in t.commands if c["typ"] == "print"]
