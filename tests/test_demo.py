@@ -157,7 +157,8 @@ def test_device_sim_bad_input_is_one_line(tmp_path):
     for argv, words in ((["--count", "0"], "--count"),
                         (["--count", "1", "--devices-dir", str(tmp_path / "none")], "not a directory"),
                         (["--count", "1", "--devices-dir", str(tmp_path), "--broker", "http://x"],
-                         "mqtt")):
+                         "mqtt"),
+                        (["--count", "1", "--staff", "seller:12"], "USER_ID:PIN")):
         res = subprocess.run([FINGERPOS, "device", "sim", *argv], capture_output=True, text=True,
                              timeout=60)
         assert res.returncode == 1, res

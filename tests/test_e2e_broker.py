@@ -13,11 +13,11 @@ import signal
 import aiohttp
 from aiohttp import web
 from fingerpos.cloud.app import create_app
+from fingerpos.cloud.appkeys import KEYRING
 from fingerpos.cloud.config import Config
 from fingerpos.tools.cli import main
 from fingerpos.tools.fleet.provisioning import member_from_dir
 from fingerpos.tools.fleet.shop import Person, create_admin, create_staff
-from fingerpos.tools.fleet.staffdesk import StaffDesk
 from fingerpos.tools.fleet.terminal import Terminal
 from fingerpos.tools.mosquitto import Mosquitto, free_port
 
@@ -63,13 +63,12 @@ async def test_sale_through_production_mosquitto_becomes_an_order(tmp_path, clou
         admin = Person("admin@e2e.test", "Admin", "admin", "password-123")
         seller = Person("sam@e2e.test", "Sam", "seller", "password-123", pin="4321")
         token = await create_admin(admin)
-        await create_staff([seller], shop="shop1")
+        await create_staff([seller], app[KEYRING], shop="shop1")
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
             r = await s.post(f"{base}/api/v1/shops/shop1/products",
                              json={"sku": "101", "name": "Oolong 乌龙茶", "price": 890,
                                    "currency": "EUR", "stock": 5})
             assert r.status == 200, await r.text()
-        StaffDesk(app, {seller.id: seller.pin}).install()
 
         # 3. the technician's path: provision (registers with the cloud), broker-config, bundle
         assert await _cli("device", "provision", "--id", "e2e1", "--shop", "shop1",
@@ -86,6 +85,7 @@ async def test_sale_through_production_mosquitto_becomes_an_order(tmp_path, clou
         await asyncio.to_thread(terminal.start)
         await asyncio.to_thread(terminal.wait_display, "online", 45)
         await asyncio.to_thread(terminal.wait_log, "cmd roster applied", 20)
+        await asyncio.to_thread(terminal.wait_log, "cmd catalog applied", 20)
         await asyncio.to_thread(terminal.press, "A4321#")
         await asyncio.to_thread(terminal.wait_display, "LOGIN OK", 15)
         await asyncio.to_thread(terminal.press, "B101#2##1780#")

@@ -108,6 +108,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     sm.add_argument("--broker", help="MQTT broker the terminals use, mqtt://host:port "
                     "(default: the cloud host's 1883, or what each config.json says)")
     sm.add_argument("--shop", default="shop1", help="shop of provisioned terminals (default shop1)")
+    sm.add_argument("--staff", action="append", default=[], metavar="ID:PIN",
+                    help="a seller of the cloud (user id and terminal PIN, see `fingerpos user "
+                    "pin`); repeat for more. Default: the sim's own staff (bare broker)")
     sm.add_argument("--rate", type=float, default=4.0, metavar="SALES_PER_MIN",
                     help="sales per minute per terminal (default 4)")
     sm.add_argument("--duration", type=float, metavar="S", help="stop after S seconds "
@@ -215,11 +218,13 @@ def _sim(args: argparse.Namespace) -> int:
         if args.broker:
             tc.parse_broker(args.broker)
         tc.check_shop(args.shop)
+        staff = sim.parse_staff(args.staff) if args.staff else None
         opts = sim.SimOptions(count=args.count, cloud=cloud, devices_dir=args.devices_dir,
                               broker=args.broker, shop=args.shop, rate=args.rate,
-                              duration=args.duration)
+                              duration=args.duration, staff=staff)
         return sim.run(opts, say=lambda line: print(line, flush=True))
-    except (tc.ConfigError, provision_mod.ProvisionError, bundle_mod.BundleError) as e:
+    except (tc.ConfigError, provision_mod.ProvisionError, bundle_mod.BundleError,
+            ValueError) as e:
         return _fail(str(e))
     except FileNotFoundError as e:  # no devices dir, no micropython
         return _fail(str(e))

@@ -2,7 +2,7 @@
 
 It uses only what a browser would: POST /api/v1/auth/register, /auth/login
 (session cookie + CSRF token), GET the shop's products, POST /orders with a
-cart, POST /orders/{id}/pay. A paid web order makes the cloud send
+cart, then the sandbox payment (intent, hosted card form). A paid web order makes the cloud send
 `order_new` to the shop's terminals, where the scripted sellers accept and
 ship it. Errors are counted and shown, never fatal: the demo keeps going.
 """
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 from fingerpos.tools.fleet.shop import SHOP, Person
+
+SANDBOX_CARD = "4242 4242 4242 4242"  # the sandbox provider's test card (passes Luhn)
 
 
 @dataclass
@@ -70,13 +72,28 @@ class Buyer:
         order = await self._call(s, "POST", "/api/v1/orders", cart)
         order = order.get("order", order)
         self.stats.placed += 1
-        await self._call(s, "POST", f"/api/v1/orders/{order['id']}/pay",
-                         {"amount": order["total"], "currency": order["currency"],
-                          "version": order["version"]})
+        await self.pay(s, order)
         self.stats.paid += 1
         self.stats.orders.append(order["id"])
         self.stats.last = f"order {order['id']} paid ({order['total'] / 100:.2f} {order['currency']})"
         return int(order["id"])
+
+    async def pay(self, s: aiohttp.ClientSession, order: dict) -> None:
+        """The sandbox provider's flow a browser follows: a payment intent for the order's
+        version, the hosted page's card form, the provider's signed callback (the cloud
+        settles it). Clouds without the commerce endpoints take POST /orders/{id}/pay."""
+        try:
+            intent = await self._call(s, "POST", f"/api/v1/orders/{order['id']}/payments",
+                                      {"provider": "sandbox", "version": order["version"]})
+        except RuntimeError as e:
+            if "HTTP 404" not in str(e) and "HTTP 405" not in str(e):
+                raise
+            await self._call(s, "POST", f"/api/v1/orders/{order['id']}/pay",
+                             {"amount": order["total"], "currency": order["currency"],
+                              "version": order["version"]})
+            return
+        await self._call(s, "POST", f"/api/v1/pay/sandbox/{intent['id']}",
+                         {"card_number": SANDBOX_CARD, "expiry": "12/34", "cvc": "123"})
 
     async def run(self, stop: asyncio.Event, first_delay_s: float = 3.0) -> None:
         # unsafe=True: keep the session cookie of a cloud addressed by IP (127.0.0.1)

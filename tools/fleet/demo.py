@@ -28,7 +28,8 @@ import aiohttp
 from aiohttp import web
 from fingerpos.cloud import db
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.appkeys import CONFIG
+from fingerpos.cloud.appkeys import CONFIG, KEYRING
+from fingerpos.cloud.commerce.catalog import terminal_catalog
 from fingerpos.cloud.config import Config
 from fingerpos.cloud.ingest.wiring import BIND_ENV, BROKER_URL
 from fingerpos.cloud.models.orders import Order
@@ -38,7 +39,7 @@ from fingerpos.tools.fleet.buyer import Buyer
 from fingerpos.tools.fleet.fleet import Fleet
 from fingerpos.tools.fleet.provisioning import provision_fleet
 from fingerpos.tools.fleet.seller import Staff, enrol
-from fingerpos.tools.fleet.staffdesk import COUNTER_ITEMS, StaffDesk
+from fingerpos.tools.fleet.staffdesk import StaffDesk
 
 STATUS_EVERY_S = 10.0
 
@@ -150,10 +151,10 @@ class Demo:
         token = await shop.create_admin(admin)
         async with aiohttp.ClientSession() as s:
             n = await shop.seed_catalogue(s, base, token)
-        await shop.create_staff(persons)
+        await shop.create_staff(persons, app[KEYRING])
         self.say(f"shop {shop.SHOP} ({shop.SHOP_NAME}): {n} products")
         self.persons = persons
-        self.desk = StaffDesk(app, {p.id: p.pin for p in persons if p.pin}).install()
+        self.desk = StaffDesk(app)
 
         ids = [f"t{i + 1}" for i in range(o.terminals)]
         self.say(f"provisioning {len(ids)} terminals through `fingerpos device provision` + bundle:")
@@ -171,7 +172,8 @@ class Demo:
         if self.stop.is_set():
             return
         await self._enrol(ids)
-        self.fleet.start_sellers(lambda dev: self.staff[dev], shop.terminal_catalogue(COUNTER_ITEMS), o.rate)
+        counter = (await terminal_catalog(shop.SHOP))["items"]  # what the terminals were sent
+        self.fleet.start_sellers(lambda dev: self.staff[dev], counter, o.rate)
         buyer = next(p for p in persons if p.role == "buyer")
         self.buyer = Buyer(base, buyer, every_s=o.buyer_every_s)
         self.buyer_task = asyncio.create_task(self.buyer.run(self.stop))
@@ -187,8 +189,6 @@ class Demo:
             who = Staff(person.id, person.name, person.pin, person.finger)
             boss = Staff(manager.id, manager.name, manager.pin, manager.finger)
             self.staff[dev] = [who, boss]
-            desk.assigned[dev] = {who.id, boss.id}  # this counter's roster: its seller + manager
-            await desk.send_roster(dev)
             assert self.fleet is not None
             t = self.fleet.terminals[dev]
             for attempt in (1, 2):  # a terminal that rebooted meanwhile lost the enrol_start

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 SHOP = "shop1"
 SHOP_NAME = "Corner Tea House 街角茶馆"
@@ -77,15 +78,18 @@ async def create_admin(admin: Person) -> str:
     return await create_api_token(user, "demo")
 
 
-async def create_staff(persons: list[Person], shop: str = SHOP) -> None:
-    """The sellers and managers (inside the cloud's database context); sets their ids."""
+async def create_staff(persons: list[Person], ring: Any, shop: str = SHOP) -> None:
+    """The sellers and managers with their terminal PINs (sealed with the cloud's keyring
+    `ring`, as `fingerpos user pin` does), inside the cloud's database context; sets ids."""
     from fingerpos.cloud.models.users import Role
+    from fingerpos.cloud.roster import set_pin
     from fingerpos.cloud.users import create_user
 
     for p in persons:
         if p.role in ("seller", "manager"):
             user = await create_user(p.email, p.password, Role(p.role), name=p.name, shop_id=shop,
                                      can_change_price=p.role == "manager", actor="demo")
+            await set_pin(user, p.pin, ring)
             p.id = str(user.id)
 
 

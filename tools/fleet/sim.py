@@ -8,10 +8,9 @@ MicroPython unix port with its own sensor simulator and a scripted seller.
 Sellers need a roster with PIN hashes and a catalogue on the terminal. The
 sim writes both into each terminal's store before boot (as the cloud's
 `roster`/`catalog` commands would), with its own staff: that is all a fleet
-on a bare broker has. A cloud that sends its own roster on connect replaces
-it; `fingerpos serve`'s roster carries no PIN hashes yet, so there sellers'
-logins fail (shown in the status lines) and only `fingerpos demo`, which runs
-the cloud in its own process with a StaffDesk, sells.
+on a bare broker has. A cloud replaces them on connect with its own roster
+and catalogue; then give the sim its staff's ids and PINs (`--staff
+ID:PIN`, set with `fingerpos user pin`) so the sellers can log in.
 """
 
 from __future__ import annotations
@@ -30,9 +29,9 @@ from fingerpos.tools.fleet import shop
 from fingerpos.tools.fleet.fleet import Fleet, FleetMember, preload
 from fingerpos.tools.fleet.provisioning import members_from_devices_dir, provision_fleet
 from fingerpos.tools.fleet.seller import Staff
-from fingerpos.tools.fleet.staffdesk import COUNTER_ITEMS
 
 STATUS_EVERY_S = 5.0
+COUNTER_ITEMS = 6  # products preloaded into each terminal's catalogue (terminal RAM)
 SIM_STAFF = [Staff("s1", "Sam Seller", "1357", "sam-right-index"),
              Staff("m1", "Max Manager", "2468", "max-right-thumb")]
 
@@ -47,11 +46,23 @@ class SimOptions:
     prefix: str = "sim"
     rate: float = 4.0
     duration: float | None = None
+    staff: list[Staff] | None = None  # the cloud's sellers (id, PIN); None: the sim's own
 
 
-def staff_roster(key: bytes) -> list[dict]:
+def staff_roster(key: bytes, staff: list[Staff]) -> list[dict]:
     return [{"id": s.id, "name": s.name, "slots": [], "pin": protocol.pin_hash(key, s.id, s.pin),
-             "manager": s.id.startswith("m"), "price": s.id.startswith("m")} for s in SIM_STAFF]
+             "manager": n > 0, "price": n > 0} for n, s in enumerate(staff)]
+
+
+def parse_staff(specs: list[str]) -> list[Staff]:
+    """`ID:PIN` pairs (cloud user ids and their terminal PINs) -> staff; ValueError if bad."""
+    staff = []
+    for spec in specs:
+        sid, _, pin = spec.partition(":")
+        if not (sid.isdigit() and pin.isdigit() and 4 <= len(pin) <= 8):
+            raise ValueError(f"--staff {spec!r}: expected USER_ID:PIN, e.g. 3:1234")
+        staff.append(Staff(sid, f"user {sid}", pin, f"user{sid}-finger"))
+    return staff
 
 
 def _members(opts: SimOptions, say: Callable[[str], None]) -> list[FleetMember]:
@@ -77,15 +88,16 @@ def run(opts: SimOptions, say: Callable[[str], None] = print) -> int:
     fleet: Fleet | None = None
     try:
         members = _members(opts, say)
+        staff = opts.staff or SIM_STAFF
         for m in members:
-            preload(m.run_dir / "device", staff_roster(tc.key_of(m.config)),
+            preload(m.run_dir / "device", staff_roster(tc.key_of(m.config), staff),
                     shop.terminal_catalogue(COUNTER_ITEMS))
         fleet = Fleet(members).start()
         say(f"{len(members)} terminals booting (MicroPython unix port, 128 KiB heap); "
             "Ctrl-C stops them all")
-        for s in SIM_STAFF:
+        for s in staff:
             say(f"  staff {s.id} {s.name}: PIN {s.pin}")
-        fleet.start_sellers(lambda dev: [Staff(s.id, s.name, s.pin, s.finger) for s in SIM_STAFF],
+        fleet.start_sellers(lambda dev: [Staff(s.id, s.name, s.pin, s.finger) for s in staff],
                             shop.terminal_catalogue(COUNTER_ITEMS), opts.rate)
         started = time.monotonic()
         while not stop.is_set():
