@@ -23,6 +23,7 @@ from ui import UI
 
 VERSION = "0.1.0"
 SENSOR_IDLE_MS = 1500
+_SESSION_BASE_MAX = 98 * 1024  # heap in use before the driver loads, normally ~94 KB
 _NO_TRADE = ("idle", "pin", "menu")
 _SENSOR_MODULES = ("sensor", "fingerprint", "adafruit_fingerprint", "busio")
 _diff = time.ticks_diff
@@ -149,6 +150,7 @@ class App:
         while True:
             try:
                 await fn()
+                continue  # a task that returns (the link, per session) runs again at once
             except asyncio.CancelledError:
                 raise
             except MemoryError:
@@ -174,16 +176,31 @@ class App:
 
     async def sensor_session(self, idle_ms):
         await self.link.suspend()  # the link's RAM is the driver's for now
-        gc.collect()
+        # Objects of the last session or link can stay pinned for a moment by stale
+        # references in running frames; give the other tasks a few turns to let go.
+        for _ in range(20):
+            gc.collect()
+            if gc.mem_alloc() < _SESSION_BASE_MAX:
+                break
+            await asyncio.sleep_ms(100)
+        before = gc.mem_alloc()
         import sensor
 
+        # Collect often while the driver is in: the heap is nearly full, and short-
+        # lived packets would otherwise fragment what little is left.
+        gc.threshold(2048)
+        gc.collect()
+        hal.log("sensor session: heap live %d (%d without the driver), mqtt %s" % (
+            gc.mem_alloc(), before, "gone" if self.link.mqtt is None else "still here"))
         try:
             await sensor.SensorTask(self).run(idle_ms)
         finally:
             sensor = None
             for name in _SENSOR_MODULES:
                 sys.modules.pop(name, None)
+            gc.threshold(-1)
             gc.collect()
+            hal.log("sensor session over: heap live %d" % gc.mem_alloc())
             self.link.resume()
 
     async def ui_loop(self):

@@ -104,20 +104,24 @@ class Link:
             self._active = self.ticks()
 
     async def run(self):
-        """Keep a session up while wanted (mqtt.run reconnects with back-off)."""
-        while True:
-            if not self._want:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            self.mqtt = self._client()
-            try:
-                await self.mqtt.run(cap_ms=8000)  # a till waits at most ~8 s for its link
-            finally:
-                self.reconnects += self.mqtt.reconnects
-                self._unsent(self.mqtt.inflight)
-                self.mqtt = None
-                sys.modules.pop("mqtt", None)
+        """One session: wait until wanted, then stay connected until suspend().
+
+        The caller calls it again at once. Returning (instead of looping here)
+        matters for RAM: a coroutine that lived through a session keeps stale
+        references to the MQTT client in its frame, so the session must end
+        with the coroutine itself for suspend() to free the client's ~10 KB.
+        """
+        while not self._want:
+            self._wake.clear()
+            await self._wake.wait()
+        client = self.mqtt = self._client()
+        try:
+            await client.run(cap_ms=8000)  # a till waits at most ~8 s for its link
+        finally:
+            self.reconnects += client.reconnects
+            self._unsent(client.inflight)
+            self.mqtt = client = None
+            sys.modules.pop("mqtt", None)
 
     def _unsent(self, inflight):
         # Events the broker never acknowledged go out again from the outbox.
@@ -128,8 +132,10 @@ class Link:
 
     async def suspend(self, timeout_ms=3000):
         self._want = False
-        if self.mqtt is not None:
-            await self.mqtt.disconnect()
+        m = self.mqtt
+        if m is not None:
+            m.stop()
+        m = None
         for _ in range(timeout_ms // 20):
             if self.mqtt is None:
                 return
@@ -175,7 +181,7 @@ class Link:
                 self.next = seq + 1
                 self.sent += 1
                 self._active = self.ticks()
-            batch = None
+            batch = m = None  # hold no client across sessions (RAM, see run())
 
     def _maybe_rewind(self):
         ob = self.outbox

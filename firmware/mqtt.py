@@ -324,6 +324,18 @@ class MQTTClient:
                 print("mqtt: %s %s; retry in %d ms" % (type(e).__name__, e, self.backoff_ms))
                 await asyncio.sleep_ms(self.backoff_ms)
 
+    def stop(self):
+        """disconnect() without awaiting (MicroPython's StreamWriter.write sends at
+        once), so a long-lived caller keeps no coroutine that references us."""
+        self._stop = True
+        w = self._writer
+        if w is not None:
+            try:
+                w.write(bytes((_DISCONNECT, 0)))
+            except OSError:
+                pass
+        self._close()
+
     async def disconnect(self):
         """Clean DISCONNECT (the will is not sent) and stop run()."""
         self._stop = True

@@ -4,6 +4,7 @@
 # A missing, silent or garbling sensor never logs anyone in: the fault raises
 # one `alarm` event (reason "sensor") and the keypad PIN stays available.
 import asyncio
+import gc
 import time
 
 import hal
@@ -40,6 +41,7 @@ class SensorTask:
         busy = hal.ticks_ms()
         while time.ticks_diff(hal.ticks_ms(), busy) < idle_ms:
             app.alive["sensor"] = hal.ticks_ms()
+            gc.collect()  # the heap is nearly full while the driver is in: keep it tidy
             try:
                 if app.enrol_for is not None:
                     await self.enrol()
@@ -88,7 +90,19 @@ class SensorTask:
         def prompt(text):
             app.ui.message(["ENROL " + seller, text])
 
-        code, slot = await self.sensor.enrol(prompt=prompt)
+        # The roster is the authority on used slots; taking the first slot it does
+        # not use spares the sensor's template-table read (RAM spike of ~3 KB). A
+        # stale template there belongs to nobody, so overwriting it is right.
+        used = set()
+        for s in app.roster.sellers:
+            used.update(s["slots"])
+        slot = 0
+        while slot in used:
+            slot += 1
+        if self.sensor.capacity and slot >= self.sensor.capacity:
+            app.ui.notify("ENROL FAILED: sensor full")
+            return
+        code, slot = await self.sensor.enrol(slot=slot, prompt=prompt)
         if code != OK:
             app.ui.notify("ENROL FAILED: " + describe(code))
             return
