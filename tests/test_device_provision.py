@@ -208,3 +208,19 @@ def test_bad_input_is_refused_before_anything_happens(cloud, tmp_path, capsys, c
 def test_wifi_password_length_is_checked(cloud, tmp_path, capsys):
     assert main(provision(tmp_path, cloud.url, "--wifi-ssid", "n", "--wifi-password", "1234567")) == 1
     assert "8-63 characters" in capsys.readouterr().err
+
+
+def test_a_cloud_that_never_answers_times_out(tmp_path, capsys, monkeypatch):
+    import socket
+
+    from fingerpos.tools.device import provision as provision_mod
+
+    monkeypatch.setattr(provision_mod, "HTTP_TIMEOUT_S", 0.5)
+    with socket.socket() as silent:  # accepts the connection, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        assert main(provision(tmp_path, url)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot reach the cloud at {url}: ") and "timed out" in err
+    assert not (tmp_path / "devices" / "t1").exists()

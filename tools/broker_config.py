@@ -179,7 +179,7 @@ def conf_text(dest: Path, tls_port: int, certfile: str, keyfile: str, cafile: st
         f"persistence_location {persistence_dir.rstrip('/')}/",
         "max_queued_messages 1000",
         "",
-        "# TLS listener for terminals and remote cloud workers. Fill in the server",
+        "# TLS listener for the terminals. Fill in the server",
         "# certificate (full chain), its private key, and the CA that signed it.",
         f"listener {tls_port}",
         f"certfile {certfile}",

@@ -162,6 +162,9 @@ def _bundle(args: argparse.Namespace) -> int:
     else:
         config = args.config
     out = args.out or config.parent / "bundle"
+    if not config.exists():
+        hint = f" (provision it first: fingerpos device provision --id {args.id} ...)" if args.id else ""
+        return _fail(f"{config}: no such file{hint}")
 
     def show(f: bundle_mod.BundleFile) -> None:
         print(f"  {f.path:<32} {f.size:>7} B")

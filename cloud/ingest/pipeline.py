@@ -245,7 +245,12 @@ class Ingestion:
         delay = 0.05
         while True:
             try:
-                sealed, upto = await self._commit_once(batch)
+                # Each attempt in its own task: when the database dies inside a
+                # transaction, tortoise can leave its current-transaction context
+                # variable on the released connection, and every retry in the same
+                # context would reuse it ("connection has been released back to the
+                # pool") until the process restarts.
+                sealed, upto = await asyncio.create_task(self._commit_once(batch))
                 break
             except asyncio.CancelledError:
                 raise
