@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "fingerpos.tools.cmd_migrate",
     "fingerpos.tools.cmd_user",
     "fingerpos.tools.cmd_screenshots",
+    "fingerpos.tools.cmd_demo",
 ]
 
 

@@ -1,4 +1,4 @@
-"""`fingerpos device provision|bundle|flash|selftest`: set one terminal up from a laptop."""
+"""`fingerpos device provision|bundle|flash|selftest|sim`: set terminals up from a laptop, or simulate them."""
 
 from __future__ import annotations
 
@@ -91,6 +91,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     rv.add_argument("--reason", default="", help="why, kept in DIR/ID/revoked")
     rv.set_defaults(func=_revoke)
 
+    sm = ps.add_parser("sim", help="run a fleet of simulated terminals (real firmware on the "
+                       "MicroPython unix port, sensor simulators, scripted sellers)",
+                       description="Run N terminals on this machine, each the real firmware "
+                       "under `micropython -X heapsize=128k` with its own fingerprint sensor "
+                       "simulator and a scripted seller (logins, failed logins, sales, web "
+                       "orders). With --cloud the terminals are provisioned there first; with "
+                       "--devices-dir provisioned ones are used. Ctrl-C stops them all.")
+    sm.add_argument("--count", type=int, required=True, help="how many terminals (1-50)")
+    sm.add_argument("--cloud", default=os.environ.get("FINGERPOS_CLOUD"),
+                    help="provision the terminals with this cloud (env FINGERPOS_CLOUD)")
+    sm.add_argument("--token", default=os.environ.get("FINGERPOS_TOKEN"),
+                    help="admin/manager API token for --cloud (env FINGERPOS_TOKEN)")
+    sm.add_argument("--devices-dir", type=Path, default=Path("devices-sim"),
+                    help="where the terminals' directories are (default ./devices-sim)")
+    sm.add_argument("--broker", help="MQTT broker the terminals use, mqtt://host:port "
+                    "(default: the cloud host's 1883, or what each config.json says)")
+    sm.add_argument("--shop", default="shop1", help="shop of provisioned terminals (default shop1)")
+    sm.add_argument("--staff", action="append", default=[], metavar="ID:PIN",
+                    help="a seller of the cloud (user id and terminal PIN, see `fingerpos user "
+                    "pin`); repeat for more. Default: the sim's own staff (bare broker)")
+    sm.add_argument("--rate", type=float, default=4.0, metavar="SALES_PER_MIN",
+                    help="sales per minute per terminal (default 4)")
+    sm.add_argument("--duration", type=float, metavar="S", help="stop after S seconds "
+                    "(default: run until Ctrl-C)")
+    sm.set_defaults(func=_sim)
+
 
 def _fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
@@ -181,6 +207,30 @@ def _selftest(args: argparse.Namespace) -> int:
     except board_mod.BoardError as e:
         return _fail(str(e))
     return 0 if ok else 1
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from fingerpos.tools.fleet import sim
+
+    if not 1 <= args.count <= 50:
+        return _fail("--count must be 1..50")
+    if not 0 < args.rate <= 120:
+        return _fail("--rate must be above 0 and at most 120 sales per minute")
+    try:
+        cloud = provision_mod.CloudEndpoint.parse(args.cloud, args.token) if args.cloud else None
+        if args.broker:
+            tc.parse_broker(args.broker)
+        tc.check_shop(args.shop)
+        staff = sim.parse_staff(args.staff) if args.staff else None
+        opts = sim.SimOptions(count=args.count, cloud=cloud, devices_dir=args.devices_dir,
+                              broker=args.broker, shop=args.shop, rate=args.rate,
+                              duration=args.duration, staff=staff)
+        return sim.run(opts, say=lambda line: print(line, flush=True))
+    except (tc.ConfigError, provision_mod.ProvisionError, bundle_mod.BundleError,
+            ValueError) as e:
+        return _fail(str(e))
+    except FileNotFoundError as e:  # no devices dir, no micropython
+        return _fail(str(e))
 
 
 def _revoke(args: argparse.Namespace) -> int:
