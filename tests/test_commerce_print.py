@@ -147,3 +147,25 @@ async def test_tampered_order_fails_validation_and_is_held(shop):
     full = await (await cloud.client.get(f"/api/v1/orders/{order['id']}", headers=seller)).json()
     assert full["state"] == "held" and "source_mismatch" in full["events"][-1]["note"]
     assert not [c for c in t.commands if c["typ"] == "print"]
+
+
+async def test_a_stored_source_event_whose_signature_no_longer_verifies_is_held(shop):
+    """The ingestion keeps each event's exact body text and signature; validation before
+    print verifies them again, so an edited stored event cannot be printed from."""
+    cloud, t = shop
+    seller = await cloud.user("seller", shop="shop1")
+    order = await _sale(cloud, t, seller, "r-4", 500)
+    from fingerpos.cloud.models.devices import DeviceEvent
+    with in_app(cloud.app):
+        event = await DeviceEvent.get(device_id=t.dev, typ="sale")
+        assert event.sig and '"ref":"r-4"' in event.raw_body
+    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/validate", headers=seller, json={})
+    assert r.status == 200 and (await r.json())["problems"] == []
+    with in_app(cloud.app):  # the stored event edited behind the ingestion's back
+        await DeviceEvent.filter(id=event.id).update(
+            raw_body=event.raw_body.replace('"qty":2', '"qty":3'))
+    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller, json={})
+    assert r.status == 409
+    full = await (await cloud.client.get(f"/api/v1/orders/{order['id']}", headers=seller)).json()
+    assert full["state"] == "held" and "source_signature" in full["events"][-1]["note"]
+    assert not [c for c in t.commands if c["typ"] == "print"]

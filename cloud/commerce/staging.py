@@ -2,9 +2,10 @@
 
 `check` builds a validation.Revision from the stored order (lines, the revision's
 adjustments, total, currency, version) and adds what only the database knows: the
-terminal event the order came from must still exist for that device and name the
-same items (the ingestion verified its signature on arrival; see README: the raw
-signed payload is not kept, so the MAC itself cannot be re-checked here). An order
+terminal event the order came from must still exist for that device, name the
+same items, and its signature must still verify with the device's key over the
+exact body text the ingestion kept (events stored before that column existed
+are checked by content only). An order
 that fails goes to `held` with its reasons; `revise` writes a new revision and sends
 it back through `check`.
 """
@@ -13,11 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fingerpos.cloud import audit
+from fingerpos import protocol
+from fingerpos.cloud import audit, monitor
+from fingerpos.cloud.appkeys import KEYRING
 from fingerpos.cloud.commerce import validation as v
 from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
 from fingerpos.cloud.models.commerce import OrderCheck, RevisionSnapshot
-from fingerpos.cloud.models.devices import DeviceEvent
+from fingerpos.cloud.models.devices import Device, DeviceEvent
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders import notify
@@ -54,6 +57,9 @@ async def _source_problems(order: Order) -> list[v.Problem]:
         event = await DeviceEvent.get_or_none(id=first.device_event_id, device_id=order.device_id)
     if event is None:
         return [v.Problem("source_missing", "the terminal sale this order came from is not stored")]
+    signature = await _signature_problems(event)
+    if signature:
+        return signature
     body = event.body if isinstance(event.body, dict) else {}
     data = body.get("data", body)
     items = data.get("items") if isinstance(data, dict) else None
@@ -65,6 +71,18 @@ async def _source_problems(order: Order) -> list[v.Problem]:
         return [v.Problem("source_mismatch", f"the order's first revision differs from the "
                                              f"terminal's signed sale (event {event.seq})")]
     return []
+
+
+async def _signature_problems(event: DeviceEvent) -> list[v.Problem]:
+    """Verify the stored source event's MAC again (validation.validate does the check)."""
+    app = monitor.current_app()
+    device = await Device.get_or_none(id=event.device_id)
+    if not (event.raw_body and event.sig) or app is None or device is None:
+        return []
+    key = app[KEYRING].open(device.key_enc, device.id)
+    payload = event.raw_body.encode() + b"\n" + event.sig.encode()
+    src = v.SourceEvent(protocol.evt_topic(device.id), payload, key)
+    return v.validate_sources((src,))
 
 
 async def problems_of(order: Order) -> list[v.Problem]:

@@ -92,8 +92,13 @@ def _check_total(rev: Revision) -> list[Problem]:
 
 
 def _check_sources(rev: Revision) -> list[Problem]:
+    return validate_sources(rev.sources)
+
+
+def validate_sources(sources: tuple[SourceEvent, ...]) -> list[Problem]:
+    """Each source event must still verify with its device's key, byte for byte."""
     out = []
-    for src in rev.sources:
+    for src in sources:
         try:
             protocol.verify(src.key, src.topic, src.payload)
         except (protocol.ProtocolError, ValueError) as e:

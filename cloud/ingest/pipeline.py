@@ -233,7 +233,7 @@ class Ingestion:
         raw = bytes(payload[:-65])
         batch.append(Incoming(dev, body["seq"], body["typ"], body["ts"], body["data"],
                               raw.decode(), protocol.chain_hash(raw), body["prev"], received,
-                              mid, qos, gen))
+                              mid, qos, gen, sig=bytes(payload[-64:]).decode()))
         return None, dev
 
     def _puback(self, mid: int, qos: int, gen: int) -> None:

@@ -45,6 +45,7 @@ class Incoming:
     qos: int
     generation: int
     event_id: int | None = None  # set when this delivery inserted the row
+    sig: str = ""  # the payload's signature, kept to verify the event again later
 
 
 @dataclass(slots=True)
@@ -121,10 +122,10 @@ class EventStore:
             values: list[object] = []
             for ev in part:
                 values += [ev.device, ev.seq, ev.typ, ev.ts, ev.body, ev.hash, ev.prev,
-                           ev.received]
+                           ev.received, ev.body, ev.sig]
             rows = await conn.execute_query_dict(  # asyncpg's execute_query drops RETURNING rows
                 q(d, "INSERT INTO device_event (device_id, seq, typ, ts, body, hash, prev,"
-                     " received_at) VALUES " + rows_marks(d, len(part), 8)
+                     " received_at, raw_body, sig) VALUES " + rows_marks(d, len(part), 10)
                   + " ON CONFLICT (device_id, seq) DO NOTHING RETURNING id, device_id, seq"),
                 values)
             for r in rows:

@@ -51,6 +51,10 @@ class DeviceEvent(Model):
     ts = fields.BigIntField()  # the terminal's clock (0 = unset)
     body = fields.JSONField()  # the parsed body's `data`
     hash = fields.CharField(max_length=32)  # chain hash of the raw body bytes
+    # The exact body text and its signature as received, so validation before
+    # print can verify the source event again (JSONB re-serialises `body`).
+    raw_body = fields.TextField(null=True)
+    sig = fields.CharField(max_length=64, null=True)
     prev = fields.CharField(max_length=32)
     received_at = fields.FloatField()  # unix seconds when the cloud got it
 
