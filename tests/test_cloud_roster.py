@@ -129,3 +129,20 @@ def test_cli_pin_errors_are_one_line(tmp_path):
     r = run("user", "pin", "--email", "b@example.com", "--pin-stdin", data_dir=tmp_path,
             stdin="1234\n")
     assert r.returncode == 1 and "sellers and managers" in r.stderr
+
+
+def test_cli_sets_a_sealed_pin(tmp_path):
+    assert run("migrate", data_dir=tmp_path).returncode == 0
+    r = run("user", "create", "--email", "s@example.com", "--role", "seller", "--shop", "shop1",
+            "--password-stdin", data_dir=tmp_path, stdin="longpassword\n")
+    assert r.returncode == 0, r.stderr
+    r = run("user", "pin", "--email", "S@example.com", "--pin-stdin", data_dir=tmp_path,
+            stdin="4821\n")
+    assert r.returncode == 0 and "PIN set for" in r.stderr
+    import sqlite3
+    with sqlite3.connect(tmp_path / "fingerpos.sqlite3") as con:
+        (sealed,) = con.execute("SELECT pin_sealed FROM users WHERE email='s@example.com'").fetchone()
+    assert sealed.startswith("v1:") and "4821" not in sealed
+    r = run("user", "pin", "--email", "s@example.com", "--pin-stdin", data_dir=tmp_path,
+            stdin="48\n")
+    assert r.returncode == 1 and "4 to 8 digits" in r.stderr and r.stderr.count("\n") == 1

@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import getpass
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from fingerpos.cloud import db
 from fingerpos.cloud.auth import create_api_token
-from fingerpos.cloud.config import ConfigError
+from fingerpos.cloud.config import Config, ConfigError
 from fingerpos.cloud.errors import DomainError
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.users import create_user
@@ -52,44 +54,11 @@ def _password(args: argparse.Namespace) -> str:
     return getpass.getpass("password: ")
 
 
-async def _run(args: argparse.Namespace, password: str) -> tuple[int, str | None]:
-    config = config_from(args)
-    ctx = await db.open_context(config.database_url)
-    try:
-        with ctx:
-            pending = await db.pending_migrations(ctx)
-            if pending:
-                raise db.DatabaseError("the database schema is out of date: run "
-                                       "`fingerpos migrate` first")
-            user = await create_user(args.email, password, Role(args.role), name=args.name,
-                                     shop_id=args.shop, can_change_price=args.can_change_price,
-                                     actor="cli")
-            token = await create_api_token(user, "cli") if args.token else None
-            return user.id, token
-    finally:
-        await ctx.close_connections()
+T = TypeVar("T")
 
 
-def _create(args: argparse.Namespace) -> int:
-    try:
-        user_id, token = asyncio.run(_run(args, _password(args)))
-    except (ConfigError, db.DatabaseError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except DomainError as e:
-        print(f"error: {e.message}", file=sys.stderr)
-        return 1
-    print(f"created user {user_id} ({args.email}, {args.role})", file=sys.stderr)
-    if token:
-        print(token)
-    return 0
-
-
-async def _set_pin(args: argparse.Namespace, pin: str) -> None:
-    from fingerpos.cloud.keyring import DeviceKeyring
-    from fingerpos.cloud.models.users import User
-    from fingerpos.cloud.roster import set_pin
-
+async def _in_database(args: argparse.Namespace, work: Callable[[Config], Awaitable[T]]) -> T:
+    """Run `work` against the configured database, refusing an out-of-date schema."""
     config = config_from(args)
     ctx = await db.open_context(config.database_url)
     try:
@@ -97,24 +66,57 @@ async def _set_pin(args: argparse.Namespace, pin: str) -> None:
             if await db.pending_migrations(ctx):
                 raise db.DatabaseError("the database schema is out of date: run "
                                        "`fingerpos migrate` first")
-            user = await User.get_or_none(email=args.email.strip().lower())
-            if user is None:
-                raise db.DatabaseError(f"no user with the email {args.email}")
-            await set_pin(user, pin, DeviceKeyring(config.key_secret))
+            return await work(config)
     finally:
         await ctx.close_connections()
 
 
-def _pin(args: argparse.Namespace) -> int:
-    pin = sys.stdin.readline().strip() if args.pin_stdin or not sys.stdin.isatty() \
-        else getpass.getpass("PIN: ")
+def _run_or_report(work: Awaitable[T]) -> tuple[bool, T | None]:
+    """Run the coroutine; a user-facing failure becomes one `error:` line on stderr."""
     try:
-        asyncio.run(_set_pin(args, pin))
+        return True, asyncio.run(work)
     except (ConfigError, db.DatabaseError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 1
     except DomainError as e:
         print(f"error: {e.message}", file=sys.stderr)
+    return False, None
+
+
+def _create(args: argparse.Namespace) -> int:
+    password = _password(args)
+
+    async def work(_config: Config) -> tuple[int, str | None]:
+        user = await create_user(args.email, password, Role(args.role), name=args.name,
+                                 shop_id=args.shop, can_change_price=args.can_change_price,
+                                 actor="cli")
+        return user.id, (await create_api_token(user, "cli") if args.token else None)
+
+    ok, result = _run_or_report(_in_database(args, work))
+    if not ok or result is None:
+        return 1
+    user_id, token = result
+    print(f"created user {user_id} ({args.email}, {args.role})", file=sys.stderr)
+    if token:
+        print(token)
+    return 0
+
+
+def _pin(args: argparse.Namespace) -> int:
+    from fingerpos.cloud.keyring import DeviceKeyring
+    from fingerpos.cloud.models.users import User
+    from fingerpos.cloud.roster import set_pin
+
+    pin = sys.stdin.readline().strip() if args.pin_stdin or not sys.stdin.isatty() \
+        else getpass.getpass("PIN: ")
+
+    async def work(config: Config) -> None:
+        user = await User.get_or_none(email=args.email.strip().lower())
+        if user is None:
+            raise db.DatabaseError(f"no user with the email {args.email}")
+        await set_pin(user, pin, DeviceKeyring(config.key_secret))
+
+    ok, _ = _run_or_report(_in_database(args, work))
+    if not ok:
         return 1
     print(f"PIN set for {args.email}; terminals get it with their next roster", file=sys.stderr)
     return 0
