@@ -31,4 +31,3 @@ COMMANDS = web.AppKey("commands", CommandSender)
 MONITOR = web.AppKey("monitor", object)      # fingerpos.cloud.monitor.Hub (object: avoids an import cycle)
 THROTTLE = web.AppKey("throttle", object)    # fingerpos.cloud.auth.LoginThrottle
 KEYRING = web.AppKey("keyring", DeviceKeyring)
-KNOWN_SHOPS = web.AppKey("known_shops", set)  # shop ids known to exist (a per-app cache)
