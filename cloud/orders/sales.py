@@ -14,7 +14,6 @@ after ON CONFLICT DO NOTHING works the same on SQLite (3.35+) and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,15 +44,8 @@ class SaleOrder:
     shop: str
     sale: saledata.Sale
     total: int
-
-    @property
-    def paid_ok(self) -> bool:
-        return self.sale.amount == self.total
-
-    @property
-    def state(self) -> State:
-        # A payment that does not cover the items is kept as a held order, not dropped.
-        return State.PAID if self.paid_ok else State.HELD
+    paid_ok: bool      # the payment is the items' total
+    state: str         # paid; or held when the payment does not cover the items
 
 
 def plan_sale(device: Device | None, device_id: str, event_id: int | None,
@@ -62,7 +54,11 @@ def plan_sale(device: Device | None, device_id: str, event_id: int | None,
     sale = saledata.parse_sale(data)
     if device is None or device.revoked:
         raise NotFound(f"no active device {device_id}")
-    return SaleOrder(device_id, event_id, device.shop, sale, total_of(sale.lines))
+    total = total_of(sale.lines)
+    paid_ok = sale.amount == total
+    # A payment that does not cover the items is kept as a held order, not dropped.
+    return SaleOrder(device_id, event_id, device.shop, sale, total, paid_ok,
+                     State.PAID.value if paid_ok else State.HELD.value)
 
 
 @dataclass
@@ -77,13 +73,13 @@ class SaleBatch:
     async def after_commit(self) -> None:
         """Tell the monitor feed (one message per order, a summary for a big batch)."""
         if len(self.created) > notify.FEED_ORDERS:
-            await notify.orders_summary([p.state.value for _, p in self.created],
+            await notify.orders_summary([p.state for _, p in self.created],
                                         self.created[0][0], self.created[-1][0])
             return
         for oid, p in self.created:
             await notify.order_changed(Order(
                 id=oid, shop_id=p.shop, buyer_id=None, source="terminal", device_id=p.device_id,
-                ref=p.sale.ref, state=p.state.value, version=1, total=p.total,
+                ref=p.sale.ref, state=p.state, version=1, total=p.total,
                 currency=p.sale.currency, created_at=self.at, state_changed_at=self.at))
 
 
@@ -122,24 +118,21 @@ async def ensure_shops(conn: BaseDBAsyncClient, shop_ids: set[str]) -> None:
         await Shop.get_or_create(id=shop_id, using_db=conn)
 
 
-def _chunks(rows: list[list[Any]], width: int) -> Iterator[list[list[Any]]]:
-    step = max(1, _MAX_PARAMS // width)
-    for start in range(0, len(rows), step):
-        yield rows[start:start + step]
-
-
 async def _insert(conn: BaseDBAsyncClient, d: str, table: str, columns: str,
-                  rows: list[list[Any]], tail: str = "") -> list[dict]:
+                  values: list[Any], tail: str = "") -> list[dict]:
+    """INSERT `values` (row after row, flat) in as few statements as the parameter limit
+    allows; with a RETURNING `tail`, the rows it returns."""
     width = columns.count(",") + 1
+    step = _MAX_PARAMS // width * width
     out: list[dict] = []
-    for part in _chunks(rows, width):
-        sql = q(d, f'INSERT INTO {table} ({columns}) VALUES {rows_marks(d, len(part), width)}'
-                   f'{tail}')
-        values = [v for row in part for v in row]
+    for start in range(0, len(values), step):
+        part = values[start:start + step]
+        sql = q(d, f"INSERT INTO {table} ({columns}) VALUES "
+                   f"{rows_marks(d, len(part) // width, width)}{tail}")
         if tail:  # asyncpg's execute_query drops RETURNING rows
-            out += await conn.execute_query_dict(sql, values)
+            out += await conn.execute_query_dict(sql, part)
         else:
-            await conn.execute_query(sql, values)
+            await conn.execute_query(sql, part)
     return out
 
 
@@ -149,11 +142,13 @@ async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
     for those created. Of two plans with the same device and ref the first wins, as
     when they arrive one by one."""
     d = dialect(conn)
-    rows = [[p.shop, "terminal", p.device_id, p.sale.ref, p.state.value, 1, p.total,
-             p.sale.currency, False, at, at] for p in plans]
+    values: list[Any] = []
+    for p in plans:
+        values += (p.shop, "terminal", p.device_id, p.sale.ref, p.state, 1, p.total,
+                   p.sale.currency, False, at, at)
     returned = await _insert(
         conn, d, "orders", "shop_id, source, device_id, ref, state, version, total, currency,"
-                           " alerted, created_at, state_changed_at", rows,
+                           " alerted, created_at, state_changed_at", values,
         " ON CONFLICT (device_id, ref) DO NOTHING RETURNING id, device_id, ref")
     ids = {(r["device_id"], r["ref"]): r["id"] for r in returned}
     created = []
@@ -163,18 +158,24 @@ async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
             created.append((oid, p))
     if not created:
         return created
-    await _insert(conn, d, "order_lines", "order_id, sku, name, qty, unit_price",
-                  [[oid, ln.sku, ln.name, ln.qty, ln.unit_price]
-                   for oid, p in created for ln in p.sale.lines])
+    lines: list[Any] = []
+    revisions: list[Any] = []
+    events: list[Any] = []
+    payments: list[Any] = []
+    for oid, p in created:
+        for ln in p.sale.lines:
+            lines += (oid, ln.sku, ln.name, ln.qty, ln.unit_price)
+        revisions += (oid, 1, p.total, "created", None, p.device_id, at)
+        events += (oid, None, p.state, None, p.device_id, p.event_id, NOTE, at)
+        payments += (oid, p.sale.amount, p.sale.currency, 1, p.sale.method, p.paid_ok,
+                     "" if p.paid_ok else HELD_REASON, at)
+    await _insert(conn, d, "order_lines", "order_id, sku, name, qty, unit_price", lines)
     await _insert(conn, d, "order_revisions",
-                  "order_id, version, total, reason, user_id, device_id, created_at",
-                  [[oid, 1, p.total, "created", None, p.device_id, at] for oid, p in created])
+                  "order_id, version, total, reason, user_id, device_id, created_at", revisions)
     await _insert(conn, d, "order_events",
                   'order_id, from_state, to_state, user_id, device_id, device_event_id, note, "at"',
-                  [[oid, None, p.state.value, None, p.device_id, p.event_id, NOTE, at]
-                   for oid, p in created])
+                  events)
     await _insert(conn, d, "payments",
                   "order_id, amount, currency, version, method, accepted, reason, created_at",
-                  [[oid, p.sale.amount, p.sale.currency, 1, p.sale.method, p.paid_ok,
-                    "" if p.paid_ok else HELD_REASON, at] for oid, p in created])
+                  payments)
     return created
