@@ -49,6 +49,7 @@ MIXED = [
     {**sale("r12", [3]), "ref": "r\ud800"},     # a lone surrogate: no driver can send it
     {**sale("r13", [1]), "items": [{"sku": "b", "qty": 2, "price": 4, "name": "x\udc00y"}],
      "payment": {"method": "cash", "amount": 8, "currency": "EUR"}},
+    sale("r14", [100], tendered=99),             # less cash handed over than charged
 ]
 
 
@@ -118,7 +119,7 @@ async def test_batched_sales_give_what_the_per_event_path_gives(cloud, caplog):
     old, new, errors = await _two_ways(cloud, [MIXED, [sale("r2", [1, 2]), sale("r11", [7])]])
     assert new == old
     assert "one by one" not in caplog.text   # the batch path ran, not its fallback
-    assert errors[0] == errors[1] == 5   # r4, r5, r9, the string and r\ud800
+    assert errors[0] == errors[1] == 6   # r4, r5, r9, the string, r\ud800 and r14
     assert sorted(k for k in old if k != "alarms") == ["r1", "r10", "r11", "r13", "r2", "r3",
                                                       "r6", "r7", "r8"]
     assert old["r13"]["lines"] == [("b", "x?y", 2, 4)]
@@ -175,7 +176,7 @@ async def test_a_failing_batch_write_falls_back_to_one_by_one(cloud, monkeypatch
         batched = store(True)
         await commit(batched, [incoming("new", n, d) for n, d in enumerate(MIXED, 1)])
         assert "one by one" in caplog.text and calls[0] == 9 and set(calls[1:]) == {1}
-        assert batched.stats.handler_errors == 5
+        assert batched.stats.handler_errors == 6
         assert await snapshot("new") == await snapshot("old")
 
 
