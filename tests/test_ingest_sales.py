@@ -158,6 +158,31 @@ async def test_a_database_failure_mid_batch_leaves_neither_events_nor_orders(clo
         assert await _counts() == (59, 59, sum(1 + n % 5 for n in range(1, 60)), 59, 59, 59)
 
 
+async def test_a_statement_failing_every_time_fails_the_whole_batch(cloud, monkeypatch):
+    """Batched, then one by one: when the database refuses every time, the batch fails
+    (the pipeline retries it later) and leaves nothing, events included."""
+    from fingerpos.cloud.orders import sales
+    from tortoise.exceptions import OperationalError
+    real = sales._insert
+
+    async def broken(conn, d, table, columns, values, tail=""):
+        if table == "order_events":
+            raise OperationalError("disk I/O error")
+        return await real(conn, d, table, columns, values, tail)
+
+    await cloud.device("t1", "shop1")
+    batch = [incoming("t1", n, sale(f"r{n}", [10 * n])) for n in range(1, 6)]
+    batch.append(incoming("t1", 6, {"hb": 1}, typ="heartbeat"))
+    monkeypatch.setattr(sales, "_insert", broken)
+    with in_app(cloud.app):
+        with pytest.raises(OperationalError):
+            await commit(store(True), batch)
+        assert await _counts() == (0, 0, 0, 0, 0, 0)
+        monkeypatch.setattr(sales, "_insert", real)
+        await commit(store(True), batch)
+        assert await _counts() == (6, 5, 5, 5, 5, 5)
+
+
 async def test_a_failing_batch_write_falls_back_to_one_by_one(cloud, monkeypatch, caplog):
     from fingerpos.cloud.orders import sales
     real, calls = sales.write_sales, []
