@@ -13,7 +13,6 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from fingerpos.cloud.auth import LoginThrottle
 from fingerpos.cloud.web import (
     forms,
     views_auth,
@@ -59,8 +58,6 @@ PAGES = [
 
 def setup(app: web.Application) -> None:
     """Templates, static files and the page routes."""
-    app[views_auth.REGISTRATIONS] = LoginThrottle(views_auth.REGISTER_LIMIT,
-                                                  views_auth.REGISTER_WINDOW_S)
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined)
