@@ -13,6 +13,7 @@ from playwright.async_api import expect
 from .conftest import WAIT_MS, log_in
 
 pytestmark = pytest.mark.cloud
+PHONE = {"width": 390, "height": 844}
 
 
 def _last_catalog_price(terminal, sku: str) -> int | None:
@@ -66,8 +67,9 @@ async def test_manager_edits_a_price_and_the_buyer_and_terminal_see_it(site, bro
 
 
 async def test_a_script_name_is_text_on_the_edit_page(site, browser):
+    """On a phone-sized screen, which must not scroll sideways either."""
     await site.product("shop1", "evil", "<script>alert(1)</script>", 100)
-    manager = await log_in(browser, site, await site.user("manager", shop="shop1"))
+    manager = await log_in(browser, site, await site.user("manager", shop="shop1"), viewport=PHONE)
     dialogs: list[str] = []
     manager.on("dialog", lambda d: dialogs.append(d.message))
     await manager.goto("/shop/products")
@@ -82,3 +84,7 @@ async def test_a_script_name_is_text_on_the_edit_page(site, browser):
         "<script>alert(1)</script>")
     await expect(manager).to_have_url(re.compile(r"/shop/products\?saved=evil$"))
     assert dialogs == [] and await manager.evaluate("document.scripts.length") == 0
+    for path in ("/shop/products", "/shop/products/evil/edit", "/shop/products/new"):
+        await manager.goto(path)
+        width = await manager.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], (path, width)
