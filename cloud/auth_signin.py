@@ -1,6 +1,6 @@
-"""Signing in: the one place the login form (cloud/web/views_auth.py) and the JSON API
-(cloud/api/views_auth.py) both go through, so they share the throttle, the metrics, the
-alarm and the failed-attempt records the account owner is shown at the next login.
+"""Signing in and registering: the one place the forms (cloud/web/views_auth.py) and the
+JSON API (cloud/api/views_auth.py) both go through, so they share the throttles, the
+metrics, the alarm and the records the account owner is shown at the next login.
 
 A failed attempt on an existing account is written to the audit trail as
 `auth.login_failed` with that account's id (the target is the client address);
@@ -12,9 +12,10 @@ from __future__ import annotations
 from aiohttp import web
 from fingerpos.cloud import alarms, audit, auth
 from fingerpos.cloud.appkeys import CONFIG, METRICS, THROTTLE
-from fingerpos.cloud.errors import Unauthorized
-from fingerpos.cloud.models.users import User
+from fingerpos.cloud.errors import Conflict, Unauthorized
+from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.throttle import Throttle
+from fingerpos.cloud.users import create_user
 
 LOGIN_THROTTLED = "too many failed logins; wait a few minutes and try again"
 WRONG = "wrong email or password"
@@ -63,6 +64,21 @@ async def _failed(app: web.Application, throttle: Throttle, email: str, addr: st
     if failures >= throttle.limit:
         await alarms.raise_alarm(None, "web_login", "warning",
                                  f"{failures} failed web logins for {email} from {addr}")
+
+
+async def register(email: str, password: str, name: str, addr: str, via: str) -> User | None:
+    """Create a buyer account; None when the address is taken (its owner is told instead).
+
+    Callers answer the same way in both cases, so nobody learns which addresses have
+    accounts. Raises Invalid for input create_user refuses.
+    """
+    try:
+        return await create_user(email, password, Role.BUYER, name=name, actor=f"{via}:register")
+    except Conflict:
+        owner = await User.get(email=email.strip().lower())
+        await audit.record(f"{via}:register", "auth.register_taken", addr, {"via": via},
+                           user_id=owner.id)
+        return None
 
 
 def set_session_cookie(app: web.Application, response: web.StreamResponse, token: str) -> None:

@@ -8,16 +8,21 @@ from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.validation import body
 from fingerpos.cloud.errors import Unauthorized
 from fingerpos.cloud.models.users import Role, Session
-from fingerpos.cloud.users import create_user, user_json
+from fingerpos.cloud.users import user_json
 
 
 async def register(request: web.Request) -> web.Response:
-    await auth_signin.REGISTRATIONS.check(request.remote or "?")
-    await auth_signin.REGISTRATIONS.hit(request.remote or "?")   # every attempt counts
+    """201 and the same body whether or not the address was free: no enumeration."""
+    addr = request.remote or "?"
+    await auth_signin.REGISTRATIONS.check(addr)
+    await auth_signin.REGISTRATIONS.hit(addr)   # every attempt counts
     data = await body(request, schemas.Register)
-    user = await create_user(data.email, data.password, Role.BUYER, name=data.name,
-                             actor="web:register")
-    return web.json_response(user_json(user), status=201)
+    await auth_signin.register(data.email, data.password, data.name, addr, via="api")
+    return web.json_response({"email": data.email.strip().lower(), "role": Role.BUYER.value,
+                              "message": REGISTERED}, status=201)
+
+
+REGISTERED = "registered: log in with this address and password"
 
 
 async def login(request: web.Request) -> web.Response:

@@ -13,12 +13,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from fingerpos.cloud import audit, auth, auth_signin
+from fingerpos.cloud import auth, auth_signin
 from fingerpos.cloud.api import schemas
-from fingerpos.cloud.errors import Conflict, Invalid, Throttled, Unauthorized
+from fingerpos.cloud.errors import Invalid, Throttled, Unauthorized
 from fingerpos.cloud.models.alarms import AuditEntry
-from fingerpos.cloud.models.users import Role, Session, User
-from fingerpos.cloud.users import create_user
+from fingerpos.cloud.models.users import Role, Session
 from fingerpos.cloud.web import forms
 from fingerpos.cloud.web.page import checked_form, redirect, render, viewer
 
@@ -121,12 +120,7 @@ async def register(request: web.Request) -> web.Response:
         return await render(request, "register.html", {"errors": errors, "form": fields},
                             status=400)
     try:
-        await create_user(data.email, data.password, Role.BUYER, name=data.name,
-                          actor="web:register")
-    except Conflict:
-        owner = await User.get(email=data.email.strip().lower())
-        await audit.record("web:register", "auth.register_taken", request.remote or "?",
-                           user_id=owner.id)
+        await auth_signin.register(data.email, data.password, data.name, addr, via="web")
     except Invalid as e:
         return await render(request, "register.html", {"errors": {"email": e.message},
                                                        "form": fields}, status=400)
