@@ -83,8 +83,18 @@ async def test_a_script_name_is_text_on_the_edit_page(site, browser):
     await expect(manager.locator('tr[data-sku="evil"] .name-cell')).to_have_text(
         "<script>alert(1)</script>")
     await expect(manager).to_have_url(re.compile(r"/shop/products\?saved=evil$"))
-    assert dialogs == [] and await manager.evaluate("document.scripts.length") == 0
+    assert dialogs == []
+    assert await manager.evaluate("[...document.scripts].every(s => s.src && !s.text)")
     for path in ("/shop/products", "/shop/products/evil/edit", "/shop/products/new"):
         await manager.goto(path)
         width = await manager.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], (path, width)
+    # Delete asks first: dismissed, the product stays; accepted, it is gone.
+    await manager.goto("/shop/products/evil/edit")
+    manager.once("dialog", lambda d: d.dismiss())
+    await manager.click("#delete")
+    await expect(manager.locator("#edit-name")).to_be_visible()
+    manager.once("dialog", lambda d: d.accept())
+    await manager.click("#delete")
+    await expect(manager.locator('tr[data-sku="evil"]')).to_have_count(0)
+    assert len(dialogs) == 2 and dialogs[0].startswith("Delete evil from the catalogue?")
