@@ -125,4 +125,21 @@ g3.fail(0)
 g3.clear()
 check("clear resets", g3.failures == 0 and saved == {"failures": 0, "level": 0})
 
+# -- Sale: payment.amount is the total charged, tendered the cash handed over ---------
+from catalog import Catalog  # noqa: E402
+from sale import Sale, SaleError  # noqa: E402
+
+cat = Catalog([{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"}])
+sale = Sale(cat)
+sale.add("101", 3)
+d = sale.data("t1-9", 1000)
+check("sale amount is the total", d["payment"]["amount"] == 750, d)
+check("sale tendered is the cash", d["payment"]["tendered"] == 1000, d)
+check("exact cash: no tendered", "tendered" not in sale.data("t1-9", 750)["payment"])
+try:
+    sale.data("t1-9", 749)
+    check("too little cash refused", False, "accepted")
+except SaleError as e:
+    check("too little cash refused", e.args[0] == "NOT ENOUGH CASH", e.args)
+
 print("%d passed, %d failed" % (results[0], results[1]))
