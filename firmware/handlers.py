@@ -141,8 +141,15 @@ def alarm_off(app, d):
 
 
 def config_(app, d):
+    """Change settings live. All or nothing: an unknown name or a value that is not a
+    non-negative integer refuses the whole command (counted as bad data)."""
     import config
 
+    for k, v in d.items():
+        if k not in config.DEFAULTS:
+            raise ValueError("unknown setting %s" % k)
+        if type(v) is not int or v < _MIN.get(k, 0):
+            raise ValueError("setting %s must be an integer >= %d" % (k, _MIN.get(k, 0)))
     saved = app.store.load("settings", {})
     saved.update(d)
     new = config.settings(saved)
@@ -152,6 +159,10 @@ def config_(app, d):
     app.guard.lockout_ms = new["lockout_s"] * 1000
     app.guard.cap_ms = new["lockout_cap_s"] * 1000
     app.outbox.limit = new["outbox_bytes"]
+
+
+# Settings where 0 would disable a safety rule or stall the terminal.
+_MIN = {"max_failures": 1, "session_s": 1, "outbox_bytes": 4096, "ack_wait_s": 1}
 
 
 TABLE = {"ack": ack, "time": time_, "roster": roster, "catalog": catalog,

@@ -134,3 +134,71 @@ def test_orders_price_change_print_time_lock_and_bad_commands(terminal):
     assert sum("cmd lock applied" in x for x in t.logs) == 1  # the forged/replayed ones never
     assert "dropped (bad_signature)" in t.output() and "dropped (replayed)" in t.output()
     assert_healthy(t)
+
+
+def test_cash_order_paid_at_the_counter(terminal):
+    """Contract 2: a web order the buyer pays in cash at the counter."""
+    t, cloud = terminal
+    provision(t, cloud)
+    items = [{"sku": "101", "qty": 5, "price": 250}]
+    cloud.send("order_new", {"order": 51, "total": 1250, "currency": "EUR", "items": items,
+                             "pickup_hash": protocol.pickup_hash(KEY, 51, "2468"),
+                             "version": 3, "pay": "card"})
+    t.wait_log("cmd order_new: bad data")  # only "cash" or no `pay` at all
+    cloud.send("order_new", {"order": 51, "total": 1250, "currency": "EUR", "items": items,
+                             "pickup_hash": protocol.pickup_hash(KEY, 51, "2468"),
+                             "version": 3, "pay": "cash"})
+    t.wait_display("CASH ORDER 51")
+    t.wait_gpio("buzzer", 1)
+    t.press("A2222#")
+    t.wait_log("login pin ok")
+    t.press("C")
+    t.wait_display("Order 51 CASH DUE")
+    t.press("1")  # accept, ship and handover wait for the payment
+    t.wait_display("NOT PAID YET")
+
+    # The buyer's pickup code is checked before any cash is taken.
+    t.press("4")
+    t.wait_display("Pickup code:")
+    t.press("1357#")
+    t.wait_display("WRONG PICKUP CODE")
+    t.press("4")
+    t.press("2468#")
+    t.wait_display("Cash due 12.50")
+    t.press("1000#")  # less than the total: refused at the keypad
+    t.wait_display("NOT ENOUGH CASH")
+    t.press("2000#")
+    t.wait_display("Cash 20.00 CHG 7.50")
+    t.press("#")
+    t.wait_display("CASH 51 SENT CHG 7.50")
+    ack = cloud.wait_event("ack", lambda d: d["action"] == "cash")["data"]
+    assert ack == {"order": 51, "action": "cash", "version": 3, "amount": 1250, "tendered": 2000}
+
+    # The cloud refused it (the price changed meanwhile): REFUSED and the new total.
+    cloud.send("order_update", {"order": 51, "state": "pending_payment", "version": 4,
+                                "total": 1100})
+    t.wait_display("CASH REFUSED 51 11.00")
+    t.press("C")
+    t.wait_display("Order 51 CASH DUE")
+    t.press("42468#1100#")
+    t.wait_display("Cash 11.00 CHG 0.00")
+    t.press("#")
+    t.wait_display("CASH 51 SENT CHG 0.00")
+    cloud.wait(lambda: len(cloud.of_type("ack")) == 2, 10, "the second cash ack")
+    assert cloud.of_type("ack")[1]["data"] == {"order": 51, "action": "cash", "version": 4,
+                                               "amount": 1100, "tendered": 1100}
+
+    # Paid: the usual paid prompt, accept and handover follow.
+    cloud.send("order_update", {"order": 51, "state": "paid", "version": 5, "total": 1100})
+    t.wait_display("PAID 51")
+    t.press("C")
+    t.wait_display("Order 51 11.00")
+    t.press("1")
+    t.wait_display("ACCEPT 51 OK")
+    t.press("C32468#")
+    t.wait_display("HANDOVER 51 OK")
+    cloud.wait(lambda: len(cloud.of_type("ack")) == 4, 10, "accept and handover")
+    assert [e["data"]["action"] for e in cloud.of_type("ack")] == \
+        ["cash", "cash", "accept", "handover"]
+    assert not cloud.rejected
+    assert_healthy(t)
