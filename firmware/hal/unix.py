@@ -84,12 +84,13 @@ class TcpUart:
 
     def _fill(self, wait_ms):
         sock = self._open()
-        if sock is None:
+        poll = self._poll
+        if sock is None or poll is None:
             if wait_ms > 0:
                 time.sleep_ms(wait_ms)  # an unplugged UART: nothing arrives until the timeout
             return
         try:
-            if self._poll.poll(wait_ms):
+            if poll.poll(wait_ms):
                 data = sock.recv(512)
                 if data:
                     self._buf += data
