@@ -25,8 +25,23 @@ VERSION = "0.1.0"
 SENSOR_IDLE_MS = 1500
 _SESSION_BASE_MAX = 98 * 1024  # heap in use before the driver loads, normally ~94 KB
 _NO_TRADE = ("idle", "pin", "menu")
-_SENSOR_MODULES = ("sensor", "fingerprint", "adafruit_fingerprint", "busio")
+_SENSOR_LOAD_ORDER = ("busio", "adafruit_fingerprint", "fingerprint", "sensor")
 _diff = time.ticks_diff
+
+
+def _load_driver():
+    # This and _unload_driver are plain functions, not part of the coroutine: a
+    # module reference left in a coroutine frame's stale stack slots would keep
+    # the driver in RAM after the session (MicroPython's GC scans a live
+    # frame's whole value stack, including slots already popped).
+    for name in _SENSOR_LOAD_ORDER:
+        __import__(name)
+        gc.collect()
+
+
+def _unload_driver():
+    for name in _SENSOR_LOAD_ORDER:
+        sys.modules.pop(name, None)
 
 
 class App:
@@ -176,28 +191,30 @@ class App:
 
     async def sensor_session(self, idle_ms):
         await self.link.suspend()  # the link's RAM is the driver's for now
-        # Objects of the last session or link can stay pinned for a moment by stale
-        # references in running frames; give the other tasks a few turns to let go.
-        for _ in range(20):
-            gc.collect()
-            if gc.mem_alloc() < _SESSION_BASE_MAX:
-                break
-            await asyncio.sleep_ms(100)
-        before = gc.mem_alloc()
-        import sensor
+        try:  # whatever fails in here, the link comes back (finally)
+            # Objects of the last session or link can stay pinned for a moment by stale
+            # references in running frames; give the other tasks a few turns to let go.
+            for _ in range(20):
+                gc.collect()
+                if gc.mem_alloc() < _SESSION_BASE_MAX:
+                    break
+                await asyncio.sleep_ms(100)
+            before = gc.mem_alloc()
+            # Collect often while the driver is in (and while it loads): the heap is
+            # nearly full, and short-lived packets would otherwise fragment what little
+            # is left. The modules load one at a time, smallest first, with a
+            # collection after each, so each .mpy's code lands in a heap cleared of
+            # the last one's loader garbage (a MemoryError used to hit here now and then).
+            gc.threshold(2048)
+            _load_driver()
+            import sensor
 
-        # Collect often while the driver is in: the heap is nearly full, and short-
-        # lived packets would otherwise fragment what little is left.
-        gc.threshold(2048)
-        gc.collect()
-        hal.log("sensor session: heap live %d (%d without the driver), mqtt %s" % (
-            gc.mem_alloc(), before, "gone" if self.link.mqtt is None else "still here"))
-        try:
+            hal.log("sensor session: heap live %d (%d without the driver), mqtt %s" % (
+                gc.mem_alloc(), before, "gone" if self.link.mqtt is None else "still here"))
             await sensor.SensorTask(self).run(idle_ms)
         finally:
             sensor = None
-            for name in _SENSOR_MODULES:
-                sys.modules.pop(name, None)
+            _unload_driver()
             gc.threshold(-1)
             gc.collect()
             hal.log("sensor session over: heap live %d" % gc.mem_alloc())

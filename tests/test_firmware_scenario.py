@@ -90,10 +90,12 @@ def test_scenario_enrol_alarm_login_300_sales_broker_outage(tmp_path, topic_pref
         assert_healthy(t)
         live, peak = heap_figures(t)
         beats = [e["data"]["heap_free"] for e in cloud.of_type("heartbeat")]
+        # an outbox record is a 7-byte header (magic, length, CRC-32) + the body
+        per_sale = sum(cloud.sizes[e["seq"]] + 7 for e in cloud.of_type("sale")) / 300
         print(f"\nscenario: {rate:.1f} sales/s keyed and stored; {len(seqs)} events, "
               f"{cloud.deliveries} deliveries ({cloud.duplicates} duplicates dropped); "
               f"live heap peak {live} B of 131072, gc.mem_alloc peak {peak}, "
-              f"least heap_free in a heartbeat {min(beats)} B")
+              f"least heap_free in a heartbeat {min(beats)} B; {per_sale:.0f} outbox B per sale")
         # Headroom: the live heap (after a collection) stays under LIVE_PEAK_MAX, even
         # during the enrolments when the sensor driver is loaded; before the driver
         # buffer / one housekeeping task change it peaked at 110-117 KB.

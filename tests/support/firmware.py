@@ -74,6 +74,7 @@ class Cloud:
         self.auto_ack = ack
         self.tracker = SeqTracker()
         self.events: dict[int, dict[str, Any]] = {}  # seq -> body, each stored once
+        self.sizes: dict[int, int] = {}  # seq -> body bytes as sent
         self.deliveries = 0
         self.duplicates = 0
         self.rejected: list[str] = []
@@ -109,6 +110,7 @@ class Cloud:
                 self.duplicates += 1
             else:
                 self.events[body["seq"]] = body
+                self.sizes[body["seq"]] = len(raw)
             upto = self.tracker.committed
             self.lock.notify_all()
         if self.auto_ack:
