@@ -26,18 +26,19 @@ _BURST = 16  # events per terminal signed between writes when publishing flat ou
 
 
 def publish(url: str, devices: list[tuple[str, str]], typ: str, duration: float, rate: float,
-            window: int, out: Queue) -> None:
+            window: int, out: Queue, keep_times: bool = True) -> None:
     """Process entry: publish `typ` events from `devices` [(id, key hex)] for `duration` s.
 
     With `window` > 0 a terminal waits while that many of its events are not
     acknowledged, as a terminal's outbox would: the stream then runs at the
     cloud's pace instead of piling up in the broker.
     """
-    out.put(asyncio.run(_publish(url, devices, typ, duration, rate, window)))
+    out.put(asyncio.run(_publish(url, devices, typ, duration, rate, window, keep_times)))
 
 
 async def _publish(url: str, devices: list[tuple[str, str]], typ: str, duration: float,
-                   rate: float, window: int = 0) -> dict:
+                   rate: float, window: int = 0, keep_times: bool = True) -> dict:
+    """keep_times=False (the soak): no per-event times, which would only grow."""
     terms = [BenchTerminal(dev, bytes.fromhex(key)) for dev, key in devices]
     progress = asyncio.Event()
     for term in terms:
@@ -57,7 +58,8 @@ async def _publish(url: str, devices: list[tuple[str, str]], typ: str, duration:
             term = terms[sent % len(terms)]
             term.event(int(now), typ, make(term.seq + 1))
             term.flush()
-            times.append((term.dev, term.seq, time.time()))
+            if keep_times:
+                times.append((term.dev, term.seq, time.time()))
             sent += 1
             delay = start + sent / rate - time.time()
             if delay > 0:
