@@ -1,9 +1,8 @@
 """EventVerifier: protocol.verify's rules at CPython speed, for the ingestion's hot path.
 
 protocol/hmac256.py computes HMAC-SHA256 by hand because MicroPython has no
-`hmac` module; on CPython the standard library's C `hmac` does the same sum
-several times faster, and a per-key HMAC object primed with the key (copied
-per message) skips the key schedule. Everything else is protocol's own code
+`hmac` module; on CPython the standard library's one-shot `hmac.digest` does
+the same sum in one C call (OpenSSL), several times faster. Everything else is protocol's own code
 (parse_topic, split, check_body), in protocol.verify's order: size, framing,
 topic, MAC in constant time, then JSON and fields. Two more shortcuts for the
 common case, each falling back to protocol's own code for anything unusual so
@@ -17,7 +16,6 @@ signed bodies with random fields through both and requires the same outcome.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import re
@@ -57,9 +55,7 @@ def check_body(body: object, dev: str, kind: str) -> dict:
 
 
 class EventVerifier:
-    def __init__(self, max_keys: int = 100_000) -> None:
-        self._primed: dict[bytes, hmac.HMAC] = {}
-        self._max_keys = max_keys
+    """Stateless; a class so the ingestion can hold one and tests can swap it."""
 
     def verify(self, key: bytes, topic: str, payload: bytes) -> dict:
         """Same contract as protocol.verify: the checked body, or a ProtocolError."""
@@ -74,16 +70,10 @@ class EventVerifier:
 
     def _verify(self, key: bytes, topic: bytes, dev: str, kind: str, payload: bytes) -> dict:
         body, sig = protocol.split(payload)
-        primed = self._primed.get(key)
-        if primed is None:
-            if len(key) != protocol.KEY_LEN:
-                raise ValueError("a device key is exactly 32 bytes")
-            if len(self._primed) >= self._max_keys:
-                self._primed.clear()
-            primed = self._primed[key] = hmac.new(key, digestmod=hashlib.sha256)
-        mac = primed.copy()
-        mac.update(topic + b"\n" + body)
-        if not hmac.compare_digest(sig, mac.hexdigest().encode()):
+        if len(key) != protocol.KEY_LEN:
+            raise ValueError("a device key is exactly 32 bytes")
+        mac = hmac.digest(key, topic + b"\n" + body, "sha256")  # one C call, no objects
+        if not hmac.compare_digest(sig, mac.hex().encode()):
             raise protocol.BadSignature(
                 "signature does not match: wrong device key, or the message was altered")
         try:
