@@ -283,9 +283,9 @@ def print_table(r: dict) -> None:
         m = r[SOAK]
         rows.append((f"memory at {r.get('rate', 0):,.0f} events/s, start",
                      f"{m['rss_start_mb']:.1f} MiB", ""))
-        rows.append(("  end / max", f"{m['rss_end_mb']:.1f} / {m['rss_max_mb']:.1f} MiB", ""))
-        rows.append(("  slope (after the first fifth)", f"{m['slope_mb_per_min']:+.2f} MiB/min",
-                     "flat"))
+        rows.append(("  half-way / end / max", f"{m['rss_half_mb']:.1f} / {m['rss_end_mb']:.1f}"
+                     f" / {m['rss_max_mb']:.1f} MiB", ""))
+        rows.append(("  slope (second half)", f"{m['slope_mb_per_min']:+.2f} MiB/min", "flat"))
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     print(f"fingerpos bench ingest: {r['terminals']} terminals, {r['duration_s']:g} s per stream")
     for n, row in enumerate(rows):
