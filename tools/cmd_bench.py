@@ -171,6 +171,9 @@ class Feed:
             elif m["kind"] == "order":
                 self.orders += 1
                 self.last_order_at = now
+            elif m["kind"] == "orders":  # a big batch's new orders in one summary
+                self.orders += m["data"]["created"]
+                self.last_order_at = now
 
     async def wait_stored(self, since: int, want: int, timeout: float) -> None:
         async with asyncio.timeout(timeout):
