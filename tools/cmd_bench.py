@@ -213,6 +213,7 @@ async def run(args: argparse.Namespace) -> dict:
         db_url = args.db or f"sqlite://{tmp}/bench.sqlite3"
         async with BenchCloud(db_url, broker.url, Path(tmp), free_port()) as cloud:
             await cloud.register([d for fleet in fleets.values() for d in fleet])
+            await cloud.warm([d for fleet in fleets.values() for d in fleet])
             feed = Feed(track=SOAK not in modes)
             async with aiohttp.ClientSession() as http, \
                     http.ws_connect(cloud.feed_url, headers=cloud.auth) as ws:
