@@ -30,3 +30,37 @@ def test_bench_rejects_bad_options():
     res = subprocess.run([sys.executable, "-m", "fingerpos.tools.cli", "bench", "ingest",
                           "--terminals", "0"], capture_output=True, text=True, timeout=30)
     assert res.returncode == 2 and "--terminals must be 1 to 1000" in res.stderr
+
+
+def test_bench_soak_smoke(tmp_path):
+    """The soak command runs and reports memory; no timing or memory figure is asserted."""
+    out = tmp_path / "soak.json"
+    res = subprocess.run(
+        [str(BIN / "fingerpos"), "bench", "ingest", "--mode", "soak", "--duration", "3",
+         "--sample", "0.5", "--terminals", "2", "--rate", "100", "--json", str(out)],
+        capture_output=True, text=True, timeout=150, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "slope" in res.stdout
+    s = json.loads(out.read_text())["soak"]
+    assert s["stored"] == s["published"] > 0 and s["samples"] >= 2
+    assert 0 < s["rss_start_mb"] <= s["rss_max_mb"] and len(s["rss_mb"]) == s["samples"]
+
+
+async def test_bench_terminal_signs_what_protocol_verifies():
+    from fingerpos import protocol
+    from fingerpos.tools.bench_terminal import BenchTerminal
+    from fingerpos.tools.fleet import sale
+
+    key = bytes(range(32))
+    term = BenchTerminal("t9", key)
+    prev = ""
+    for n in (1, 2):
+        data = sale(n)
+        seq, body = term.event(1700000000, "sale", data)
+        assert body == protocol.make_body("t9", seq, 1700000000, "sale", prev, data)
+        frame = term._out[-1]
+        payload = body + b"\n" + protocol.sign(key, term.topic, body)[-64:]
+        assert frame.endswith(payload)
+        assert protocol.verify(key, term.topic, payload)["seq"] == n
+        prev = protocol.chain_hash(body)
+    assert term.prev == prev

@@ -59,6 +59,15 @@ class BenchCloud:
                 Device(id=dev, shop=SHOP, key_enc=ring.seal(dev, bytes.fromhex(key)))
                 for dev, key in devices])
 
+    async def warm(self, devices: list[tuple[str, str]]) -> None:
+        """Load the devices into the ingestion's registry (key opened, tracker seeded), as
+        a running cloud has them: the streams measure steady state, not first contact."""
+        assert self.app is not None
+        registry = self.app[INGESTION].registry
+        with self.app[db.DB]:
+            for dev, _ in devices:
+                await registry.load(dev)
+
     def stats(self) -> dict:
         assert self.app is not None
         return self.app[INGESTION].stats.snapshot()

@@ -1,9 +1,9 @@
 """The load side of `fingerpos bench ingest`, each part in a process of its own.
 
 - `publish`: many simulated terminals, one MQTT connection each, signing every
-  event in-process with protocol.seal (own key, seq and hash chain), either as
-  fast as they can (`rate` 0) or at a steady total rate; reports each event's
-  publish time so the bench can measure publish -> WebSocket latency.
+  event in-process (tools/bench_terminal.py: own key, seq and hash chain),
+  either as fast as they can (`rate` 0) or at a steady total rate; reports each
+  event's publish time so the bench can measure publish -> WebSocket latency.
 - `bare_subscriber`: a plain paho client (its own loop_forever) counting QoS 1
   messages on fp/v1/dev/+/evt: the ceiling the cloud is compared with.
 Both run under multiprocessing's spawn context, so they share no CPU time
@@ -18,49 +18,32 @@ from multiprocessing.queues import Queue
 
 import paho.mqtt.client as paho
 from fingerpos import protocol
-from fingerpos.cloud.ingest.link import MqttLink
+from fingerpos.tools.bench_terminal import BenchTerminal
 from fingerpos.tools.fleet import heartbeat, sale
 from paho.mqtt.enums import CallbackAPIVersion
 
-_YIELD_EVERY = 64  # messages sealed between turns of the event loop (lets paho write)
+_BURST = 16  # events per terminal signed between writes when publishing flat out
 
 
 def publish(url: str, devices: list[tuple[str, str]], typ: str, duration: float, rate: float,
-            window: int, out: Queue) -> None:
+            window: int, out: Queue, keep_times: bool = True) -> None:
     """Process entry: publish `typ` events from `devices` [(id, key hex)] for `duration` s.
 
     With `window` > 0 a terminal waits while that many of its events are not
     acknowledged, as a terminal's outbox would: the stream then runs at the
     cloud's pace instead of piling up in the broker.
     """
-    out.put(asyncio.run(_publish(url, devices, typ, duration, rate, window)))
+    out.put(asyncio.run(_publish(url, devices, typ, duration, rate, window, keep_times)))
 
 
 async def _publish(url: str, devices: list[tuple[str, str]], typ: str, duration: float,
-                   rate: float, window: int = 0) -> dict:
-    keys = [bytes.fromhex(k) for _, k in devices]
-    acked = [0] * len(devices)
-    index = {dev: i for i, (dev, _) in enumerate(devices)}
+                   rate: float, window: int = 0, keep_times: bool = True) -> dict:
+    """keep_times=False (the soak): no per-event times, which would only grow."""
+    terms = [BenchTerminal(dev, bytes.fromhex(key)) for dev, key in devices]
     progress = asyncio.Event()
-
-    def on_command(client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        try:
-            dev, _ = protocol.parse_topic(msg.topic)
-            body = protocol.verify(keys[index[dev]], msg.topic, msg.payload)
-        except (protocol.ProtocolError, KeyError):
-            return
-        if body["typ"] == "ack" and type(body["data"].get("upto")) is int:
-            acked[index[dev]] = max(acked[index[dev]], body["data"]["upto"])
-            progress.set()
-
-    links = []
-    for dev, _ in devices:
-        subs = [(protocol.cmd_topic(dev), 1)] if window else []
-        link = MqttLink(url, "pub-" + dev, subs, on_command)
-        await link.start()
-        links.append(link)
-    seqs = [0] * len(devices)
-    prevs = [""] * len(devices)
+    for term in terms:
+        term.progress = progress
+        await term.connect(url, subscribe=bool(window))
     make = sale if typ == "sale" else heartbeat
     times: list[tuple[str, int, float]] = []
     sent = 0
@@ -71,25 +54,28 @@ async def _publish(url: str, devices: list[tuple[str, str]], typ: str, duration:
         if now >= end:
             break
         blocked = 0
-        for i, (dev, _) in enumerate(devices):
-            if window and seqs[i] - acked[i] >= window:
-                blocked += 1
-                continue
-            seqs[i] += 1
-            data = make(seqs[i])
-            topic, payload, prevs[i] = protocol.seal(keys[i], dev, protocol.EVT, seqs[i],
-                                                     int(now), typ, prevs[i], data)
-            links[i].publish(topic, payload)
-            times.append((dev, seqs[i], data["t"]))
+        if rate:  # steady: one event at a time, each due at start + sent / rate
+            term = terms[sent % len(terms)]
+            term.event(int(now), typ, make(term.seq + 1))
+            term.flush()
+            if keep_times:
+                times.append((term.dev, term.seq, time.time()))
             sent += 1
-            if rate:
-                # steady: the next event is due at start + sent / rate
-                delay = start + sent / rate - time.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            elif sent % _YIELD_EVERY == 0:
-                await asyncio.sleep(0)
-        if blocked == len(devices):
+            delay = start + sent / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            continue
+        for term in terms:
+            for _ in range(_BURST):
+                if window and term.seq - term.acked >= window:
+                    blocked += 1
+                    break
+                term.event(int(now), typ, make(term.seq + 1))
+                sent += 1
+            term.flush()
+        for term in terms:
+            await term.drain()  # the broker's pace bounds what waits in our buffers
+        if blocked == len(terms):
             progress.clear()
             try:
                 await asyncio.wait_for(progress.wait(), max(0.0, end - time.time()))
@@ -98,12 +84,11 @@ async def _publish(url: str, devices: list[tuple[str, str]], typ: str, duration:
     elapsed = time.time() - start
     # Let the last packets leave and their PUBACKs come back.
     deadline = time.time() + 30
-    while time.time() < deadline and any(
-            link.client._out_messages for link in links):  # paho keeps unacked QoS 1 here
+    while time.time() < deadline and any(term.unconfirmed for term in terms):
         await asyncio.sleep(0.05)
-    for link in links:
-        await link.stop()
-    return {"sent": sent, "start": start, "elapsed": elapsed, "times": times if rate else []}
+    for term in terms:
+        await term.close()
+    return {"sent": sent, "start": start, "elapsed": elapsed, "times": times}
 
 
 def bare_subscriber(url: str, expect: int, timeout: float, ready: Queue, out: Queue) -> None:

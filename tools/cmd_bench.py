@@ -9,6 +9,9 @@ and for each mode publishes from simulated terminals in another process:
   sale       as fast as acks allow (at most 200 unacknowledged per terminal, like
              an outbox): orders/s created (each sale -> a paid order)
   steady     --rate events/s in all: p50/p99 latency publish -> WebSocket
+  soak       (only when asked for) --rate events/s for --duration seconds while
+             the cloud's memory (RSS) is sampled every --sample seconds: start,
+             end, max and the slope (tools/bench_soak.py)
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import aiohttp
 from fingerpos.tools import bench_load, bench_search
 from fingerpos.tools.mosquitto import INSTALL_HINT, Mosquitto, free_port
 
-MODES = ("heartbeat", "sale", "steady")
+MODES = ("heartbeat", "sale", "steady")  # what --mode all runs
+SOAK = "soak"
 # The bench's broker keeps every queued message: a backlog must not be dropped
 # by the broker while the cloud catches up, or the counts would not add up.
 # Sales run at the cloud's pace: each terminal keeps at most this many unacknowledged.
@@ -40,8 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ps = p.add_subparsers(dest="bench_command", metavar="WHAT", required=True)
     i = ps.add_parser("ingest", help="terminals -> Mosquitto -> cloud -> database -> WebSocket",
                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    i.add_argument("--mode", choices=("all",) + MODES, default="all",
-                   help="which stream to run (default: all three)")
+    i.add_argument("--mode", choices=("all",) + MODES + (SOAK,), default="all",
+                   help="which stream to run (default: all but soak)")
     i.add_argument("--duration", type=float, default=8.0,
                    help="seconds each stream publishes (default 8)")
     i.add_argument("--terminals", type=int, default=50,
@@ -50,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="events/s in all for the steady latency run (default 1000)")
     i.add_argument("--publishers", type=int, default=2,
                    help="processes the terminals are split between (default 2)")
+    i.add_argument("--sample", type=float, default=5.0,
+                   help="soak: seconds between memory samples (default 5)")
     i.add_argument("--db", metavar="URL", help="database URL (default: a new SQLite file)")
     i.add_argument("--json", metavar="PATH", default="bench-ingest.json",
                    help="where to write the results (default bench-ingest.json)")
@@ -66,6 +72,8 @@ def _bench_ingest(args: argparse.Namespace) -> int:
         return _fail("--publishers must be 1 to 16")
     if not 0 < args.rate <= 100000:
         return _fail("--rate must be more than 0 and at most 100000")
+    if not 0.1 <= args.sample <= 60:
+        return _fail("--sample must be 0.1 to 60 seconds")
     try:
         results = asyncio.run(run(args))
     except FileNotFoundError:
@@ -92,13 +100,15 @@ def _devices(prefix: str, n: int) -> list[tuple[str, str]]:
 
 
 async def _publishers(n: int, url: str, devices: list[tuple[str, str]], typ: str,
-                      duration: float, rate: float, window: int, timeout: float) -> dict:
+                      duration: float, rate: float, window: int, timeout: float,
+                      keep_times: bool = True) -> dict:
     """Run bench_load.publish in `n` spawned processes, the terminals split between them."""
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     n = max(1, min(n, len(devices)))
     procs = [ctx.Process(target=bench_load.publish, daemon=True,
-                         args=(url, devices[i::n], typ, duration, rate / n, window, out))
+                         args=(url, devices[i::n], typ, duration, rate / n, window, out,
+                               keep_times))
              for i in range(n)]
     for proc in procs:
         proc.start()
@@ -130,11 +140,18 @@ async def ceiling(url: str, args: argparse.Namespace) -> dict:
 
 
 class Feed:
-    """The monitor feed as a WebSocket client sees it, with arrival times."""
+    """The monitor feed as a WebSocket client sees it, with arrival times.
 
-    def __init__(self) -> None:
-        self.stored: list[tuple[float, int]] = []  # (time, events stored in that batch)
-        self.orders: list[float] = []
+    With `track` off (the soak) it only counts, so the bench process (which
+    is also the cloud's) keeps nothing per event.
+    """
+
+    def __init__(self, track: bool = True) -> None:
+        self.track = track
+        self.total = 0  # events stored, as the feed said
+        self.last_at = 0.0  # arrival of the last `stored` message
+        self.orders = 0
+        self.last_order_at = 0.0
         self.seen: dict[tuple[str, int], float] = {}  # (device, seq) -> arrival
         self.lag_ms: list[float] = []  # the cloud's own receive -> feed lag per batch
 
@@ -145,28 +162,32 @@ class Feed:
             now = time.time()
             m = json.loads(msg.data)
             if m["kind"] == "ingest" and "stored" in m["data"]:
-                self.stored.append((now, m["data"]["stored"]))
-                self.lag_ms.append(m["data"].get("lag_ms", 0.0))
-                for dev, seq, _typ in m["data"].get("items", ()):
-                    self.seen[(dev, seq)] = now
+                self.total += m["data"]["stored"]
+                self.last_at = now
+                if self.track:
+                    self.lag_ms.append(m["data"].get("lag_ms", 0.0))
+                    for dev, seq, _typ in m["data"].get("items", ()):
+                        self.seen[(dev, seq)] = now
             elif m["kind"] == "order":
-                self.orders.append(now)
+                self.orders += 1
+                self.last_order_at = now
             elif m["kind"] == "orders":  # a big batch's new orders in one summary
-                self.orders += [now] * m["data"]["created"]
+                self.orders += m["data"]["created"]
+                self.last_order_at = now
 
     async def wait_stored(self, since: int, want: int, timeout: float) -> None:
         async with asyncio.timeout(timeout):
-            while sum(n for _, n in self.stored[since:]) < want:
+            while self.total - since < want:
                 await asyncio.sleep(0.05)
 
 
 async def _stream(feed: Feed, url: str, devices: list, typ: str, args: argparse.Namespace,
-                  rate: float, window: int = 0) -> tuple[dict, int]:
-    mark = len(feed.stored)
+                  rate: float, window: int = 0) -> dict:
+    mark = feed.total
     pub = await _publishers(args.publishers, url, devices, typ, args.duration, rate, window,
-                            timeout=args.duration + 120)
+                            timeout=args.duration + 120, keep_times=feed.track)
     await feed.wait_stored(mark, pub["sent"], timeout=120)
-    return pub, mark
+    return pub
 
 
 def _pct(values: list[float], p: float) -> float:
@@ -176,9 +197,10 @@ def _pct(values: list[float], p: float) -> float:
 
 async def run(args: argparse.Namespace) -> dict:
     from fingerpos.tools.bench_cloud import BenchCloud
+    from fingerpos.tools.bench_soak import soak
 
     modes = MODES if args.mode == "all" else (args.mode,)
-    results: dict = {"terminals": args.terminals, "duration_s": args.duration,
+    results: dict = {"terminals": args.terminals, "duration_s": args.duration, "rate": args.rate,
                      "publisher_processes": args.publishers,
                      "measured_at": "WebSocket monitor feed (/api/v1/monitor/ws)"}
     with Mosquitto(extra_config=_BROKER_EXTRA) as broker, \
@@ -186,39 +208,40 @@ async def run(args: argparse.Namespace) -> dict:
         if "heartbeat" in modes:
             say(f"ceiling: bare paho subscriber, {args.terminals} terminals, {args.duration:g} s")
             results["bare_subscriber"] = await ceiling(broker.url, args)
-        fleets = {m: _devices({"heartbeat": "h", "sale": "s", "steady": "l"}[m], args.terminals)
-                  for m in modes}
+        fleets = {m: _devices({"heartbeat": "h", "sale": "s", "steady": "l", SOAK: "m"}[m],
+                              args.terminals) for m in modes}
         db_url = args.db or f"sqlite://{tmp}/bench.sqlite3"
         async with BenchCloud(db_url, broker.url, Path(tmp), free_port()) as cloud:
             await cloud.register([d for fleet in fleets.values() for d in fleet])
-            feed = Feed()
+            await cloud.warm([d for fleet in fleets.values() for d in fleet])
+            feed = Feed(track=SOAK not in modes)
             async with aiohttp.ClientSession() as http, \
                     http.ws_connect(cloud.feed_url, headers=cloud.auth) as ws:
                 reader = asyncio.create_task(feed.read(ws))
                 if "heartbeat" in modes:
                     say("heartbeat stream: as fast as the terminals can send")
-                    pub, mark = await _stream(feed, broker.url, fleets["heartbeat"], "heartbeat",
-                                              args, 0.0)
-                    span = feed.stored[-1][0] - pub["start"]
+                    pub = await _stream(feed, broker.url, fleets["heartbeat"], "heartbeat",
+                                        args, 0.0)
+                    span = feed.last_at - pub["start"]
                     results["heartbeat"] = {"published": pub["sent"],
                                             "events_per_s": pub["sent"] / span}
                 if "sale" in modes:
                     say("sale stream: every sale becomes a paid order")
-                    n_orders = len(feed.orders)
-                    pub, mark = await _stream(feed, broker.url, fleets["sale"], "sale",
-                                              args, 0.0, _SALE_WINDOW)
+                    n_orders = feed.orders
+                    pub = await _stream(feed, broker.url, fleets["sale"], "sale",
+                                        args, 0.0, _SALE_WINDOW)
                     async with asyncio.timeout(60):
-                        while len(feed.orders) - n_orders < pub["sent"]:
+                        while feed.orders - n_orders < pub["sent"]:
                             await asyncio.sleep(0.05)
-                    span = feed.orders[-1] - pub["start"]
+                    span = feed.last_order_at - pub["start"]
                     results["sale"] = {"published": pub["sent"], "orders_per_s": pub["sent"] / span,
-                                       "events_per_s": pub["sent"] / (feed.stored[-1][0]
+                                       "events_per_s": pub["sent"] / (feed.last_at
                                                                        - pub["start"])}
                 if "steady" in modes:
                     say(f"steady stream: {args.rate:g} events/s, latency publish -> WebSocket")
                     lag_mark = len(feed.lag_ms)
-                    pub, _ = await _stream(feed, broker.url, fleets["steady"], "heartbeat",
-                                           args, args.rate)
+                    pub = await _stream(feed, broker.url, fleets["steady"], "heartbeat",
+                                        args, args.rate)
                     lag = feed.lag_ms[lag_mark:]
                     lat = [(feed.seen[(d, s)] - t) * 1000 for d, s, t in pub["times"]
                            if (d, s) in feed.seen]
@@ -227,6 +250,13 @@ async def run(args: argparse.Namespace) -> dict:
                                          "p99_ms": _pct(lat, 99), "max_ms": max(lat or [0]),
                                          "cloud_lag_p50_ms": _pct(lag, 50),
                                          "cloud_lag_p99_ms": _pct(lag, 99)}
+                if SOAK in modes:
+                    say(f"soak: {args.rate:g} events/s for {args.duration:g} s, memory every "
+                        f"{args.sample:g} s")
+                    results[SOAK] = await soak(
+                        lambda: _stream(feed, broker.url, fleets[SOAK], "heartbeat", args,
+                                        args.rate), args.sample, say)
+                    results[SOAK]["stored"] = feed.total
                 reader.cancel()
             results["ingest"] = cloud.stats()
     if "heartbeat" in results and "bare_subscriber" in results:
@@ -253,6 +283,13 @@ def print_table(r: dict) -> None:
         rows.append((f"latency at {s['rate']:,.0f} events/s, p50",
                      f"{s['p50_ms']:.1f} ms", ""))
         rows.append(("  p99 (publish -> WebSocket)", f"{s['p99_ms']:.1f} ms", "<= 25 ms"))
+    if SOAK in r:
+        m = r[SOAK]
+        rows.append((f"memory at {r.get('rate', 0):,.0f} events/s, start",
+                     f"{m['rss_start_mb']:.1f} MiB", ""))
+        rows.append(("  half-way / end / max", f"{m['rss_half_mb']:.1f} / {m['rss_end_mb']:.1f}"
+                     f" / {m['rss_max_mb']:.1f} MiB", ""))
+        rows.append(("  slope (second half)", f"{m['slope_mb_per_min']:+.2f} MiB/min", "flat"))
     width = [max(len(row[i]) for row in rows) for i in range(3)]
     print(f"fingerpos bench ingest: {r['terminals']} terminals, {r['duration_s']:g} s per stream")
     for n, row in enumerate(rows):

@@ -6,9 +6,20 @@ would hand every message across a lock. Here paho's socket callbacks register
 its socket with loop.add_reader/add_writer, so reads, writes and keep-alive
 (`loop_misc`) all run on the one event loop as plain callbacks.
 
-paho's `loop_read` handles one packet per call when no QoS 2 is in flight,
-so the reader drains the socket in a loop, peeking between packets, instead
-of paying one event-loop round per message.
+The link reads the socket itself, one recv() of up to 256 KiB per readiness
+callback, and splits the bytes into packets (cloud/ingest/frames.py). With an
+`on_publish` callback, PUBLISH packets go straight to it as (topic, payload,
+packet id, qos) and `ack_many` PUBACKs a whole batch in one write; every other
+packet is fed to paho through its `_sock_recv` (replaced on the instance), so
+paho still runs the session: connect, subscribe, keep-alive, our publishes.
+Both paho hooks (`_sock_recv`, `_packet_queue`) are private: pyproject.toml
+pins paho-mqtt below 3, and tests/test_ingest_broker.py runs them on a real
+Mosquitto.
+
+Backpressure: `pause()` stops taking PUBLISH packets (the reader is removed
+at the next one; what was read stays in the splitter, at most one recv), so
+the broker keeps the backlog; control packets before it are still handled,
+so a reconnect while paused completes. `resume()` goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -20,13 +31,23 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
+from fingerpos.cloud.ingest.frames import (
+    PUBLISH,
+    PacketSplitter,
+    ProtocolViolation,
+    pubacks,
+    read_publish,
+)
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 log = logging.getLogger(__name__)
 
-_READ_BURST = 256  # packets handled per readiness callback before yielding to the loop
+_RECV_SIZE = 256 * 1024  # bytes read per readiness callback (about 800 heartbeats)
+_PUBACK = 0x40
+# on_publish(topic bytes, payload, packet id, qos): called for each PUBLISH, no awaits.
+OnPublish = Callable[[bytes, bytes, int, int], None]
 _SESSION_EXPIRY_S = 3600  # MQTT 5: how long the broker keeps our queue while we are down
 
 
@@ -42,15 +63,17 @@ class MqttLink:
     """One MQTT connection on the running loop, reconnecting with back-off.
 
     `subscriptions` are (filter, qos) pairs made again on every connect.
-    `on_message(msg)` is called synchronously for each message; with
-    `manual_ack` the caller acknowledges by `ack(msg)` once it is durable.
+    `on_message(msg)` (paho's message object) or, faster, `on_publish(topic,
+    payload, mid, qos)` is called synchronously for each message; with
+    `manual_ack` the caller acknowledges by `ack`/`ack_many` once it is durable.
     """
 
     def __init__(self, url: str, client_id: str, subscriptions: list[tuple[str, int]],
                  on_message: Callable[[paho.MQTTMessage], None] | None = None,
                  mqtt5: bool = False, manual_ack: bool = False, clean: bool = True,
                  keepalive: int = 30, will: tuple[str, bytes] | None = None,
-                 on_connected: Callable[[], None] | None = None) -> None:
+                 on_connected: Callable[[], None] | None = None,
+                 on_publish: OnPublish | None = None) -> None:
         self.host, self.port, user, password = parse_url(url)
         self.subscriptions = subscriptions
         self.mqtt5 = mqtt5
@@ -67,7 +90,9 @@ class MqttLink:
         if will:
             self.client.will_set(will[0], will[1], qos=1, retain=True)
         self.on_connected = on_connected
-        self.client.max_inflight_messages_set(1000)
+        # 0 = no limit: with a limit paho walks all its unacknowledged messages on
+        # every PUBACK (O(n) each); the broker's own limits apply anyway.
+        self.client.max_inflight_messages_set(0)
         self.client.max_queued_messages_set(0)
         c = self.client
         c.on_socket_open = self._socket_open
@@ -78,6 +103,14 @@ class MqttLink:
         c.on_disconnect = self._on_disconnect
         if on_message:
             c.on_message = on_message
+        self.on_publish = on_publish
+        self.mqtt5_frames = mqtt5
+        c._sock_recv = self._paho_recv  # paho reads the packets we hand it (see header)
+        self._frames = PacketSplitter()
+        self._for_paho = bytearray()
+        self._eof = False
+        self._paused = False
+        self._reading = False
         self._sock: socket.socket | None = None
         self._misc: asyncio.Task | None = None
         self._stopping = False
@@ -88,17 +121,21 @@ class MqttLink:
     # -- paho socket callbacks: hand the socket to the event loop ----------
     def _socket_open(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
         self._sock = sock
+        self._frames.reset()
+        self._for_paho.clear()
+        self._eof = False
         # paho leaves Nagle on: a small ack or event would wait for the peer's
         # delayed ACK (up to 40 ms on Linux) behind the previous one.
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass  # not a TCP socket (e.g. a test double): nothing to tune
-        self._loop.add_reader(sock, self._readable)
+        self._start_reading()
 
     def _socket_close(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
         self._loop.remove_reader(sock)
         self._loop.remove_writer(sock)
+        self._reading = False
         self._sock = None
 
     def _register_write(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
@@ -107,21 +144,95 @@ class MqttLink:
     def _unregister_write(self, client: paho.Client, userdata: object, sock: socket.socket) -> None:
         self._loop.remove_writer(sock)
 
+    def _start_reading(self) -> None:
+        if self._sock is not None and not self._reading:
+            self._loop.add_reader(self._sock, self._readable)
+            self._reading = True
+
+    def _stop_reading(self) -> None:
+        if self._sock is not None and self._reading:
+            self._loop.remove_reader(self._sock)
+        self._reading = False
+
     def _readable(self) -> None:
-        for _ in range(_READ_BURST):
-            sock = self._sock
-            if sock is None or self.client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                return
-            sock = self._sock
-            if sock is None:
-                return
-            try:
-                if not sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
-                    return  # peer closed: the next loop_read reports it
-            except BlockingIOError:
-                return
-            except OSError:
-                return
+        sock = self._sock
+        if sock is None:
+            return
+        try:
+            data = sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            log.info("receive from the broker failed: %s", e)
+            data = b""
+        if not data:  # the broker closed: paho reads the end and runs its disconnect
+            self._eof = True
+            self._to_paho(b"")
+            return
+        # paho's keep-alive counts only the bytes it reads itself; these count too.
+        self.client._last_bytes_received = paho.time_func()
+        try:
+            packets = self._frames.feed(data)
+        except ProtocolViolation as e:
+            log.warning("broker %s:%s sent a bad packet (%s); reconnecting",
+                        self.host, self.port, e)
+            self._eof = True
+            self._to_paho(b"")
+            return
+        self._handle(packets)
+
+    def _handle(self, packets: list[tuple[int, bytes, int]]) -> None:
+        on_publish = self.on_publish
+        for n, (first, packet, head) in enumerate(packets):
+            if first >> 4 == PUBLISH and on_publish is not None and first & 0x06 != 0x04:
+                if self._paused:  # keep the rest for resume(); the broker keeps the backlog
+                    self._frames.hold(packets[n:])
+                    self._stop_reading()
+                    return
+                try:
+                    topic, payload, mid, qos = read_publish(first, packet, head, self.mqtt5_frames)
+                except ProtocolViolation as e:
+                    log.warning("broker sent a bad PUBLISH (%s); reconnecting", e)
+                    self._eof = True
+                    self._to_paho(b"")
+                    return
+                on_publish(topic, payload, mid, qos)
+            else:
+                self._to_paho(packet)
+                if self._sock is None:  # paho closed the connection
+                    return
+
+    def _to_paho(self, packet: bytes) -> None:
+        """Let paho handle a whole packet (or, with _eof, see the connection end)."""
+        self._for_paho += packet
+        while (self._for_paho or self._eof) and self._sock is not None:
+            if self.client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+
+    def _paho_recv(self, bufsize: int) -> bytes:
+        if not self._for_paho:
+            if self._eof:
+                return b""  # paho: connection lost
+            raise BlockingIOError
+        chunk = bytes(self._for_paho[:bufsize])
+        del self._for_paho[:bufsize]
+        return chunk
+
+    def pause(self) -> None:
+        """Stop taking PUBLISH packets until resume() (backpressure; see header)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        if not self._paused:
+            return
+        self._paused = False
+        self._start_reading()
+        if len(self._frames):
+            self._handle(self._frames.feed(b""))
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
     def _on_connect(self, client: paho.Client, userdata: object, flags: object,
                     reason: paho.ReasonCode, properties: object) -> None:
@@ -188,8 +299,13 @@ class MqttLink:
     def ack(self, mid: int, qos: int, generation: int) -> None:
         """PUBACK a message received on connection `generation` (skipped if it is gone:
         the broker sends that message again on the new connection)."""
-        if generation == self.generation and self.connected.is_set():
-            self.client.ack(mid, qos)
+        if qos:
+            self.ack_many([mid], generation)
+
+    def ack_many(self, mids: list[int], generation: int) -> None:
+        """PUBACK QoS 1 messages of connection `generation` in one write."""
+        if mids and generation == self.generation and self.connected.is_set():
+            self.client._packet_queue(_PUBACK, pubacks(mids), 0, 0)
 
     async def stop(self) -> None:
         self._stopping = True

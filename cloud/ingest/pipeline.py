@@ -1,6 +1,6 @@
 """Ingestion: MQTT in, verified events stored exactly once, acks out.
 
-Flow for each message: paho's on_message appends it to an in-memory inbox
+Flow for each message: the link's on_publish appends it to an in-memory inbox
 (no await on the hot path); one task takes everything waiting (up to
 `batch_max`) - one message when idle, thousands when busy - verifies each
 with protocol.verify against the device's cached key, commits the batch in
@@ -10,6 +10,11 @@ SeqTracker) and PUBACKs the messages to the broker (manual acks + a
 persistent session: what was not committed is delivered again after a crash).
 If the database is down, the batch is retried with back-off and nothing is
 acknowledged until it commits.
+
+Backpressure: when the inbox holds `inbox_max` messages (the database is slow
+or down), the link stops reading PUBLISH packets, so memory stays bounded and
+the broker keeps the backlog (persistent session, QoS 1, nothing PUBACKed);
+reading resumes when the inbox is down to half of it.
 """
 
 from __future__ import annotations
@@ -19,13 +24,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from hashlib import sha256
 
-import paho.mqtt.client as paho
 from fingerpos import protocol
 from fingerpos.cloud.commands import CommandSender
 from fingerpos.cloud.ingest.gaps import GapWatch
 from fingerpos.cloud.ingest.link import MqttLink
-from fingerpos.cloud.ingest.registry import DeviceRegistry
+from fingerpos.cloud.ingest.registry import DeviceRegistry, DeviceState
 from fingerpos.cloud.ingest.stats import IngestStats
 from fingerpos.cloud.ingest.status import StatusDesk
 from fingerpos.cloud.ingest.store import EventStore, Handler, Incoming, figures_of
@@ -42,7 +47,8 @@ Roster = Callable[[str], Awaitable[dict]]
 # device, kind ("seq_gap" | "broken_chain"), message -> cloud/alarms.py's raise_alarm.
 Alarm = Callable[[str, str, str], Awaitable[object]]
 _FEED_ITEMS = 200
-_Raw = tuple[str | None, bytes, int, int, int, float]
+_TOPIC_CACHE = 100_000
+_Raw = tuple[bytes, bytes, int, int, int, float]  # topic, payload, mid, qos, generation, time
 
 
 async def _ignore(kind: str, payload: dict) -> None:
@@ -62,6 +68,7 @@ class Ingestion:
                  ack_interval: float = 0.25, ack_every: int = 256,
                  refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
                  welcome: Callable[[str], Awaitable[object]] | None = None,
+                 inbox_max: int = 20000,
                  ) -> None:
         self.mqtt_url = mqtt_url
         self.registry = registry
@@ -83,7 +90,10 @@ class Ingestion:
         self.status = StatusDesk(self.commands, self.stats, notify, roster, welcome)
         self.link: MqttLink | None = None
         self.verifier = EventVerifier()
+        self._topics: dict[bytes, tuple[str, str, str]] = {}
         self._inbox: deque[_Raw] = deque()
+        self.inbox_max = inbox_max
+        self.inbox_peak = 0  # the most messages the inbox has held (tests check the bound)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.idle = asyncio.Event()  # set whenever the inbox is empty and committed
@@ -95,8 +105,8 @@ class Ingestion:
             evt, status = (protocol.shared(evt, self.share_group),
                            protocol.shared(status, self.share_group))
         self.link = MqttLink(self.mqtt_url, self.client_id, [(evt, 1), (status, 1)],
-                             self._on_message, mqtt5=self.share_group is not None,
-                             manual_ack=True, clean=False)
+                             mqtt5=self.share_group is not None, manual_ack=True, clean=False,
+                             on_publish=self._on_publish)
         await self.link.start()
         gaps = GapWatch(self.registry, self.gap_grace, self.share_group is not None,
                         self._raise, self._ack_later)
@@ -122,17 +132,18 @@ class Ingestion:
             raise RuntimeError("ingestion is not started: no MQTT link to send commands on")
         self.link.publish(topic, payload, qos=1)
 
-    # -- receive: paho callback, no awaits -------------------------------------
-    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
-        try:
-            topic: str | None = msg.topic
-        except UnicodeDecodeError:
-            topic = None
-        assert self.link is not None
-        self._inbox.append((topic, msg.payload, msg.mid, msg.qos, self.link.generation,
-                            time.time()))
-        self.idle.clear()
-        self._wake.set()
+    # -- receive: the link's callback, no awaits --------------------------------
+    def _on_publish(self, topic: bytes, payload: bytes, mid: int, qos: int) -> None:
+        inbox = self._inbox
+        inbox.append((topic, payload, mid, qos, self.link.generation,  # type: ignore[union-attr]
+                      time.time()))
+        if len(inbox) >= self.inbox_max:
+            self.link.pause()  # type: ignore[union-attr]
+            self.stats.paused += 1
+            self.inbox_peak = max(self.inbox_peak, len(inbox))
+        if not self._wake.is_set():
+            self.idle.clear()
+            self._wake.set()
 
     # -- the batch loop ------------------------------------------------------
     async def _run(self) -> None:
@@ -145,7 +156,12 @@ class Ingestion:
                 except TimeoutError:
                     pass
             self._wake.clear()
-            take = [self._inbox.popleft() for _ in range(min(self.batch_max, len(self._inbox)))]
+            inbox = self._inbox
+            self.inbox_peak = max(self.inbox_peak, len(inbox))
+            take = [inbox.popleft() for _ in range(min(self.batch_max, len(inbox)))]
+            link = self.link
+            if link is not None and link.paused and len(inbox) <= self.inbox_max // 2:
+                link.resume()  # may append to the inbox at once
             batch = await self._verify(take)
             if batch:
                 await self._commit(batch)
@@ -180,12 +196,13 @@ class Ingestion:
 
     async def _verify(self, take: list[_Raw]) -> list[Incoming]:
         batch: list[Incoming] = []
+        drops: list[tuple[int, int]] = []  # (generation, mid) of messages dropped here
         for topic, payload, mid, qos, gen, received in take:
             delay = 0.05
             while True:  # a device lookup needs the database: wait for it
                 try:
-                    reason, dev = await self._check(topic, payload, mid, qos, gen, received,
-                                                    batch)
+                    reason, dev, name = await self._check(topic, payload, mid, qos, gen,
+                                                          received, batch)
                     break
                 except asyncio.CancelledError:
                     raise
@@ -197,48 +214,74 @@ class Ingestion:
                     delay = min(delay * 2, 2.0)
             if reason is not None:
                 self.stats.drop(reason)
-                self._puback(mid, qos, gen)
+                if qos:
+                    drops.append((gen, mid))
                 await self.notify("ingest", {"dropped": reason, "device": dev,
-                                             "topic": topic, "counts": dict(self.stats.dropped)})
+                                             "topic": name, "counts": dict(self.stats.dropped)})
+        self._puback_all(drops)
         return batch
 
-    async def _check(self, topic: str | None, payload: bytes, mid: int, qos: int, gen: int,
-                     received: float, batch: list[Incoming]) -> tuple[str | None, str | None]:
-        """Append a good event to batch; returns (drop reason, device) otherwise."""
-        if topic is None:
-            return "malformed", None
+    def _topic(self, topic: bytes) -> tuple[str, str, str]:
+        """(topic text, device, kind), cached: a fleet has few topics.
+        Raises ProtocolError (or UnicodeDecodeError) for a bad one."""
+        known = self._topics.get(topic)
+        if known is None:
+            text = topic.decode()
+            dev, kind = protocol.parse_topic(text)
+            if len(self._topics) >= _TOPIC_CACHE:
+                self._topics.clear()
+            known = self._topics[topic] = (text, dev, kind)
+        return known
+
+    async def _check(self, topic: bytes, payload: bytes, mid: int, qos: int, gen: int,
+                     received: float, batch: list[Incoming],
+                     ) -> tuple[str | None, str | None, str | None]:
+        """Append a good event to batch; returns (drop reason, device, topic) otherwise."""
         try:
-            dev, kind = protocol.parse_topic(topic)
+            name, dev, kind = self._topic(topic)
+        except UnicodeDecodeError:
+            return "malformed", None, None
         except protocol.ProtocolError as e:
-            return e.code, None
+            return e.code, None, topic.decode(errors="replace")
         if kind == protocol.STATUS:
-            self._puback(mid, qos, gen)
-            return await self.status.handle(dev, payload), dev
+            self._puback_all([(gen, mid)] if qos else [])
+            return await self.status.handle(dev, payload), dev, name
         if kind != protocol.EVT:
-            return "malformed", dev
+            return "malformed", dev, name
         self.stats.received += 1
         st = self.registry.cached(dev)
         if st is None:
             if self.registry.known_unknown(dev):
-                return "unknown_device", dev
+                return "unknown_device", dev, name
             st = await self.registry.load(dev)
             if st is None:
-                return "unknown_device", dev
+                return "unknown_device", dev, name
         if st.revoked:
-            return "revoked", dev
+            return "revoked", dev, name
         try:
-            body = self.verifier.verify(st.key, topic, payload)
+            body = self.verifier.verify_event(st.key, topic, dev, payload)
         except protocol.ProtocolError as e:
-            return e.code, dev
-        raw = bytes(payload[:-65])
+            return e.code, dev, name
+        raw = payload[:-65]
         batch.append(Incoming(dev, body["seq"], body["typ"], body["ts"], body["data"],
-                              raw.decode(), protocol.chain_hash(raw), body["prev"], received,
-                              mid, qos, gen, sig=bytes(payload[-64:]).decode()))
-        return None, dev
+                              raw.decode(), sha256(raw).hexdigest()[:32], body["prev"], received,
+                              mid, qos, gen, sig=payload[-64:].decode()))
+        return None, dev, name
 
-    def _puback(self, mid: int, qos: int, gen: int) -> None:
-        if qos and self.link is not None:
-            self.link.ack(mid, qos, gen)
+    def _puback_all(self, acks: list[tuple[int, int]]) -> None:
+        """PUBACK (generation, mid) pairs: one write per connection generation."""
+        link = self.link
+        if not acks or link is None:
+            return
+        gen = acks[0][0]
+        if all(g == gen for g, _ in acks):
+            link.ack_many([m for _, m in acks], gen)
+            return
+        by_gen: dict[int, list[int]] = {}
+        for g, m in acks:
+            by_gen.setdefault(g, []).append(m)
+        for g, mids in by_gen.items():
+            link.ack_many(mids, g)
 
     async def _commit(self, batch: list[Incoming]) -> None:
         batch.sort(key=lambda ev: (ev.device, ev.seq))
@@ -266,8 +309,7 @@ class Ingestion:
                     log.debug("reseed failed: %s", e2)
         self.commands.publish_all(sealed)
         self.stats.acks_sent += len(sealed)
-        for ev in batch:
-            self._puback(ev.mid, ev.qos, ev.generation)
+        self._puback_all([(ev.generation, ev.mid) for ev in batch if ev.qos])
         self.stats.batches += 1
         now = time.monotonic()
         for dev, n in upto.items():
@@ -287,8 +329,12 @@ class Ingestion:
         """Classify against the trackers, then one transaction for it all."""
         alarms: list[tuple[str, str, str]] = []
         again: set[str] = set()  # devices that sent something twice: ack them at once
-        for ev in batch:
-            st = self.registry.cached(ev.device) or await self.registry.load(ev.device)
+        dev: str | None = None
+        st: DeviceState | None = None
+        for ev in batch:  # sorted by device: one registry look-up per device
+            if ev.device != dev:
+                dev = ev.device
+                st = self.registry.cached(dev) or await self.registry.load(dev)
             if st is None:
                 continue
             kind = st.tracker.observe(ev.seq, ev.prev, ev.hash)

@@ -26,6 +26,7 @@ class IngestStats:
     db_errors: int = 0
     batches: int = 0
     acks_sent: int = 0
+    paused: int = 0  # times the inbox was full and reading from the broker stopped
     dropped: Counter = field(default_factory=Counter)
     started: float = field(default_factory=time.monotonic)
 
@@ -37,7 +38,7 @@ class IngestStats:
             "received": self.received, "stored": self.stored, "duplicates": self.duplicates,
             "gaps": self.gaps, "broken_chains": self.broken_chains,
             "handler_errors": self.handler_errors, "db_errors": self.db_errors,
-            "batches": self.batches, "acks_sent": self.acks_sent,
+            "batches": self.batches, "acks_sent": self.acks_sent, "paused": self.paused,
             "dropped": dict(self.dropped),
         }
 
@@ -54,6 +55,7 @@ class IngestStats:
             ("db_errors", "failed batch commits (retried)"),
             ("batches", "batch commits"),
             ("acks_sent", "ack commands sent"),
+            ("paused", "times the inbox was full and reading from the broker paused"),
         )
         for name, what in simple:
             metric = f"fingerpos_ingest_{name}_total"

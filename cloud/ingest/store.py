@@ -93,24 +93,31 @@ def figures_of(batch: list[Incoming]) -> dict[str, DeviceFigures]:
     for ev in batch:
         f = out.get(ev.device)
         if f is None:
-            f = out[ev.device] = DeviceFigures()
-        f.last_seen = max(f.last_seen, ev.received)
+            out[ev.device] = DeviceFigures(last_seen=ev.received)
+        elif ev.received > f.last_seen:
+            f.last_seen = ev.received
     return out
 
 
 def fill_figures(batch: list[Incoming], figures: dict[str, DeviceFigures]) -> None:
     """Heartbeat and boot figures from the events this commit inserted (batch is in
-    seq order): a replayed old heartbeat must not overwrite newer figures."""
-    for ev in batch:
+    seq order): a replayed old heartbeat must not overwrite newer figures. Walks
+    the batch from the end: only each device's newest heartbeat and boot count."""
+    beat: set[str] = set()
+    boot: set[str] = set()
+    for ev in reversed(batch):
         if ev.event_id is None:
             continue
-        f = figures[ev.device]
         if ev.typ == "heartbeat":
-            data = ev.data
+            if ev.device in beat:
+                continue
+            beat.add(ev.device)
+            f, data = figures[ev.device], ev.data
             f.uptime, f.heap_free = _int(data.get("uptime")), _int(data.get("heap_free"))
             f.rssi, f.outbox = _int(data.get("rssi")), _int(data.get("outbox"))
-        elif ev.typ == "boot" and isinstance(ev.data.get("fw"), str):
-            f.fw = ev.data["fw"][:32]
+        elif ev.typ == "boot" and ev.device not in boot and isinstance(ev.data.get("fw"), str):
+            boot.add(ev.device)
+            figures[ev.device].fw = ev.data["fw"][:32]
 
 
 class EventStore:

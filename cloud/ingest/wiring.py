@@ -10,6 +10,7 @@ answers a terminal's `online` with `time` and its shop's roster.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -112,5 +113,14 @@ async def ingestion(app: web.Application) -> AsyncIterator[None]:
     app[INGESTION] = ing
     app[COMMANDS] = ing.commands
     app[METRICS].add_collector(_collector(ing.stats))
-    yield
-    await ing.stop()
+    # Everything made at startup (modules, ORM metadata, routes) lives as long as
+    # the process: moved out of the collector's sight, a full collection walks
+    # only what the stream made, instead of pausing the loop ~100+ ms (measured
+    # under `fingerpos bench ingest --mode steady`: the p99 latency's spikes).
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()  # an app stopped in a longer-lived process (tests) is collectable again
+        await ing.stop()
