@@ -184,9 +184,17 @@ async def cloud_db_url(cloud_db_template, tmp_path) -> str:
     return f"sqlite://{path}"
 
 
+_WORKERS = itertools.count(1)
+
+
 @pytest.fixture
-async def cloud_config(cloud_db_url, tmp_path):
-    """A cloud Config on the test's database, without the MQTT side, timers effectively off."""
+async def cloud_config(cloud_db_url, tmp_path, monkeypatch):
+    """A cloud Config on the test's database, without the MQTT side, timers effectively off.
+
+    Each test's cloud gets its own persistent MQTT session name: on the shared test
+    broker, one name for every test (the hostname and port 0) would hand each new
+    cloud the backlog queued for the previous ones."""
+    monkeypatch.setenv("FINGERPOS_WORKER", f"fingerpos-test-{next(_WORKERS)}")
     from fingerpos.cloud.config import Config
     return Config(db_url=cloud_db_url, data_dir=tmp_path, key_secret="test-secret-0123456789abcdef",
                   ingest=False, timer_interval_s=3600.0, port=0, direct_pay=True)

@@ -69,8 +69,10 @@ async def test_bad_messages_are_dropped_counted_and_harmless(ingestion, broker, 
     text = ingestion.stats.prometheus()
     assert 'fingerpos_dropped_total{reason="bad_signature"} 2' in text
     assert 'fingerpos_dropped_total{reason="malformed"} 3' in text
-    reasons = {p["dropped"] for k, p in ingestion.feed if k == "ingest" and "dropped" in p}
+    drops = [p for k, p in ingestion.feed if k == "ingest" and "dropped" in p]
+    reasons = {e["reason"] for p in drops for e in p["examples"]}
     assert reasons == set(want)
+    assert {r for p in drops for r in p["dropped"]} == set(want)
     await t.stop()
 
 
@@ -121,3 +123,25 @@ async def test_garbage_payloads_never_stop_ingestion(ingestion, broker, topic_pr
     others = ingestion.stats.dropped["unknown_device"]  # retained statuses of other tests
     assert sum(ingestion.stats.dropped.values()) - others == 1
     await t.stop()
+
+
+async def test_a_flood_of_bad_messages_is_one_feed_message_per_batch(ingestion, topic_prefix):
+    """3,000 forged messages taken as one batch: all counted by reason, one feed message
+    naming a few of them - never one message each, which would overflow (and so
+    disconnect) every monitor client."""
+    dev = topic_prefix + "f"
+    key = await register(dev)
+    topic = protocol.evt_topic(dev)
+    body = protocol.make_body(dev, 1, 0, "heartbeat", "", {"uptime": 1})
+    forged = bytearray(_signed(key, topic, body))
+    forged[-1] ^= 1
+    before = ingestion.stats.dropped["bad_signature"]
+    ingestion.feed.clear()
+    raw = [(topic.encode(), bytes(forged), 0, 0, 0, 0.0)] * 3000
+    assert await ingestion._verify(raw) == []
+    assert ingestion.stats.dropped["bad_signature"] - before == 3000
+    notes = [p for k, p in ingestion.feed if k == "ingest" and "dropped" in p]
+    assert len(notes) == 1
+    assert notes[0]["dropped"] == {"bad_signature": 3000}
+    assert len(notes[0]["examples"]) == 20
+    assert notes[0]["examples"][0] == {"reason": "bad_signature", "device": dev, "topic": topic}

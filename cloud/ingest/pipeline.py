@@ -47,6 +47,7 @@ Roster = Callable[[str], Awaitable[dict]]
 # device, kind ("seq_gap" | "broken_chain"), message -> cloud/alarms.py's raise_alarm.
 Alarm = Callable[[str, str, str], Awaitable[object]]
 _FEED_ITEMS = 200
+_DROP_EXAMPLES = 20  # dropped messages named in a batch's feed message; the rest are counted
 _TOPIC_CACHE = 100_000
 _Raw = tuple[bytes, bytes, int, int, int, float]  # topic, payload, mid, qos, generation, time
 
@@ -197,6 +198,8 @@ class Ingestion:
     async def _verify(self, take: list[_Raw]) -> list[Incoming]:
         batch: list[Incoming] = []
         drops: list[tuple[int, int]] = []  # (generation, mid) of messages dropped here
+        by_reason: dict[str, int] = {}
+        examples: list[dict] = []
         for topic, payload, mid, qos, gen, received in take:
             delay = 0.05
             while True:  # a device lookup needs the database: wait for it
@@ -216,9 +219,15 @@ class Ingestion:
                 self.stats.drop(reason)
                 if qos:
                     drops.append((gen, mid))
-                await self.notify("ingest", {"dropped": reason, "device": dev,
-                                             "topic": name, "counts": dict(self.stats.dropped)})
+                by_reason[reason] = by_reason.get(reason, 0) + 1
+                if len(examples) < _DROP_EXAMPLES:
+                    examples.append({"reason": reason, "device": dev, "topic": name})
         self._puback_all(drops)
+        if by_reason:
+            # One feed message per batch, not per message: a flood of forged or
+            # stale messages must not flood (and so disconnect) the monitor's clients.
+            await self.notify("ingest", {"dropped": by_reason, "examples": examples,
+                                         "counts": dict(self.stats.dropped)})
         return batch
 
     def _topic(self, topic: bytes) -> tuple[str, str, str]:
