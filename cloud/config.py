@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 DB_FILE = "fingerpos.sqlite3"
 _DB_SCHEMES = ("sqlite", "postgres", "postgresql", "asyncpg")
@@ -75,7 +75,11 @@ class Config:
         if self.mqtt_url is not None:
             parts = urlsplit(self.mqtt_url)
             if parts.scheme not in _MQTT_SCHEMES or not parts.hostname:
-                raise ConfigError(f"--mqtt URL must look like mqtt://host:1883 (got {self.mqtt_url!r})")
+                raise ConfigError(f"--mqtt URL must look like mqtt://host:1883 or"
+                                  f" mqtts://host:8883?ca=FILE (got {self.mqtt_url!r})")
+            ca = parse_qs(parts.query).get("ca", [None])[-1]
+            if ca is not None and not Path(ca).is_file():
+                raise ConfigError(f"--mqtt URL: the CA file {ca} does not exist")
         if self.share_group not in (None, "fingerpos"):
             raise ConfigError("share_group must be None or 'fingerpos'")
         for name in ("unpaid_expiry_s", "accept_alert_s", "login_max_failures", "login_window_s"):

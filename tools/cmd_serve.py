@@ -16,8 +16,9 @@ from fingerpos.tools.cmd_migrate import config_from
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the cloud: API, live monitor, MQTT ingestion")
     p.add_argument("--db", metavar="URL", help="database URL (default: a SQLite file in the data dir)")
-    p.add_argument("--mqtt", metavar="URL", help="broker URL, mqtt://host:1883 (default: start the "
-                   "embedded broker in this process)")
+    p.add_argument("--mqtt", metavar="URL", help="broker URL, mqtt://host:1883, or with TLS "
+                   "mqtts://host:8883?ca=/path/ca.pem (without ca: the system's trusted CAs); "
+                   "default: start the embedded broker in this process")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
     p.add_argument("--data-dir", metavar="DIR", help="data directory (default $FINGERPOS_DATA "

@@ -27,8 +27,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import paho.mqtt.client as paho
 from fingerpos.cloud.ingest.frames import (
@@ -48,15 +49,25 @@ _RECV_SIZE = 256 * 1024  # bytes read per readiness callback (about 800 heartbea
 _PUBACK = 0x40
 # on_publish(topic bytes, payload, packet id, qos): called for each PUBLISH, no awaits.
 OnPublish = Callable[[bytes, bytes, int, int], None]
+_PLAIN, _TLS = ("mqtt", "tcp"), ("mqtts", "ssl")
 _SESSION_EXPIRY_S = 3600  # MQTT 5: how long the broker keeps our queue while we are down
 
 
 def parse_url(url: str) -> tuple[str, int, str | None, str | None]:
-    """`mqtt://[user:pass@]host[:port]` -> (host, port, user, password)."""
+    """`mqtt[s]://[user:pass@]host[:port]` -> (host, port, user, password)."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"broker URL {url!r}: use mqtt://host:port")
-    return parts.hostname or "127.0.0.1", parts.port or 1883, parts.username, parts.password
+    if parts.scheme not in _PLAIN + _TLS:
+        raise ValueError(f"broker URL {url!r}: use mqtt://host:1883 or mqtts://host:8883")
+    default = 8883 if parts.scheme in _TLS else 1883
+    return parts.hostname or "127.0.0.1", parts.port or default, parts.username, parts.password
+
+
+def tls_of(url: str) -> tuple[bool, str | None]:
+    """(TLS?, CA file): `mqtts://host:8883?ca=/etc/fingerpos/ca.pem` verifies the broker
+    against that CA; without `ca`, against the system's trusted CAs."""
+    parts = urlsplit(url)
+    ca = parse_qs(parts.query).get("ca", [None])[-1]
+    return parts.scheme in _TLS, ca
 
 
 class MqttLink:
@@ -75,6 +86,7 @@ class MqttLink:
                  on_connected: Callable[[], None] | None = None,
                  on_publish: OnPublish | None = None) -> None:
         self.host, self.port, user, password = parse_url(url)
+        tls, ca = tls_of(url)
         self.subscriptions = subscriptions
         self.mqtt5 = mqtt5
         self.clean = clean
@@ -87,6 +99,10 @@ class MqttLink:
                                   protocol=proto, manual_ack=manual_ack, **kwargs)
         if user:
             self.client.username_pw_set(user, password)
+        if tls:
+            # Verifies the broker's certificate and host name; paho does the
+            # handshake while connecting, then the socket is ours as before.
+            self.client.tls_set(ca_certs=ca, tls_version=ssl.PROTOCOL_TLS_CLIENT)
         if will:
             self.client.will_set(will[0], will[1], qos=1, retain=True)
         self.on_connected = on_connected
@@ -160,7 +176,7 @@ class MqttLink:
             return
         try:
             data = sock.recv(_RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError as e:
             log.info("receive from the broker failed: %s", e)
@@ -180,6 +196,11 @@ class MqttLink:
             self._to_paho(b"")
             return
         self._handle(packets)
+        # TLS: decrypted bytes can wait inside the SSL object while the socket
+        # itself has nothing more to read, so no readiness callback would come.
+        if isinstance(sock, ssl.SSLSocket) and self._reading and sock is self._sock \
+                and sock.pending():
+            self._loop.call_soon(self._readable)
 
     def _handle(self, packets: list[tuple[int, bytes, int]]) -> None:
         on_publish = self.on_publish
