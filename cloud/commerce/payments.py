@@ -9,7 +9,9 @@ Plugging in a real provider means implementing `PaymentProvider`:
 `create_intent` calls the provider's API and returns where to send the buyer,
 `parse_callback` verifies the provider's webhook signature its own way and
 returns a `CallbackResult`. The order service does the rest (matching amount,
-currency and version, idempotency), identically for every provider.
+currency and version, idempotency), identically for every provider. The other
+built-in provider, `cash` (cloud/commerce/cash.py), has no callback: a terminal's
+signed event confirms it. docs/payments.md has the whole story.
 """
 
 from __future__ import annotations
