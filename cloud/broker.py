@@ -13,6 +13,13 @@ nothing else installed. Its limits, and why production uses Mosquitto:
 - one asyncio broker on the cloud's loop: a few thousand messages per second.
 `fingerpos broker-config` writes a Mosquitto configuration with
 per-device credentials and ACLs for production.
+
+amqtt 0.12.1 (the newest release) iterates its subscription table with
+awaits inside the loop: when a persistent session reconnects (the cloud's
+ingestion does) while another client subscribes to a new filter, the
+reconnect dies with "dictionary changed size during iteration" and that
+client is never served. `_SnapshotTable` makes every iteration run over a
+copy; tests/test_broker_embedded.py reproduces the race.
 """
 
 from __future__ import annotations
@@ -24,6 +31,17 @@ from amqtt.broker import Broker
 from amqtt.errors import BrokerError
 
 log = logging.getLogger(__name__)
+
+
+class _SnapshotTable(dict):
+    """amqtt's topic filter -> subscribers table, iterated over a copy, so
+    subscribing during another client's (awaiting) iteration is safe."""
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(list(dict.keys(self)))
+
+    def items(self):  # type: ignore[override]
+        return list(dict.items(self))
 
 
 def broker_config(host: str, port: int) -> dict:
@@ -50,6 +68,7 @@ class EmbeddedBroker:
     async def start(self) -> EmbeddedBroker:
         """Listen on host:port. Raises RuntimeError with a one-line reason."""
         self._broker = Broker(broker_config(self.host, self.port))
+        self._broker._subscriptions = _SnapshotTable(self._broker._subscriptions)
         try:
             await self._broker.start()
         except BrokerError as e:

@@ -1,0 +1,100 @@
+"""The embedded amqtt broker under concurrent connects and subscribes.
+
+amqtt iterates its subscription table with awaits inside the loop; a
+persistent session that reconnects while other clients subscribe to new
+filters used to die with "dictionary changed size during iteration"
+(cloud/broker.py's _SnapshotTable is the fix). This reproduces that race:
+with the fix removed, the loop's exception handler sees the RuntimeError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import paho.mqtt.client as paho
+from fingerpos.cloud.broker import EmbeddedBroker
+from fingerpos.tools.mosquitto import free_port
+
+_TERMINALS = 60
+
+
+def _client(port: int, cid: str, clean: bool = True) -> paho.Client:
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=cid, clean_session=clean)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    return c
+
+
+def _seed(port: int) -> None:
+    """Retained statuses, one subscription per terminal, and the cloud's
+    persistent session subscribed to every status."""
+    for i in range(_TERMINALS):
+        c = _client(port, f"t{i}")
+        c.publish(f"fp/v1/dev/t{i}/status", b"online", qos=1, retain=True).wait_for_publish(10)
+        c.subscribe(f"fp/v1/dev/t{i}/cmd", 1)
+        c.disconnect()
+        c.loop_stop()
+    cloud = _client(port, "cloud", clean=False)
+    cloud.subscribe("fp/v1/dev/+/status", 1)
+    time.sleep(0.3)
+    cloud.disconnect()
+    cloud.loop_stop()
+
+
+def _subscribe_burst(port: int, k: int, clients: list[paho.Client]) -> None:
+    for i in range(25):
+        c = _client(port, f"n{k}-{i}")
+        c.subscribe(f"fp/v1/dev/n{k}-{i}/cmd", 1)
+        clients.append(c)
+
+
+def _reconnect_cloud(port: int, rounds: int) -> int:
+    """Reconnect the persistent session `rounds` times; the last time, check
+    it is served: a status published after it connected reaches it."""
+    got = threading.Event()
+    for n in range(rounds):
+        cloud = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="cloud",
+                            clean_session=False)
+        up = threading.Event()
+        cloud.on_connect = lambda c, u, f, rc, p, up=up: up.set()
+        if n == rounds - 1:
+            cloud.on_message = lambda c, u, m: m.topic.endswith("/late/status") and got.set()
+        cloud.connect("127.0.0.1", port)
+        cloud.loop_start()
+        time.sleep(0.15)
+        if n == rounds - 1:
+            assert up.wait(20), "the persistent session got no CONNACK"
+            pub = _client(port, "late")
+            pub.publish("fp/v1/dev/late/status", b"online", qos=1).wait_for_publish(10)
+            got.wait(10)
+            pub.disconnect()
+            pub.loop_stop()
+        cloud.disconnect()
+        cloud.loop_stop()
+    return got.is_set()
+
+
+async def test_reconnect_while_others_subscribe() -> None:
+    failures: list[BaseException] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(
+        lambda lp, ctx: isinstance(ctx.get("exception"), RuntimeError)
+        and failures.append(ctx["exception"]))
+    port = free_port()
+    broker = await EmbeddedBroker("127.0.0.1", port).start()
+    clients: list[paho.Client] = []
+    try:
+        await asyncio.to_thread(_seed, port)
+        served = await asyncio.wait_for(asyncio.gather(
+            *[asyncio.to_thread(_subscribe_burst, port, k, clients) for k in range(3)],
+            asyncio.to_thread(_reconnect_cloud, port, 12)), 90)
+        assert served[-1], "the reconnected persistent session was not served"
+        assert not failures, f"the broker failed a client: {failures[0]!r}"
+    finally:
+        for c in clients:
+            c.disconnect()
+            c.loop_stop()
+        await broker.stop()
+        loop.set_exception_handler(None)
