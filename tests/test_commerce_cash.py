@@ -124,6 +124,8 @@ async def test_cash_at_the_counter_end_to_end(shop):
                     "tendered": 500})
     order = await order_of(cloud, buyer, oid, "paid")
     paid_event = order["events"][-1]
+    r = await cloud.client.get(f"/api/v1/pay/sandbox/{intent['id']}", headers=buyer)
+    assert (await r.json())["status"] == "succeeded"
     assert paid_event["device"] == t1.dev and paid_event["device_event"]
     assert (await commands(t1, "order_update", 3))[2]["state"] == "paid"
     assert (await commands(t2, "order_update", 2))[1] == {"order": oid, "state": "paid",
@@ -187,10 +189,16 @@ async def test_cash_choice_is_the_buyers_own_and_for_the_current_version(shop):
                             json={"version": 1, "total": 400})
     r = await choose_cash(cloud, buyer, oid, version=1)
     assert r.status == 409 and "stale" in (await r.json())["message"]
-    r = await cloud.client.post(f"/api/v1/pay/sandbox/{(await (await choose_cash(cloud, buyer, oid, 2)).json())['id']}",
-                                headers=buyer, json={"card_number": "4242 4242 4242 4242",
-                                                     "expiry": "12/30", "cvc": "123"})
+    cash_id = (await (await choose_cash(cloud, buyer, oid, 2)).json())["id"]
+    r = await cloud.client.post(f"/api/v1/pay/sandbox/{cash_id}", headers=buyer,
+                                json={"card_number": "4242 4242 4242 4242", "expiry": "12/30",
+                                      "cvc": "123"})
     assert r.status == 404                 # a cash intent is not paid on the card page
+    assert (await cloud.pay(buyer, oid, version=2)).status == 200   # the buyer paid by card
+    cash_intent = await (await cloud.client.get(f"/api/v1/pay/sandbox/{cash_id}",
+                                                headers=buyer)).json()
+    assert (cash_intent["status"], cash_intent["reason"]) == ("failed",
+                                                              "the order was paid another way")
     await log_in(cloud, stranger)
     assert (await cloud.client.get(f"/orders/{oid}")).status == 404
     await log_in(cloud, seller)

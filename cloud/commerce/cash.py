@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fingerpos.cloud import orders
-from fingerpos.cloud.commerce import pickup
+from fingerpos.cloud.commerce import checkout, pickup
 from fingerpos.cloud.commerce.payments import CallbackResult, Intent, PaymentError
 from fingerpos.cloud.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import PaymentIntent
@@ -153,7 +153,10 @@ async def settle(device_id: str, event_id: int | None, data: Any) -> Order:
         current = await Order.get(id=order.id)
         await notify.update_terminals(current, [device_id])
         return current
-    await PaymentIntent.filter(order_id=order.id, provider=NAME, status="open").update(
-        status="succeeded", version=cash.version, amount=cash.amount)
+    mine = await PaymentIntent.filter(order_id=order.id, provider=NAME).order_by("created_at").first()
+    if mine is not None:   # pays_cash() found it; the order is paid at this version and amount
+        await PaymentIntent.filter(id=mine.id).update(status="succeeded", version=cash.version,
+                                                      amount=cash.amount)
+        await checkout.close_others(order.id, mine.id)
     await notify.update_terminals(paid)
     return paid

@@ -158,6 +158,14 @@ async def settle(provider: SandboxProvider, headers: dict[str, str], body: bytes
         raise
     await PaymentIntent.filter(id=intent.id).update(status="succeeded",
                                                     card_last4=result.card_last4)
+    await close_others(intent.order_id, intent.id)
     intent = await PaymentIntent.get(id=intent.id)
     return {"intent": intent_json(intent), "paid": True, "order": orders.order_json(order),
             "pickup_code": code}
+
+
+async def close_others(order_id: int, paid_by: str) -> None:
+    """The order is paid by intent `paid_by`: its other open intents (a cash choice, an
+    abandoned card page) can never pay it now, so they say so instead of staying open."""
+    await PaymentIntent.filter(order_id=order_id, status="open").exclude(id=paid_by).update(
+        status="failed", reason="the order was paid another way")
