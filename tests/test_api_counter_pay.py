@@ -42,6 +42,9 @@ async def test_staff_of_the_shop_records_cash(shop_cloud):
     seller = await shop_cloud.user("seller", shop="shop1")
     other = await shop_cloud.user("seller", shop="shop2")
     oid = await _order(shop_cloud, buyer)
+    r = await shop_cloud.client.post(f"/api/v1/orders/{oid}/payments", headers=buyer,
+                                     json={"provider": "cash", "version": 1})
+    cash_intent = (await r.json())["id"]
     pay = {"amount": 500, "currency": "EUR", "version": 1}
     r = await shop_cloud.client.post(f"/api/v1/orders/{oid}/pay", headers=other, json=pay)
     assert r.status == 404                        # another shop's order does not exist for them
@@ -52,6 +55,8 @@ async def test_staff_of_the_shop_records_cash(shop_cloud):
     assert r.status == 200
     body = await r.json()
     assert body["order"]["state"] == "paid" and body["pickup_code"]
+    r = await shop_cloud.client.get(f"/api/v1/pay/sandbox/{cash_intent}", headers=buyer)
+    assert (await r.json())["status"] == "failed"     # the buyer's cash choice is over
     with in_app(shop_cloud.app):   # the code is the one sealed for the buyer, for them only
         order = await Order.get(id=oid)
         who = {u: await User.get(id=int(h["X-User-Id"])) for u, h in (("b", buyer), ("s", seller))}

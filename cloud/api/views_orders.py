@@ -6,7 +6,7 @@ from aiohttp import web
 from fingerpos.cloud import auth, orders
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.validation import body, path_int, query
-from fingerpos.cloud.commerce import pickup
+from fingerpos.cloud.commerce import checkout, pickup
 from fingerpos.cloud.errors import NotFound
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.users import Role
@@ -63,6 +63,7 @@ async def pay(request: web.Request) -> web.Response:
         raise NotFound(f"no order {order_id}")
     order, code = await orders.pay(order_id, data.amount, data.currency, data.version, "cash",
                                    pickup_code=await pickup.code_for(order_id))
+    await checkout.close_others(order_id, paid_by="")   # no intent paid it: all are over
     return web.json_response({"order": orders.order_json(order), "pickup_code": code})
 
 
