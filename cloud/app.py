@@ -16,8 +16,8 @@ from aiohttp import web
 from fingerpos.cloud import db, monitor, timers
 from fingerpos.cloud.api import middleware
 from fingerpos.cloud.api.routes import add_routes
-from fingerpos.cloud.appkeys import CONFIG, KEYRING, KNOWN_SHOPS, METRICS, THROTTLE
-from fingerpos.cloud.auth import LoginThrottle
+from fingerpos.cloud.appkeys import CONFIG, KEYRING, METRICS, THROTTLE
+from fingerpos.cloud.auth_signin import login_throttle
 from fingerpos.cloud.config import Config
 from fingerpos.cloud.keyring import DeviceKeyring
 from fingerpos.cloud.metrics import Registry
@@ -49,8 +49,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[METRICS] = Registry()
     app[KEYRING] = DeviceKeyring(config.key_secret)
-    app[KNOWN_SHOPS] = set()
-    app[THROTTLE] = LoginThrottle(config.login_max_failures, config.login_window_s)
+    app[THROTTLE] = login_throttle(config.login_max_failures, config.login_window_s)
     app.cleanup_ctx.append(db.database)
     app.cleanup_ctx.append(monitor.monitor_hub)
     app.cleanup_ctx.append(timers.order_timers)

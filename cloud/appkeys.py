@@ -29,6 +29,5 @@ METRICS = web.AppKey("metrics", Registry)
 # the terminal prompt and records that it could not send it).
 COMMANDS = web.AppKey("commands", CommandSender)
 MONITOR = web.AppKey("monitor", object)      # fingerpos.cloud.monitor.Hub (object: avoids an import cycle)
-THROTTLE = web.AppKey("throttle", object)    # fingerpos.cloud.auth.LoginThrottle
+THROTTLE = web.AppKey("throttle", object)    # fingerpos.cloud.throttle.Throttle (failed logins)
 KEYRING = web.AppKey("keyring", DeviceKeyring)
-KNOWN_SHOPS = web.AppKey("known_shops", set)  # shop ids known to exist (a per-app cache)

@@ -1,5 +1,5 @@
-"""Who is asking: argon2id passwords, session cookies with CSRF tokens, bearer API tokens,
-and login throttling.
+"""Who is asking: argon2id passwords, session cookies with CSRF tokens, bearer API tokens.
+(Signing in, with its throttle and failure records, is cloud/auth_signin.py.)
 
 Secrets handed to clients (session and API tokens) are 32 random bytes; only
 their SHA-256 is stored, so a database dump cannot be replayed as a login.
@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fingerpos.cloud.errors import Forbidden, Throttled, Unauthorized
+from fingerpos.cloud.errors import Forbidden, Unauthorized
 from fingerpos.cloud.models.users import ApiToken, Role, Session, User
 
 SESSION_COOKIE = "fp_session"
@@ -46,42 +45,6 @@ def token_hash(token: str) -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-@dataclass
-class LoginThrottle:
-    """Failed logins per (email, client address) in a sliding window.
-
-    Kept in memory per worker: with N workers an attacker gets at most N times
-    the budget, and each failure also counts toward a DB-backed alarm, which
-    is shared. Throttling answers 429 before the password is even checked.
-    """
-
-    max_failures: int
-    window_s: float
-    _failures: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-
-    def _recent(self, key: tuple[str, str], now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-        if times:
-            self._failures[key] = times
-        else:
-            self._failures.pop(key, None)
-        return times
-
-    def check(self, email: str, addr: str) -> None:
-        if len(self._recent((email, addr), time.monotonic())) >= self.max_failures:
-            raise Throttled("too many failed logins; wait a few minutes and try again")
-
-    def failed(self, email: str, addr: str) -> int:
-        now = time.monotonic()
-        times = self._recent((email, addr), now)
-        times.append(now)
-        self._failures[(email, addr)] = times
-        return len(times)
-
-    def succeeded(self, email: str, addr: str) -> None:
-        self._failures.pop((email, addr), None)
 
 
 async def authenticate(email: str, password: str) -> User | None:

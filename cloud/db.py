@@ -28,6 +28,7 @@ MODEL_MODULES: list[str] = [
     "fingerpos.cloud.models.alarms",
     "fingerpos.cloud.models.devices",
     "fingerpos.cloud.models.commerce",
+    "fingerpos.cloud.models.throttle",
 ]
 MIGRATIONS = "fingerpos.cloud.migrations"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fingerpos.cloud.models.alarms import Alarm
+from fingerpos.cloud.models.alarms import Alarm, AuditEntry
 from fingerpos.cloud.models.users import ApiToken, Session, User
 
 from .conftest import in_app
@@ -47,11 +47,19 @@ async def test_cookie_writes_need_the_csrf_token(cloud):
     assert r.status == 403
 
 
-async def test_duplicate_email_is_409(cloud):
+async def test_a_taken_email_answers_like_a_free_one(cloud):
+    """No user enumeration: the API's register answers alike; the owner is told instead."""
     body = {"email": "b@example.com", "password": "12345678"}
-    assert (await cloud.client.post("/api/v1/auth/register", json=body)).status == 201
-    r = await cloud.client.post("/api/v1/auth/register", json={**body, "email": "B@example.com"})
-    assert r.status == 409 and (await r.json())["error"] == "conflict"
+    first = await cloud.client.post("/api/v1/auth/register", json=body)
+    again = await cloud.client.post("/api/v1/auth/register", json={**body, "email": "B@example.com",
+                                                                   "password": "another one"})
+    assert first.status == again.status == 201
+    assert await first.json() == await again.json()
+    r = await cloud.client.post("/api/v1/auth/login", json=body)      # the first one's password
+    assert r.status == 200
+    with in_app(cloud.app):
+        taken = await AuditEntry.get(action="auth.register_taken")
+        assert taken.user_id == (await r.json())["user"]["id"]
 
 
 @pytest.mark.parametrize("body", [

@@ -19,7 +19,7 @@ from fingerpos.cloud.models.users import User
 from fingerpos.tools.fleet import SimTerminal
 
 from .conftest import CloudHarness, in_app
-from .test_pages import post
+from .support.pages import post
 
 pytestmark = pytest.mark.cloud
 

@@ -151,6 +151,8 @@ class Feed:
                     self.seen[(dev, seq)] = now
             elif m["kind"] == "order":
                 self.orders.append(now)
+            elif m["kind"] == "orders":  # a big batch's new orders in one summary
+                self.orders += [now] * m["data"]["created"]
 
     async def wait_stored(self, since: int, want: int, timeout: float) -> None:
         async with asyncio.timeout(timeout):

@@ -220,4 +220,11 @@ async def _walk(browser, base: str, out: Path, ids: dict, expect) -> list[Shot]:
     await snap(manager, "order-staff", "order detail for the shop: price change, hold")
     await manager.goto("/orders")
     await snap(manager, "orders-staff", "the shop's orders with filters")
+    await manager.goto("/shop/products")
+    await snap(manager, "catalogue", "the shop's catalogue: search, price, stock, categories")
+    await manager.click('tr[data-sku="tea-oolong"] a.edit')
+    await manager.fill("#f-price", "7,8o")
+    await manager.click("#save")
+    await expect(manager.locator(".field:has(#f-price) .error")).to_be_visible()
+    await snap(manager, "product-edit", "editing a product: each error next to its field")
     return shots

@@ -39,7 +39,7 @@ class Route:
 V1 = "/api/v1"
 ROUTES: list[Route] = [
     Route("POST", V1 + "/auth/register", va.register, "Register a buyer account", s.Register,
-          ok=201, auth=False, errors=(400, 409, 413)),
+          ok=201, auth=False, errors=(400, 413, 429)),
     Route("POST", V1 + "/auth/login", va.login, "Log in; sets the session cookie, returns the CSRF token",
           s.Login, auth=False, errors=(400, 401, 413, 429)),
     Route("POST", V1 + "/auth/logout", va.logout, "Log out (ends the session)", errors=(401, 403)),

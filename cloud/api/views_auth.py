@@ -3,42 +3,34 @@
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import alarms, audit, auth
+from fingerpos.cloud import auth, auth_signin
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.validation import body
-from fingerpos.cloud.appkeys import CONFIG, METRICS, THROTTLE
 from fingerpos.cloud.errors import Unauthorized
 from fingerpos.cloud.models.users import Role, Session
-from fingerpos.cloud.users import create_user, user_json
+from fingerpos.cloud.users import user_json
 
 
 async def register(request: web.Request) -> web.Response:
+    """201 and the same body whether or not the address was free: no enumeration."""
+    addr = request.remote or "?"
+    await auth_signin.REGISTRATIONS.check(addr)
+    await auth_signin.REGISTRATIONS.hit(addr)   # every attempt counts
     data = await body(request, schemas.Register)
-    user = await create_user(data.email, data.password, Role.BUYER, name=data.name,
-                             actor="web:register")
-    return web.json_response(user_json(user), status=201)
+    await auth_signin.register(data.email, data.password, data.name, addr, via="api")
+    return web.json_response({"email": data.email.strip().lower(), "role": Role.BUYER.value,
+                              "message": REGISTERED}, status=201)
+
+
+REGISTERED = "registered: log in with this address and password"
 
 
 async def login(request: web.Request) -> web.Response:
     data = await body(request, schemas.Login)
-    email, addr = data.email.strip().lower(), request.remote or "?"
-    throttle: auth.LoginThrottle = request.app[THROTTLE]  # type: ignore[assignment]
-    throttle.check(email, addr)
-    user = await auth.authenticate(email, data.password)
-    if user is None:
-        failures = throttle.failed(email, addr)
-        request.app[METRICS].counter("fingerpos_login_failures_total", "Failed web logins").inc()
-        if failures >= throttle.max_failures:
-            await alarms.raise_alarm(None, "web_login", "warning",
-                                     f"{failures} failed web logins for {email} from {addr}")
-        raise Unauthorized("wrong email or password")
-    throttle.succeeded(email, addr)
-    token, csrf = await auth.start_session(user)
-    await audit.record(f"user:{user.id}", "auth.login", addr, user_id=user.id)
+    user, token, csrf = await auth_signin.sign_in(request.app, data.email, data.password,
+                                                  request.remote or "?", via="api")
     response = web.json_response({"user": user_json(user), "csrf": csrf})
-    response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="Lax",
-                        secure=request.app[CONFIG].cookie_secure, path="/",
-                        max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+    auth_signin.set_session_cookie(request.app, response, token)
     return response
 
 

@@ -1,12 +1,18 @@
 """EventStore: one transaction per batch of verified events.
 
 In one transaction: insert the events (ON CONFLICT DO NOTHING, so a
-duplicate creates nothing), run the order handlers for the rows that were
-new (each in a savepoint, so one bad sale cannot sink the batch, and a crash
-before commit loses both the event and its order together: exactly-once
-effects come from this transaction), update the devices' heartbeat figures
-and `acked`, and allocate the seqs of the ack commands. The caller publishes
-the commands and PUBACKs the messages only after `commit` returns.
+duplicate creates nothing), run the handlers for the rows that were new, update
+the devices' heartbeat figures and `acked`, and allocate the seqs of the ack
+commands. A crash before commit loses both an event and its effects (orders)
+together: exactly-once effects come from this transaction. The caller
+publishes the commands and PUBACKs the messages only after `commit` returns.
+
+Handlers: a typ with a BatchHandler (sales) gets all its new events of the batch
+in one call, in a savepoint; it refuses bad ones itself, so one bad sale cannot
+sink the others. Should the batch handler fail as a whole, its savepoint is
+undone and the typ's per-event Handler takes the events one by one, each in its
+own savepoint (so a row no check foresaw costs only its own event). Other typs
+go one event at a time.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from fingerpos.cloud.ingest.sql import dialect, q, rows_marks, when
 from fingerpos.cloud.ingest.stats import IngestStats
@@ -24,6 +31,21 @@ log = logging.getLogger(__name__)
 
 # typ -> await handler(device_id, event_id, data); the order service's entries.
 Handler = Callable[[str, int, dict], Awaitable[object]]
+
+
+class BatchOutcome(Protocol):
+    """What a batch handler reports back."""
+
+    refused: list[tuple[int, Exception]]  # (position in the list it was given, why)
+
+    async def after_commit(self) -> None:
+        """Runs once the batch is committed (feed messages)."""
+
+
+# typ -> await handler(conn, [(device_id, event_id, data), ...]): every new event of
+# that typ in a batch, in the batch's transaction (`conn` is a savepoint in it).
+BatchHandler = Callable[[BaseDBAsyncClient, list[tuple[str, int, dict]]],
+                        Awaitable[BatchOutcome]]
 
 _CHUNK = 1000  # rows per INSERT: 8 columns stay far under SQLite's 32766 variables
 
@@ -94,8 +116,9 @@ def fill_figures(batch: list[Incoming], figures: dict[str, DeviceFigures]) -> No
 class EventStore:
     def __init__(self, handlers: dict[str, Handler], stats: IngestStats,
                  refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
-                 ) -> None:
+                 batch_handlers: dict[str, BatchHandler] | None = None) -> None:
         self.handlers = handlers
+        self.batch_handlers = dict(batch_handlers or {})
         self.stats = stats
         # What a handler raises when it refuses an event's data (the order
         # service's DomainError); anything else (a database error) fails the batch.
@@ -109,9 +132,15 @@ class EventStore:
             d = dialect(conn)
             await self._insert(conn, d, batch)
             fill_figures(batch, figures)
-            await self._dispatch(batch)
+            outcomes = await self._dispatch(batch)
             await self._update_devices(conn, d, figures)
-            return await in_tx(conn)
+            result = await in_tx(conn)
+        for outcome in outcomes:
+            try:
+                await outcome.after_commit()
+            except Exception as e:  # committed is committed: a lost feed message is only logged
+                log.error("after-commit work failed (%s: %s)", type(e).__name__, e)
+        return result
 
     async def _insert(self, conn: BaseDBAsyncClient, d: str, batch: list[Incoming]) -> None:
         index = {(ev.device, ev.seq): ev for ev in batch}
@@ -131,22 +160,59 @@ class EventStore:
             for r in rows:
                 index[(r["device_id"], r["seq"])].event_id = r["id"]
 
-    async def _dispatch(self, batch: list[Incoming]) -> None:
+    async def _dispatch(self, batch: list[Incoming]) -> list[BatchOutcome]:
+        together: dict[str, list[Incoming]] = {}
+        alone: list[Incoming] = []
         for ev in batch:
             if ev.event_id is None:
                 continue
-            handler = self.handlers.get(ev.typ)
-            if handler is None:
-                continue
-            try:
-                async with in_transaction():  # a savepoint inside the batch
-                    await handler(ev.device, ev.event_id, ev.data)
-            except self.refusals as e:
-                # The event's data was refused by the order service: the event
-                # stays stored (it is evidence); the failure is counted and logged.
-                self.stats.handler_errors += 1
-                log.warning("event %s/%s (%s) refused by its handler: %s",
-                            ev.device, ev.seq, ev.typ, e)
+            if ev.typ in self.batch_handlers:
+                together.setdefault(ev.typ, []).append(ev)
+            elif ev.typ in self.handlers:
+                alone.append(ev)
+        # Batched typs first: no event of a batch can refer to an order a sale of the
+        # same batch creates (terminals learn order ids only from the cloud's commands).
+        outcomes = []
+        for typ, events in together.items():
+            outcome = await self._run_batch(typ, events)
+            if outcome is not None:
+                outcomes.append(outcome)
+        for ev in alone:
+            await self._run_one(self.handlers[ev.typ], ev)
+        return outcomes
+
+    async def _run_batch(self, typ: str, events: list[Incoming]) -> BatchOutcome | None:
+        try:
+            async with in_transaction() as savepoint:
+                outcome = await self.batch_handlers[typ](
+                    savepoint, [(ev.device, ev.event_id, ev.data) for ev in events])
+        except Exception as e:
+            one = self.handlers.get(typ)
+            if one is None:
+                raise
+            # Undone; one by one the bad event (if that is what it was) fails alone,
+            # and a dead database fails them all, which fails the batch.
+            log.error("%d %s events failed together (%s: %s); handling them one by one",
+                      len(events), typ, type(e).__name__, e)
+            for ev in events:
+                await self._run_one(one, ev)
+            return None
+        for n, e in outcome.refused:
+            self._refused(events[n], e)
+        return outcome
+
+    async def _run_one(self, handler: Handler, ev: Incoming) -> None:
+        try:
+            async with in_transaction():  # a savepoint inside the batch
+                await handler(ev.device, ev.event_id, ev.data)  # type: ignore[arg-type]
+        except self.refusals as e:
+            self._refused(ev, e)
+
+    def _refused(self, ev: Incoming, e: BaseException) -> None:
+        # The event's data was refused by its handler: the event stays stored (it
+        # is evidence); the failure is counted and logged.
+        self.stats.handler_errors += 1
+        log.warning("event %s/%s (%s) refused by its handler: %s", ev.device, ev.seq, ev.typ, e)
 
     async def _update_devices(self, conn: BaseDBAsyncClient, d: str,
                               figures: dict[str, DeviceFigures]) -> None:

@@ -42,6 +42,10 @@ HANDLERS = {
     "alarm": device_alarms.from_alarm_event,
     "login": device_alarms.from_login_event,
 }
+# Typs whose new events of a batch go to one call (HANDLERS' entry stays: the fallback).
+BATCH_HANDLERS = {
+    "sale": orders.from_sales,
+}
 
 
 def resources(config: Config) -> list[CleanupCtx]:
@@ -103,6 +107,7 @@ async def ingestion(app: web.Application) -> AsyncIterator[None]:
                     client_id=client_id[:64], alarm=alarm,
                     refusals=(DomainError, ValueError, LookupError, TypeError),
                     welcome=catalog.send_catalog)  # after time and roster: the catalogue
+    ing.store.batch_handlers.update(BATCH_HANDLERS)
     await ing.start()
     app[INGESTION] = ing
     app[COMMANDS] = ing.commands

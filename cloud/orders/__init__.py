@@ -2,6 +2,7 @@
 lifecycle, queries). Ingestion and the web call the service functions re-exported here:
 
     await orders.from_sale(device_id, event_id, data)
+    await orders.from_sales(conn, [(device_id, event_id, data), ...])  # a batch's sales at once
     await orders.device_ack(device_id, event_id, data)
     await orders.price_change_from_device(device_id, event_id, data)
     await orders.pay(order_id, amount, currency, version)      # the commerce payment side
@@ -15,6 +16,7 @@ from fingerpos.cloud.orders.lifecycle import (
     stage,
 )
 from fingerpos.cloud.orders.queries import get_for, list_for, order_json
+from fingerpos.cloud.orders.sales import from_sales
 from fingerpos.cloud.orders.service import (
     change_price,
     create_from_cart,
@@ -25,5 +27,5 @@ from fingerpos.cloud.orders.service import (
 from fingerpos.cloud.orders.states import State
 
 __all__ = ["State", "cancel", "change_price", "create_from_cart", "device_ack", "expire_unpaid",
-           "flag_unaccepted", "from_sale", "get_for", "list_for", "order_json", "pay",
+           "flag_unaccepted", "from_sale", "from_sales", "get_for", "list_for", "order_json", "pay",
            "price_change_from_device", "stage"]

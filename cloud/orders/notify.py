@@ -8,18 +8,21 @@ signatures the ingestion calls.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 from fingerpos import protocol
 from fingerpos.cloud import monitor
-from fingerpos.cloud.appkeys import COMMANDS, KEYRING, KNOWN_SHOPS, METRICS
+from fingerpos.cloud.appkeys import COMMANDS, KEYRING, METRICS
 from fingerpos.cloud.keyring import KeyringError
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderLine
-from fingerpos.cloud.models.shops import Shop
 from fingerpos.cloud.orders.queries import order_json
 
 log = logging.getLogger(__name__)
+# New orders of one batch above this many go to the feed as one summary message
+# (kind "orders"), like the ingestion's own batch items: a busy feed says how many.
+FEED_ORDERS = 200
 
 
 def _app() -> Any:
@@ -27,16 +30,6 @@ def _app() -> Any:
     if app is None:
         raise RuntimeError("no fingerpos app is active in this task")
     return app
-
-
-async def ensure_shop(shop_id: str) -> None:
-    """Create the shop row a terminal's orders refer to, once per app (orders have a
-    foreign key to shops; terminals may be registered before their shop has a name)."""
-    app = _app()
-    known: set[str] = app[KNOWN_SHOPS]
-    if shop_id not in known:
-        await Shop.get_or_create(id=shop_id)
-        known.add(shop_id)
 
 
 def pickup_key() -> bytes:
@@ -49,6 +42,19 @@ async def order_changed(order: Order) -> None:
         app[METRICS].counter("fingerpos_order_changes_total", "Order state changes and revisions",
                              state=order.state).inc()
     await monitor.publish(app, "order", order_json(order))
+
+
+async def orders_summary(states: list[str], first: int, last: int) -> None:
+    """Many new orders at once: counted like `order_changed`, told in one feed message
+    {"created": n, "states": {state: n}, "first": id, "last": id}."""
+    counts = Counter(states)
+    app = monitor.current_app()
+    if app is not None:
+        for state, n in counts.items():
+            app[METRICS].counter("fingerpos_order_changes_total",
+                                 "Order state changes and revisions", state=state).inc(n)
+    await monitor.publish(app, "orders", {"created": len(states), "states": dict(counts),
+                                          "first": first, "last": last})
 
 
 async def send_command(device_id: str, typ: str, data: dict[str, Any]) -> bool:

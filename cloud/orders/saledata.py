@@ -25,16 +25,29 @@ def _int(data: dict, name: str, lo: int, hi: int) -> int:
     return value
 
 
+def _storable(value: str) -> bool:
+    """No NUL (PostgreSQL text cannot hold it) and no lone surrogate (a JSON "\\ud800"
+    escape: not UTF-8, so no database driver can send it)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _str(data: dict, name: str, lo: int, hi: int) -> str:
     value = data.get(name)
-    if not isinstance(value, str) or not lo <= len(value) <= hi or "\x00" in value:
+    if not isinstance(value, str) or not lo <= len(value) <= hi or not _storable(value):
         raise Invalid(f"{name} must be a string of {lo}..{hi} characters (no NUL)")
     return value
 
 
 def clean_text(value: object, limit: int) -> str:
-    """Free text from a terminal, made storable: PostgreSQL text cannot hold U+0000."""
-    return str(value).replace("\x00", "")[:limit]
+    """Free text from a terminal, made storable: no U+0000, lone surrogates become '?'."""
+    text = str(value).replace("\x00", "")[:limit]
+    return text if _storable(text) else text.encode(errors="replace").decode()
 
 
 def _obj(value: Any, what: str) -> dict:
@@ -68,8 +81,13 @@ def parse_sale(data: Any) -> Sale:
     currency = _str(payment, "currency", 3, 3)
     if not _CURRENCY.fullmatch(currency):
         raise Invalid("currency must be three capital letters")
-    return Sale(ref=ref, lines=lines, method=_str(payment, "method", 1, 20),
-                amount=_int(payment, "amount", 0, MAX_TOTAL), currency=currency)
+    amount = _int(payment, "amount", 0, MAX_TOTAL)
+    # The cash handed over, for the receipt's change line: optional, never below the
+    # amount charged; checked, not stored (a payment row records what was charged).
+    if "tendered" in payment:
+        _int(payment, "tendered", amount, MAX_TOTAL)
+    return Sale(ref=ref, lines=lines, method=_str(payment, "method", 1, 20), amount=amount,
+                currency=currency)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment
 from fingerpos.cloud.models.shops import Product
 from fingerpos.cloud.models.users import User
-from fingerpos.cloud.orders import notify, saledata
+from fingerpos.cloud.orders import notify, saledata, sales
 from fingerpos.cloud.orders.queries import order_json
 from fingerpos.cloud.orders.rules import (
     Line,
@@ -29,7 +29,6 @@ from fingerpos.cloud.orders.rules import (
     total_of,
 )
 from fingerpos.cloud.orders.states import PRICE_CHANGEABLE, State
-from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 
@@ -81,34 +80,15 @@ async def from_sale(device_id: str, event_id: int | None, data: dict[str, Any]) 
     the unique index decides, so the common first delivery costs no extra lookup).
 
     A sale whose payment does not cover its items is kept as a `held` order and
-    raises an alarm, rather than being dropped.
+    raises an alarm, rather than being dropped. The same path as the ingestion's
+    batches (sales.from_sales), for one sale.
     """
-    sale = saledata.parse_sale(data)
-    device = await Device.get_or_none(id=device_id)
-    if device is None or device.revoked:
-        raise NotFound(f"no active device {device_id}")
-    await notify.ensure_shop(device.shop)
-    total = total_of(sale.lines)
-    paid_ok = sale.amount == total
-    state = State.PAID if paid_ok else State.HELD
-    try:
-        async with in_transaction() as conn:
-            order = await _create(device.shop, "terminal", state, sale.lines, sale.currency, conn,
-                                  device_id=device_id, ref=sale.ref, event_id=event_id,
-                                  note="terminal sale")
-            await Payment.create(order_id=order.id, amount=sale.amount, currency=sale.currency,
-                                 version=1, method=sale.method, accepted=paid_ok,
-                                 reason="" if paid_ok else "amount differs from the items' total",
-                                 using_db=conn)
-    except IntegrityError:  # this sale is stored already (re-sent, or by another worker)
-        return await Order.get(device_id=device_id, ref=sale.ref)
-    if not paid_ok:
-        from fingerpos.cloud import alarms
-        await alarms.raise_alarm(device_id, "sale_mismatch", "warning",
-                                 f"sale {sale.ref}: paid {sale.amount}, items total {total}; order "
-                                 f"{order.id} held")
-    await notify.order_changed(order)
-    return order
+    async with in_transaction() as conn:
+        batch = await sales.from_sales(conn, [(device_id, event_id, data)])
+    if batch.refused:
+        raise batch.refused[0][1]
+    await batch.after_commit()
+    return await Order.get(device_id=device_id, ref=batch.plans[0].sale.ref)
 
 
 async def pay(order_id: int, amount: int, currency: str, version: int,

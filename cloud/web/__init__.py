@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from fingerpos.cloud.auth import LoginThrottle
 from fingerpos.cloud.web import (
     forms,
     views_auth,
     views_orders,
     views_pay,
+    views_products,
     views_review,
     views_shop,
     views_staff,
@@ -51,6 +51,13 @@ PAGES = [
     ("POST", "/orders/{order}/revise", views_review.revise),
     ("GET", "/pay/sandbox/{intent}", views_pay.pay_page),
     ("POST", "/pay/sandbox/{intent}", views_pay.pay_submit),
+    ("GET", "/shop/products", views_products.product_list),
+    ("POST", "/shop/categories", views_products.add_category),
+    ("GET", "/shop/products/new", views_products.new_form),
+    ("POST", "/shop/products/new", views_products.create),
+    ("GET", "/shop/products/{sku}/edit", views_products.edit_form),
+    ("POST", "/shop/products/{sku}/edit", views_products.save),
+    ("POST", "/shop/products/{sku}/delete", views_products.delete),
     ("GET", "/monitor", views_staff.monitor),
     ("GET", "/devices", views_staff.devices),
     ("GET", "/alarms", views_staff.alarm_list),
@@ -59,8 +66,6 @@ PAGES = [
 
 def setup(app: web.Application) -> None:
     """Templates, static files and the page routes."""
-    app[views_auth.REGISTRATIONS] = LoginThrottle(views_auth.REGISTER_LIMIT,
-                                                  views_auth.REGISTER_WINDOW_S)
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined)

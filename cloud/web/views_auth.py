@@ -1,9 +1,9 @@
 """Register, log in, log out as forms; the failed-sign-in notice for the account owner.
 
-Same rules as the JSON API (cloud/api/views_auth.py): argon2 check at the same cost
-whether or not the email exists, the shared login throttle, and the same cookie flags.
-A failed login for an existing account is written to the audit trail as
-`auth.login_failed` with that account's id, so the owner is told at the next login.
+Logging in goes through cloud/auth_signin.py, as the JSON API's login does: the same
+argon2 check at the same cost whether or not the email exists, the same database-backed
+throttle, the same cookie flags, and the same `auth.login_failed` records, so the owner is
+told at the next login about failed attempts made through either.
 Register answers the same way whether or not the address is taken (no enumeration);
 a registration attempt on a taken address is recorded for the owner instead.
 """
@@ -13,13 +13,11 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from fingerpos.cloud import alarms, audit, auth
+from fingerpos.cloud import auth, auth_signin
 from fingerpos.cloud.api import schemas
-from fingerpos.cloud.appkeys import CONFIG, METRICS, THROTTLE
-from fingerpos.cloud.errors import Conflict, Invalid, Throttled
+from fingerpos.cloud.errors import Invalid, Throttled, Unauthorized
 from fingerpos.cloud.models.alarms import AuditEntry
-from fingerpos.cloud.models.users import Role, Session, User
-from fingerpos.cloud.users import create_user
+from fingerpos.cloud.models.users import Role, Session
 from fingerpos.cloud.web import forms
 from fingerpos.cloud.web.page import checked_form, redirect, render, viewer
 
@@ -48,40 +46,21 @@ async def login(request: web.Request) -> web.Response:
     if data is None:
         return await render(request, "login.html", {"errors": errors, "form": form, "next": nxt,
                                                     "notice": None}, status=400)
-    email, addr = data.email.strip().lower(), request.remote or "?"
-    throttle: auth.LoginThrottle = request.app[THROTTLE]  # type: ignore[assignment]
+    email = data.email.strip().lower()
     try:
-        throttle.check(email, addr)
+        user, token, _csrf = await auth_signin.sign_in(request.app, email, data.password,
+                                                       request.remote or "?", via="web")
     except Throttled as e:
         return await render(request, "login.html", {"errors": {"form": e.message}, "form": form,
                                                     "next": nxt, "notice": None}, status=429)
-    user = await auth.authenticate(email, data.password)
-    if user is None:
-        await _failed(request, throttle, email, addr)
+    except Unauthorized as e:
         return await render(request, "login.html", {
-            "errors": {"password": "wrong email or password"}, "form": {"email": email},
+            "errors": {"password": e.message}, "form": {"email": email},
             "next": nxt, "notice": None}, status=401)
-    throttle.succeeded(email, addr)
-    token, _csrf = await auth.start_session(user)
-    await audit.record(f"user:{user.id}", "auth.login", addr, user_id=user.id)
     target = "/monitor" if user.role != Role.BUYER and nxt == "/" else nxt
     response = redirect(target + ("&" if "?" in target else "?") + "signed_in=1")
-    response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="Lax",
-                        secure=request.app[CONFIG].cookie_secure, path="/",
-                        max_age=int(auth.SESSION_LIFETIME.total_seconds()))
+    auth_signin.set_session_cookie(request.app, response, token)
     raise response
-
-
-async def _failed(request: web.Request, throttle: auth.LoginThrottle, email: str,
-                  addr: str) -> None:
-    failures = throttle.failed(email, addr)
-    request.app[METRICS].counter("fingerpos_login_failures_total", "Failed web logins").inc()
-    owner = await User.get_or_none(email=email)
-    if owner is not None:
-        await audit.record("web:login", "auth.login_failed", addr, user_id=owner.id)
-    if failures >= throttle.max_failures:
-        await alarms.raise_alarm(None, "web_login", "warning",
-                                 f"{failures} failed web logins for {email} from {addr}")
 
 
 async def failed_since_last_login(user_id: int) -> list[AuditEntry]:
@@ -97,6 +76,13 @@ async def failed_since_last_login(user_id: int) -> list[AuditEntry]:
     return await query.order_by("-id").limit(NOTICE_LIMIT)
 
 
+def _what(entry: AuditEntry) -> str:
+    if entry.action == "auth.register_taken":
+        return "registration attempt"
+    via = entry.detail.get("via") if isinstance(entry.detail, dict) else None
+    return "failed sign-in through the API" if via == "api" else "failed sign-in"
+
+
 async def signin_notice(request: web.Request) -> dict | None:
     """What the banner after a login shows: None when there is nothing to report."""
     if request.query.get("signed_in") != "1":
@@ -108,8 +94,7 @@ async def signin_notice(request: web.Request) -> dict | None:
     if not entries:
         return None
     return {"count": len(entries), "attempts": [
-        {"at": e.at, "from": e.target, "what": "registration attempt" if
-         e.action == "auth.register_taken" else "failed sign-in"} for e in entries],
+        {"at": e.at, "from": e.target, "what": _what(e)} for e in entries],
         "more": len(entries) >= NOTICE_LIMIT}
 
 
@@ -117,27 +102,15 @@ async def register_form(request: web.Request) -> web.Response:
     return await render(request, "register.html", {"errors": {}, "form": {}})
 
 
-# Registrations per client address in an hour: each one costs an argon2 hash, and a
-# flood of them is how addresses would be probed (the answer itself reveals nothing).
-REGISTER_LIMIT = 20
-REGISTER_WINDOW_S = 3600
-REGISTRATIONS = web.AppKey("web_registrations", auth.LoginThrottle)
-
-
-def registrations(app: web.Application) -> auth.LoginThrottle:
-    return app[REGISTRATIONS]
-
-
 async def register(request: web.Request) -> web.Response:
     form = await checked_form(request)
     addr = request.remote or "?"
     try:
-        registrations(request.app).check("register", addr)
-    except Throttled:
-        return await render(request, "register.html", {
-            "errors": {"form": "too many registrations from your address; try again later"},
-            "form": {}}, status=429)
-    registrations(request.app).failed("register", addr)  # every attempt counts
+        await auth_signin.REGISTRATIONS.check(addr)
+    except Throttled as e:
+        return await render(request, "register.html", {"errors": {"form": e.message},
+                                                       "form": {}}, status=429)
+    await auth_signin.REGISTRATIONS.hit(addr)  # every attempt counts
     fields = {"email": form.get("email", "").strip(), "password": form.get("password", ""),
               "name": form.get("name", "").strip()}
     data, errors = forms.validate(schemas.Register, fields)
@@ -147,12 +120,7 @@ async def register(request: web.Request) -> web.Response:
         return await render(request, "register.html", {"errors": errors, "form": fields},
                             status=400)
     try:
-        await create_user(data.email, data.password, Role.BUYER, name=data.name,
-                          actor="web:register")
-    except Conflict:
-        owner = await User.get(email=data.email.strip().lower())
-        await audit.record("web:register", "auth.register_taken", request.remote or "?",
-                           user_id=owner.id)
+        await auth_signin.register(data.email, data.password, data.name, addr, via="web")
     except Invalid as e:
         return await render(request, "register.html", {"errors": {"email": e.message},
                                                        "form": fields}, status=400)

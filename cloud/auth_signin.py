@@ -1,0 +1,87 @@
+"""Signing in and registering: the one place the forms (cloud/web/views_auth.py) and the
+JSON API (cloud/api/views_auth.py) both go through, so they share the throttles, the
+metrics, the alarm and the records the account owner is shown at the next login.
+
+A failed attempt on an existing account is written to the audit trail as
+`auth.login_failed` with that account's id (the target is the client address);
+an unknown email is counted and throttled the same way, but has no owner to tell.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from fingerpos.cloud import alarms, audit, auth
+from fingerpos.cloud.appkeys import CONFIG, METRICS, THROTTLE
+from fingerpos.cloud.errors import Conflict, Unauthorized
+from fingerpos.cloud.models.users import Role, User
+from fingerpos.cloud.throttle import Throttle
+from fingerpos.cloud.users import create_user
+
+LOGIN_THROTTLED = "too many failed logins; wait a few minutes and try again"
+WRONG = "wrong email or password"
+# Registrations per client address in an hour (form and API): each one costs an argon2
+# hash, and a flood of them is how addresses would be probed.
+REGISTER_LIMIT = 20
+REGISTER_WINDOW_S = 3600
+REGISTRATIONS = Throttle("register", REGISTER_LIMIT, REGISTER_WINDOW_S,
+                         "too many registrations from your address; try again later")
+
+
+def login_throttle(max_failures: int, window_s: float) -> Throttle:
+    """Failed logins per (email, client address), shared by every worker."""
+    return Throttle("login", max_failures, window_s, LOGIN_THROTTLED)
+
+
+async def sign_in(app: web.Application, email: str, password: str, addr: str,
+                  via: str) -> tuple[User, str, str]:
+    """Check the credentials; return (user, session token, CSRF token).
+
+    Raises Throttled (429, before the password is checked) or Unauthorized (401, the
+    same message whether or not the email exists). `via` ("web" | "api") goes in the
+    failure record, so the owner's notice can say where the attempt came from.
+    """
+    email = email.strip().lower()
+    throttle: Throttle = app[THROTTLE]  # type: ignore[assignment]
+    await throttle.check(email, addr)
+    user = await auth.authenticate(email, password)
+    if user is None:
+        await _failed(app, throttle, email, addr, via)
+        raise Unauthorized(WRONG)
+    await throttle.clear(email, addr)
+    token, csrf = await auth.start_session(user)
+    await audit.record(f"user:{user.id}", "auth.login", addr, {"via": via}, user_id=user.id)
+    return user, token, csrf
+
+
+async def _failed(app: web.Application, throttle: Throttle, email: str, addr: str,
+                  via: str) -> None:
+    failures = await throttle.hit(email, addr)
+    app[METRICS].counter("fingerpos_login_failures_total", "Failed web logins").inc()
+    owner = await User.get_or_none(email=email)
+    if owner is not None:
+        await audit.record(f"{via}:login", "auth.login_failed", addr, {"via": via},
+                           user_id=owner.id)
+    if failures >= throttle.limit:
+        await alarms.raise_alarm(None, "web_login", "warning",
+                                 f"{failures} failed web logins for {email} from {addr}")
+
+
+async def register(email: str, password: str, name: str, addr: str, via: str) -> User | None:
+    """Create a buyer account; None when the address is taken (its owner is told instead).
+
+    Callers answer the same way in both cases, so nobody learns which addresses have
+    accounts. Raises Invalid for input create_user refuses.
+    """
+    try:
+        return await create_user(email, password, Role.BUYER, name=name, actor=f"{via}:register")
+    except Conflict:
+        owner = await User.get(email=email.strip().lower())
+        await audit.record(f"{via}:register", "auth.register_taken", addr, {"via": via},
+                           user_id=owner.id)
+        return None
+
+
+def set_session_cookie(app: web.Application, response: web.StreamResponse, token: str) -> None:
+    response.set_cookie(auth.SESSION_COOKIE, token, httponly=True, samesite="Lax",
+                        secure=app[CONFIG].cookie_secure, path="/",
+                        max_age=int(auth.SESSION_LIFETIME.total_seconds()))

@@ -1,0 +1,181 @@
+"""Terminal sales -> paid (or held) orders, many at a time.
+
+`plan_sale` decides in Python what one sale becomes (saledata's and rules'
+checks, pure); `write_sales` writes a list of them with multi-row INSERTs:
+the orders, their lines, first revisions, order events and payments. The
+ingestion hands every new `sale` event of a batch to `from_sales` inside the
+batch's transaction; `service.from_sale` runs the same path for one sale.
+
+Hand-written SQL rather than tortoise's bulk_create: bulk_create neither
+returns ids on SQLite nor skips rows that hit a unique index, and the unique
+(device_id, ref) index is what makes a re-sent sale create nothing. RETURNING
+after ON CONFLICT DO NOTHING works the same on SQLite (3.35+) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fingerpos.cloud import alarms
+from fingerpos.cloud.errors import DomainError, NotFound
+from fingerpos.cloud.ingest.sql import dialect, q, rows_marks
+from fingerpos.cloud.models.devices import Device
+from fingerpos.cloud.models.orders import Order
+from fingerpos.cloud.models.shops import Shop
+from fingerpos.cloud.orders import notify, saledata
+from fingerpos.cloud.orders.rules import total_of
+from fingerpos.cloud.orders.states import State
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+HELD_REASON = "amount differs from the items' total"
+NOTE = "terminal sale"
+# Bound parameters per INSERT: SQLite allows 32766, PostgreSQL 32767.
+_MAX_PARAMS = 30000
+
+
+@dataclass(frozen=True, slots=True)
+class SaleOrder:
+    """What one terminal sale becomes, decided before anything is written."""
+
+    device_id: str
+    event_id: int | None
+    shop: str
+    sale: saledata.Sale
+    total: int
+    paid_ok: bool      # the payment is the items' total
+    state: str         # paid; or held when the payment does not cover the items
+
+
+def plan_sale(device: Device | None, device_id: str, event_id: int | None,
+              data: Any) -> SaleOrder:
+    """Check one sale (raises Invalid / NotFound); pure once the device row is read."""
+    sale = saledata.parse_sale(data)
+    if device is None or device.revoked:
+        raise NotFound(f"no active device {device_id}")
+    total = total_of(sale.lines)
+    paid_ok = sale.amount == total
+    # A payment that does not cover the items is kept as a held order, not dropped.
+    return SaleOrder(device_id, event_id, device.shop, sale, total, paid_ok,
+                     State.PAID.value if paid_ok else State.HELD.value)
+
+
+@dataclass
+class SaleBatch:
+    """The outcome of `from_sales`: what was refused (by position), planned and created."""
+
+    refused: list[tuple[int, Exception]] = field(default_factory=list)
+    plans: list[SaleOrder] = field(default_factory=list)
+    created: list[tuple[int, SaleOrder]] = field(default_factory=list)  # (order id, plan)
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    async def after_commit(self) -> None:
+        """Tell the monitor feed (one message per order, a summary for a big batch)."""
+        if len(self.created) > notify.FEED_ORDERS:
+            await notify.orders_summary([p.state for _, p in self.created],
+                                        self.created[0][0], self.created[-1][0])
+            return
+        for oid, p in self.created:
+            await notify.order_changed(Order(
+                id=oid, shop_id=p.shop, buyer_id=None, source="terminal", device_id=p.device_id,
+                ref=p.sale.ref, state=p.state, version=1, total=p.total,
+                currency=p.sale.currency, created_at=self.at, state_changed_at=self.at))
+
+
+async def from_sales(conn: BaseDBAsyncClient,
+                     events: list[tuple[str, int | None, dict]]) -> SaleBatch:
+    """Every sale of a batch -> orders, inside the caller's transaction `conn`.
+
+    A sale whose data is refused is reported in `refused` and costs the others
+    nothing; a sale already stored (same device and ref) creates nothing.
+    """
+    out = SaleBatch()
+    ids = list({dev for dev, _, _ in events})
+    devices = {d.id: d for d in await Device.filter(id__in=ids).using_db(conn)}
+    for n, (dev, event_id, data) in enumerate(events):
+        try:
+            out.plans.append(plan_sale(devices.get(dev), dev, event_id, data))
+        except DomainError as e:
+            out.refused.append((n, e))
+    if out.plans:
+        await ensure_shops(conn, {p.shop for p in out.plans})
+        out.created = await write_sales(conn, out.plans, out.at)
+        for oid, p in out.created:
+            if not p.paid_ok:
+                await alarms.raise_alarm(p.device_id, "sale_mismatch", "warning",
+                                         f"sale {p.sale.ref}: paid {p.sale.amount}, items total "
+                                         f"{p.total}; order {oid} held")
+    return out
+
+
+async def ensure_shops(conn: BaseDBAsyncClient, shop_ids: set[str]) -> None:
+    """Create the shop rows orders refer to (terminals may be registered before their
+    shop has a name). Asked every time, not cached: a cache filled inside a
+    transaction that then rolls back would name a shop that does not exist."""
+    have = set(await Shop.filter(id__in=list(shop_ids)).using_db(conn).values_list("id", flat=True))
+    for shop_id in sorted(shop_ids - have):
+        await Shop.get_or_create(id=shop_id, using_db=conn)
+
+
+async def _insert(conn: BaseDBAsyncClient, d: str, table: str, columns: str,
+                  values: list[Any], tail: str = "") -> list[dict]:
+    """INSERT `values` (row after row, flat) in as few statements as the parameter limit
+    allows; with a RETURNING `tail`, the rows it returns."""
+    width = columns.count(",") + 1
+    step = _MAX_PARAMS // width * width
+    out: list[dict] = []
+    for start in range(0, len(values), step):
+        part = values[start:start + step]
+        sql = q(d, f"INSERT INTO {table} ({columns}) VALUES "
+                   f"{rows_marks(d, len(part) // width, width)}{tail}")
+        if tail:  # asyncpg's execute_query drops RETURNING rows
+            out += await conn.execute_query_dict(sql, part)
+        else:
+            await conn.execute_query(sql, part)
+    return out
+
+
+async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
+                      at: datetime) -> list[tuple[int, SaleOrder]]:
+    """Insert the orders of `plans` and all that belongs to them; returns (order id, plan)
+    for those created. Of two plans with the same device and ref the first wins, as
+    when they arrive one by one."""
+    d = dialect(conn)
+    values: list[Any] = []
+    for p in plans:
+        values += (p.shop, "terminal", p.device_id, p.sale.ref, p.state, 1, p.total,
+                   p.sale.currency, False, at, at)
+    returned = await _insert(
+        conn, d, "orders", "shop_id, source, device_id, ref, state, version, total, currency,"
+                           " alerted, created_at, state_changed_at", values,
+        " ON CONFLICT (device_id, ref) DO NOTHING RETURNING id, device_id, ref")
+    ids = {(r["device_id"], r["ref"]): r["id"] for r in returned}
+    created = []
+    for p in plans:
+        oid = ids.pop((p.device_id, p.sale.ref), None)
+        if oid is not None:
+            created.append((oid, p))
+    if not created:
+        return created
+    lines: list[Any] = []
+    revisions: list[Any] = []
+    events: list[Any] = []
+    payments: list[Any] = []
+    for oid, p in created:
+        for ln in p.sale.lines:
+            lines += (oid, ln.sku, ln.name, ln.qty, ln.unit_price)
+        revisions += (oid, 1, p.total, "created", None, p.device_id, at)
+        events += (oid, None, p.state, None, p.device_id, p.event_id, NOTE, at)
+        payments += (oid, p.sale.amount, p.sale.currency, 1, p.sale.method, p.paid_ok,
+                     "" if p.paid_ok else HELD_REASON, at)
+    await _insert(conn, d, "order_lines", "order_id, sku, name, qty, unit_price", lines)
+    await _insert(conn, d, "order_revisions",
+                  "order_id, version, total, reason, user_id, device_id, created_at", revisions)
+    await _insert(conn, d, "order_events",
+                  'order_id, from_state, to_state, user_id, device_id, device_event_id, note, "at"',
+                  events)
+    await _insert(conn, d, "payments",
+                  "order_id, amount, currency, version, method, accepted, reason, created_at",
+                  payments)
+    return created
