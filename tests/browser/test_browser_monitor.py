@@ -77,3 +77,26 @@ async def test_monitor_feed_shows_new_orders_live_and_flags_stuck_ones(make_site
     await expect(row).to_have_class(re.compile(r"\bstuck\b"))
     await expect(page.locator('#counters [data-state="paid"] .n')).to_have_text("1")
     assert await page.evaluate("window.__noReload === true")
+
+
+async def test_a_burst_of_orders_shows_as_one_summary_on_the_monitor_and_order_list(site, browser):
+    """Above 200 new orders in one ingestion batch the feed sends one `orders` summary
+    (cloud/orders/notify.py) instead of a message per order; both live pages show it."""
+    from fingerpos.cloud.orders.notify import orders_summary
+
+    from tests.conftest import in_app
+    manager = await site.user("manager", shop="shop1")
+    monitor = await log_in(browser, site, manager)
+    await expect(monitor.locator("#live-status")).to_have_text("live")
+    await monitor.evaluate("window.__noReload = true")
+    listing = await site.page(browser)
+    await listing.context.add_cookies(await monitor.context.cookies())
+    await listing.goto("/orders")
+    await expect(listing.locator("#live-status")).to_have_text("live")
+    with in_app(site.app):
+        await orders_summary(["paid"] * 240 + ["held"] * 2, 11, 252)
+    burst = monitor.locator("#feed tr.burst")
+    await expect(burst).to_contain_text("#11\u2013#252: 242 new orders (240 paid, 2 held)")
+    notice = listing.locator("p.burst a")
+    await expect(notice).to_have_text("242 new orders: show them")
+    assert await monitor.evaluate("window.__noReload === true")

@@ -44,6 +44,20 @@
     setTimeout(function () { row.classList.remove("flash"); }, 1200);
     tick();
   }
+  /* A burst of new orders arrives as one summary (cloud/orders/notify.py): one row says how many. */
+  function burstRow(b) {
+    var row = fpEl("tr", "burst");
+    var td = fpEl("td");
+    td.colSpan = 6;
+    var states = Object.keys(b.states || {}).map(function (k) { return b.states[k] + " " + k; });
+    var link = fpEl("a", null, "#" + Number(b.first) + "\u2013#" + Number(b.last));
+    link.href = "/orders";
+    td.appendChild(link);
+    td.appendChild(document.createTextNode(": " + Number(b.created) + " new orders (" + states.join(", ") + ")"));
+    row.appendChild(td);
+    feed.insertBefore(row, feed.firstChild);
+    while (feed.children.length > FEED_ROWS) feed.removeChild(feed.lastChild);
+  }
   function span(s) {
     s = Math.max(0, Math.floor(s));
     var h = Math.floor(s / 3600), m = Math.floor(s % 3600 / 60), sec = s % 60;
@@ -158,6 +172,8 @@
       setCounts(d);
     } else if (msg.kind === "order" && feed) {
       orderRow(d);
+    } else if (msg.kind === "orders" && feed && d) {
+      burstRow(d);
     } else if (msg.kind === "alarm") {
       upsertAlarm(d);
     } else if (msg.kind === "device") {

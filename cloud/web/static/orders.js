@@ -4,7 +4,21 @@
   var table = document.getElementById("order-list");
   if (!table) return;
   var body = table.querySelector("tbody");
+  var waiting = 0, notice = null;
+  /* A burst of new orders arrives as one summary without rows: offer to show them. */
+  function burst(b) {
+    waiting += Number(b.created) || 0;
+    if (!notice) {
+      notice = fpEl("p", "notice burst");
+      var again = fpEl("a", null, "");
+      again.href = location.pathname + location.search;
+      notice.appendChild(again);
+      table.parentNode.insertBefore(notice, table);
+    }
+    notice.firstChild.textContent = waiting + " new orders: show them";
+  }
   fpLive(table.dataset.feed, function (msg) {
+    if (msg.kind === "orders" && msg.data) { burst(msg.data); return; }
     if (msg.kind !== "order" || !msg.data) return;
     var o = msg.data;
     var row = body.querySelector('tr[data-order="' + Number(o.id) + '"]');
