@@ -62,3 +62,12 @@ async def test_staff_of_the_shop_records_cash(shop_cloud):
         who = {u: await User.get(id=int(h["X-User-Id"])) for u, h in (("b", buyer), ("s", seller))}
         assert await pickup.reveal(order, who["b"]) == body["pickup_code"]
         assert await pickup.reveal(order, who["s"]) is None
+
+
+async def test_a_non_ascii_digit_in_the_path_is_not_found(shop_cloud):
+    seller = await shop_cloud.user("seller", shop="shop1")
+    for path in ("/api/v1/orders/%C2%B2", "/api/v1/orders/1%C2%B2/pay"):   # "²".isdigit()
+        r = await shop_cloud.client.post(path, headers=seller, json={
+            "amount": 1, "currency": "EUR", "version": 1}) if path.endswith("pay") else \
+            await shop_cloud.client.get(path, headers=seller)
+        assert r.status == 404, path

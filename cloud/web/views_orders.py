@@ -30,7 +30,7 @@ STATES = [s.value for s in State]
 
 def order_id(request: web.Request) -> int:
     text = request.match_info["order"]
-    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= 2**31 - 1:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= 2**31 - 1:
         raise NotFound("no such order")
     return int(text)
 
