@@ -25,8 +25,23 @@ VERSION = "0.1.0"
 SENSOR_IDLE_MS = 1500
 _SESSION_BASE_MAX = 98 * 1024  # heap in use before the driver loads, normally ~94 KB
 _NO_TRADE = ("idle", "pin", "menu")
-_SENSOR_MODULES = ("sensor", "fingerprint", "adafruit_fingerprint", "busio")
+_SENSOR_LOAD_ORDER = ("busio", "adafruit_fingerprint", "fingerprint", "sensor")
 _diff = time.ticks_diff
+
+
+def _load_driver():
+    # This and _unload_driver are plain functions, not part of the coroutine: a
+    # module reference left in a coroutine frame's stale stack slots would keep
+    # the driver in RAM after the session (MicroPython's GC scans a live
+    # frame's whole value stack, including slots already popped).
+    for name in _SENSOR_LOAD_ORDER:
+        __import__(name)
+        gc.collect()
+
+
+def _unload_driver():
+    for name in _SENSOR_LOAD_ORDER:
+        sys.modules.pop(name, None)
 
 
 class App:
@@ -176,28 +191,30 @@ class App:
 
     async def sensor_session(self, idle_ms):
         await self.link.suspend()  # the link's RAM is the driver's for now
-        # Objects of the last session or link can stay pinned for a moment by stale
-        # references in running frames; give the other tasks a few turns to let go.
-        for _ in range(20):
-            gc.collect()
-            if gc.mem_alloc() < _SESSION_BASE_MAX:
-                break
-            await asyncio.sleep_ms(100)
-        before = gc.mem_alloc()
-        import sensor
+        try:  # whatever fails in here, the link comes back (finally)
+            # Objects of the last session or link can stay pinned for a moment by stale
+            # references in running frames; give the other tasks a few turns to let go.
+            for _ in range(20):
+                gc.collect()
+                if gc.mem_alloc() < _SESSION_BASE_MAX:
+                    break
+                await asyncio.sleep_ms(100)
+            before = gc.mem_alloc()
+            # Collect often while the driver is in (and while it loads): the heap is
+            # nearly full, and short-lived packets would otherwise fragment what little
+            # is left. The modules load one at a time, smallest first, with a
+            # collection after each, so each .mpy's code lands in a heap cleared of
+            # the last one's loader garbage (a MemoryError used to hit here now and then).
+            gc.threshold(2048)
+            _load_driver()
+            import sensor
 
-        # Collect often while the driver is in: the heap is nearly full, and short-
-        # lived packets would otherwise fragment what little is left.
-        gc.threshold(2048)
-        gc.collect()
-        hal.log("sensor session: heap live %d (%d without the driver), mqtt %s" % (
-            gc.mem_alloc(), before, "gone" if self.link.mqtt is None else "still here"))
-        try:
+            hal.log("sensor session: heap live %d (%d without the driver), mqtt %s" % (
+                gc.mem_alloc(), before, "gone" if self.link.mqtt is None else "still here"))
             await sensor.SensorTask(self).run(idle_ms)
         finally:
             sensor = None
-            for name in _SENSOR_MODULES:
-                sys.modules.pop(name, None)
+            _unload_driver()
             gc.threshold(-1)
             gc.collect()
             hal.log("sensor session over: heap live %d" % gc.mem_alloc())
@@ -215,36 +232,37 @@ class App:
             self.ui.tick()
             await asyncio.sleep_ms(20)
 
-    async def heartbeat_loop(self):
-        wlan = self.wlan
-        while True:
-            self.sample_heap()
-            gc.collect()
-            up = _diff(hal.ticks_ms(), self.started) // 1000
-            self.emit_quiet("heartbeat", {"uptime": up, "heap_free": hal.mem_free(),
-                                          "rssi": wlan.rssi(), "outbox": self.outbox.pending(),
-                                          "heap_peak": self.heap_peak})
-            hal.log("heap peak %d live %d free %d outbox %d sent %d" % (
-                self.heap_peak, gc.mem_alloc(), hal.mem_free(), self.outbox.pending(),
-                self.link.sent))
-            await asyncio.sleep(self.s["heartbeat_s"] or 60)
-
-    async def wifi_loop(self):
+    async def housekeeping_loop(self):
+        # Watchdog, Wi-Fi and heartbeat share one task (RAM: every task keeps a
+        # coroutine chain alive, ~0.6-1 KB each on the unix port). Ticks once a second.
+        wdt = self.wdt  # made once in run(): a restarted task must not start a second one
         w = self.cfg["wifi"]
-        while True:
-            if not self.wlan.isconnected():
-                self.wlan.connect(w.get("ssid", ""), w.get("password", ""))
-            await asyncio.sleep(5)
-
-    async def watchdog_loop(self):
-        wdt = hal.Watchdog(8000)
+        tick = 0
+        beat_at = hal.ticks_ms()
         while True:
             now = hal.ticks_ms()
-            limits = {"ui": 5000, "sensor": 30000}
-            if all(_diff(now, self.alive.get(n, now)) < ms for n, ms in limits.items()):
+            if _diff(now, self.alive.get("ui", now)) < 5000 and \
+                    _diff(now, self.alive.get("sensor", now)) < 30000:
                 wdt.feed()
+            if tick % 5 == 0 and not self.wlan.isconnected():
+                self.wlan.connect(w.get("ssid", ""), w.get("password", ""))
+            if _diff(now, beat_at) >= 0:
+                beat_at = time.ticks_add(now, (self.s["heartbeat_s"] or 60) * 1000)
+                self.heartbeat()
             self.sample_heap()
+            tick += 1
             await asyncio.sleep_ms(1000)
+
+    def heartbeat(self):
+        self.sample_heap()
+        gc.collect()
+        up = _diff(hal.ticks_ms(), self.started) // 1000
+        free = hal.mem_free()
+        self.emit_quiet("heartbeat", {"uptime": up, "heap_free": free,
+                                      "rssi": self.wlan.rssi(), "outbox": self.outbox.pending(),
+                                      "heap_peak": self.heap_peak})
+        hal.log("heap peak %d live %d free %d outbox %d sent %d" % (
+            self.heap_peak, gc.mem_alloc(), free, self.outbox.pending(), self.link.sent))
 
     async def run(self):
         self.wlan = hal.Wlan()
@@ -255,9 +273,9 @@ class App:
             await self.sensor_session(0)
         except Exception as e:
             hal.log("sensor check: %s %s" % (type(e).__name__, e))
+        self.wdt = hal.Watchdog(8000)
         g = self.guard_task
-        tasks = [g("alarm", self.alarm.run), g("wifi", self.wifi_loop),
-                 g("mqtt", self.link.run), g("drain", self.link.drain),
-                 g("ui", self.ui_loop), g("sensor", self.sensor_loop),
-                 g("heartbeat", self.heartbeat_loop), g("watchdog", self.watchdog_loop)]
+        tasks = [g("alarm", self.alarm.run), g("mqtt", self.link.run),
+                 g("drain", self.link.drain), g("ui", self.ui_loop),
+                 g("sensor", self.sensor_loop), g("housekeeping", self.housekeeping_loop)]
         await asyncio.gather(*tasks)

@@ -36,11 +36,18 @@ class UART:
         return out or None
 
     def readinto(self, buf):
-        data = self.read(len(buf))
-        if not data:
-            return None
-        buf[: len(data)] = data
-        return len(data)
+        """Fill buf (bytearray or memoryview) in place, waiting up to `timeout` for all
+        of it; returns the number of bytes read, None when nothing came."""
+        n = len(buf)
+        got = 0
+        deadline = time.ticks_add(time.ticks_ms(), int(self.timeout * 1000))
+        while got < n:
+            k = self._uart.readinto(buf[got:], n - got)
+            if k:
+                got += k
+            elif time.ticks_diff(deadline, time.ticks_ms()) <= 0:
+                break
+        return got or None
 
     def write(self, buf):
         return self._uart.write(bytes(buf))

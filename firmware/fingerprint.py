@@ -8,7 +8,6 @@
 # wrong. Sensor wraps it: any transport fault becomes SensorError, the driver
 # is dropped, and the next call re-handshakes (VfyPwd) before trusting it.
 import asyncio
-import struct
 
 from adafruit_fingerprint import (
     ENROLLMISMATCH,
@@ -48,27 +47,37 @@ def describe(code):
 class CheckedFingerprint(Adafruit_Fingerprint):
     """Adafruit_Fingerprint that rejects corrupt replies instead of parsing them."""
 
+    # One reply buffer for the life of the driver: replies are at most 44 bytes
+    # (TemplateRead), and a fresh bytes object per reply plus its slices was most
+    # of the garbage a sensor session made while the heap is at its fullest.
+    _buf = None
+
     def _get_packet(self, expected):
-        res = self._uart.read(expected)
-        if not res:
+        buf = self._buf
+        if buf is None or len(buf) < expected:
+            buf = self._buf = bytearray(max(expected, 44))
+        res = memoryview(buf)[:expected]
+        n = self._uart.readinto(res)
+        if not n:
             raise SensorError("no reply from sensor")
-        if len(res) != expected:
+        if n != expected:
             self._flush()
-            raise SensorError("short reply from sensor (%d of %d bytes)" % (len(res), expected))
-        if res[0] != 0xEF or res[1] != 0x01 or list(res[2:6]) != self.address or res[6] != 0x07:
+            raise SensorError("short reply from sensor (%d of %d bytes)" % (n, expected))
+        a = self.address
+        if res[0] != 0xEF or res[1] != 0x01 or res[2] != a[0] or res[3] != a[1] or \
+                res[4] != a[2] or res[5] != a[3] or res[6] != 0x07:
             self._flush()
             raise SensorError("garbled reply from sensor (bad header)")
-        length = struct.unpack(">H", res[7:9])[0]
-        if length != expected - 9:
+        if (res[7] << 8 | res[8]) != expected - 9:
             self._flush()
             raise SensorError("garbled reply from sensor (bad length)")
         total = 0
-        for b in res[6:-2]:
-            total += b
-        if total & 0xFFFF != struct.unpack(">H", res[-2:])[0]:
+        for i in range(6, expected - 2):
+            total += res[i]
+        if total & 0xFFFF != (res[expected - 2] << 8 | res[expected - 1]):
             self._flush()
             raise SensorError("garbled reply from sensor (bad checksum)")
-        return list(res[9:-2])
+        return list(res[9:expected - 2])
 
     def _flush(self):
         # drop what is left of a broken reply so the next command starts clean
@@ -178,7 +187,7 @@ class Sensor:
         for _ in range(max(1, timeout_ms // poll_ms)):
             if self.finger_present() == present:
                 return True
-            await asyncio.sleep(poll_ms / 1000)
+            await asyncio.sleep(poll_ms / 1000)  # sleep_ms is MicroPython-only; CPython tests run this
         return False
 
     def free_slot(self):

@@ -48,21 +48,50 @@ def catalog(app, d):
 
 
 def order_new(app, d):
-    if "order" not in d or type(d.get("total")) is not int:
+    """A trade prompt. `pay` "cash": the buyer pays at the counter (CASH DUE until paid);
+    absent: already paid. `version` is the order version the total belongs to."""
+    if "order" not in d or type(d.get("total")) is not int or d["total"] < 0:
         raise ValueError("order_new needs order and total")
+    pay = d.get("pay")
+    if pay is not None and pay != "cash":
+        raise ValueError("order_new pay must be \"cash\" or absent")
+    if "version" in d and type(d["version"]) is not int:
+        raise ValueError("order_new version must be an integer")
+    if pay == "cash":
+        d["state"] = "pending_payment"
     app.orders = [o for o in app.orders if o["order"] != d["order"]][-(MAX_ORDERS - 1):]
     app.orders.append(d)
     app.alarm.beep(3)
-    app.ui.notify("NEW ORDER %s" % d["order"])
+    app.ui.notify(("CASH ORDER %s" if pay else "NEW ORDER %s") % d["order"])
 
 
 def order_update(app, d):
+    """New state / version / total of an open order. For a cash order whose payment
+    the terminal sent, `paid` makes it a normal paid prompt; anything else means
+    the cloud refused that payment (stale version or amount): say so, show the
+    current total, and let the seller take the cash again."""
+    for k in ("version", "total"):
+        if k in d and type(d[k]) is not int:
+            raise ValueError("order_update %s must be an integer" % k)
+    if "state" in d and not isinstance(d["state"], str):
+        raise ValueError("order_update state must be a string")
     for o in app.orders:
         if o["order"] == d.get("order"):
             for k in ("state", "version", "total"):
                 if k in d:
                     o[k] = d[k]
+            sent = o.pop("cash_sent", None)
+            if o.get("pay") == "cash":
+                if o.get("state") == "paid":
+                    app.ui.notify("PAID %s" % o["order"])
+                    app.alarm.beep(1)
+                elif sent is not None:
+                    app.ui.notify("CASH REFUSED %s %s" % (o["order"], _money(o["total"])))
     app.orders = [o for o in app.orders if o.get("state") not in _DONE]
+
+
+def _money(minor):
+    return "%d.%02d" % (minor // 100, minor % 100)
 
 
 def price_result(app, d):
@@ -112,8 +141,15 @@ def alarm_off(app, d):
 
 
 def config_(app, d):
+    """Change settings live. All or nothing: an unknown name or a value that is not a
+    non-negative integer refuses the whole command (counted as bad data)."""
     import config
 
+    for k, v in d.items():
+        if k not in config.DEFAULTS:
+            raise ValueError("unknown setting %s" % k)
+        if type(v) is not int or v < _MIN.get(k, 0):
+            raise ValueError("setting %s must be an integer >= %d" % (k, _MIN.get(k, 0)))
     saved = app.store.load("settings", {})
     saved.update(d)
     new = config.settings(saved)
@@ -123,6 +159,10 @@ def config_(app, d):
     app.guard.lockout_ms = new["lockout_s"] * 1000
     app.guard.cap_ms = new["lockout_cap_s"] * 1000
     app.outbox.limit = new["outbox_bytes"]
+
+
+# Settings where 0 would disable a safety rule or stall the terminal.
+_MIN = {"max_failures": 1, "session_s": 1, "outbox_bytes": 4096, "ack_wait_s": 1}
 
 
 TABLE = {"ack": ack, "time": time_, "roster": roster, "catalog": catalog,

@@ -122,6 +122,7 @@ class Link:
             self._unsent(client.inflight)
             self.mqtt = client = None
             sys.modules.pop("mqtt", None)
+            sys.modules.pop("mqttpkt", None)
 
     def _unsent(self, inflight):
         # Events the broker never acknowledged go out again from the outbox.

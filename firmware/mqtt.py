@@ -7,18 +7,18 @@
 # retained will, QoS 0/1 publish with PUBACK tracking and DUP resend after a
 # reconnect, QoS 1 subscribe, keepalive, TLS, and bounded receive buffers.
 # Every network failure is an OSError, caught by the one reconnect loop in
-# run(), which backs off exponentially with jitter.
+# run(), which backs off exponentially with jitter. This module is the
+# connection and session; the packets are built and parsed in mqttpkt.py.
 import asyncio
 import random
 import struct
 
+import mqttpkt as pkt
 from micropython import const
 
-_CONNECT = const(0x10)
 _CONNACK = const(0x20)
 _PUBLISH = const(0x30)
 _PUBACK = const(0x40)
-_SUBSCRIBE = const(0x82)
 _SUBACK = const(0x90)
 _PINGREQ = const(0xC0)
 _PINGRESP = const(0xD0)
@@ -27,22 +27,6 @@ _DISCONNECT = const(0xE0)
 
 class MQTTError(OSError):
     """The broker refused us or broke the protocol: handled like a network failure."""
-
-
-def _str(s):
-    if isinstance(s, str):
-        s = s.encode()
-    return struct.pack(">H", len(s)) + s
-
-
-def _varlen(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 class MQTTClient:
@@ -88,34 +72,13 @@ class MQTTClient:
         self._stop = False
 
     # -- packets out --------------------------------------------------------
-    async def _send(self, pkt):
+    async def _send(self, data):
         w = self._writer
         if w is None:
             raise OSError("not connected")
         async with self._lock:
-            w.write(pkt)
+            w.write(data)
             await w.drain()
-
-    def _connect_packet(self):
-        flags = 0x00 if not self.clean else 0x02
-        payload = _str(self.client_id)
-        if self.will:
-            topic, msg, qos, retain = self.will
-            flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
-            payload += _str(topic) + _str(msg)
-        if self.user is not None:
-            flags |= 0x80
-            payload += _str(self.user)
-            if self.password is not None:
-                flags |= 0x40
-                payload += _str(self.password)
-        var = _str("MQTT") + bytes((4, flags)) + struct.pack(">H", self.keepalive)
-        return bytes((_CONNECT,)) + _varlen(len(var) + len(payload)) + var + payload
-
-    def _publish_packet(self, topic, payload, qos, retain, pid, dup):
-        head = _PUBLISH | (qos << 1) | (1 if retain else 0) | (0x08 if dup else 0)
-        var = _str(topic) + (struct.pack(">H", pid) if qos else b"")
-        return bytes((head,)) + _varlen(len(var) + len(payload)) + var + payload
 
     def _next_pid(self):
         while True:
@@ -131,7 +94,7 @@ class MQTTClient:
         DUP after a reconnect until its PUBACK arrives.
         """
         if not qos:
-            await self._send(self._publish_packet(topic, payload, 0, retain, 0, False))
+            await self._send(pkt.publish(topic, payload, 0, retain, 0, False))
             return 0
         while len(self.inflight) >= self.max_inflight:
             self._room.clear()
@@ -141,7 +104,7 @@ class MQTTClient:
         pid = self._next_pid()
         self.inflight[pid] = (topic, payload, retain)
         try:
-            await self._send(self._publish_packet(topic, payload, 1, retain, pid, False))
+            await self._send(pkt.publish(topic, payload, 1, retain, pid, False))
         except OSError:
             pass  # it is in `inflight`: connect() resends it with DUP
         return pid
@@ -154,8 +117,7 @@ class MQTTClient:
             await self._send_subscribe(topic, qos)
 
     async def _send_subscribe(self, topic, qos):
-        var = struct.pack(">H", self._next_pid()) + _str(topic) + bytes((qos,))
-        await self._send(bytes((_SUBSCRIBE,)) + _varlen(len(var)) + var)
+        await self._send(pkt.subscribe(self._next_pid(), topic, qos))
 
     # -- packets in ---------------------------------------------------------
     def _bad(self, why):
@@ -203,7 +165,7 @@ class MQTTClient:
             n -= tlen + 4
         await self._drop(n)
         if pid is not None:
-            await self._send(struct.pack(">BBH", _PUBACK, 2, pid))
+            await self._send(pkt.puback(pid))
 
     async def _drop(self, n):
         while n:
@@ -229,21 +191,14 @@ class MQTTClient:
             self.malformed += 1  # CONNACK twice, or a type a client never gets: ignore
 
     async def _on_publish(self, head, body):
-        qos = (head >> 1) & 3
-        if qos > 1:  # we only subscribe at QoS 1; QoS 2/3 from the broker is a protocol error
-            raise self._bad("PUBLISH with QoS %d" % qos)
-        if len(body) < 2:
-            raise self._bad("PUBLISH too short")
-        tlen = struct.unpack(">H", body[:2])[0]
-        start = 2 + tlen + (2 if qos else 0)
-        if start > len(body):
-            raise self._bad("PUBLISH topic longer than the packet")
-        topic = body[2:2 + tlen]
-        payload = body[start:]
+        try:
+            topic, payload, qos, pid = pkt.parse_publish(head, body)
+        except ValueError as e:
+            raise self._bad(e.args[0])
         if self.on_message is not None:
             self.on_message(topic, payload)
         if qos:
-            await self._send(bytes((_PUBACK, 2)) + body[2 + tlen:start])
+            await self._send(bytes((_PUBACK, 2)) + pid)
 
     # -- connection ---------------------------------------------------------
     async def connect(self):
@@ -254,7 +209,8 @@ class MQTTClient:
             r, w = await asyncio.open_connection(self.host, self.port)
         self._reader, self._writer = r, w
         try:
-            await self._send(self._connect_packet())
+            await self._send(pkt.connect(self.client_id, self.keepalive, self.clean, self.will,
+                                         self.user, self.password))
             head, body = await asyncio.wait_for(self._read_packet(), 10)
             if head != _CONNACK or body is None or len(body) != 2:
                 raise self._bad("expected CONNACK, got 0x%02x" % head)
@@ -264,7 +220,7 @@ class MQTTClient:
                 await self._send_subscribe(topic, qos)
             for pid in sorted(self.inflight):
                 topic, payload, retain = self.inflight[pid]
-                await self._send(self._publish_packet(topic, payload, 1, retain, pid, True))
+                await self._send(pkt.publish(topic, payload, 1, retain, pid, True))
         except ValueError as e:  # mbedtls refused the certificate: retried like any fault
             self._close()
             raise MQTTError("TLS: %s" % " ".join(str(e).split()))
@@ -338,10 +294,4 @@ class MQTTClient:
 
     async def disconnect(self):
         """Clean DISCONNECT (the will is not sent) and stop run()."""
-        self._stop = True
-        try:
-            await self._send(bytes((_DISCONNECT, 0)))
-        except OSError:
-            pass
-        self._close()
-
+        self.stop()

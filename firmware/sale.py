@@ -3,6 +3,9 @@
 #
 # Prices come only from the catalogue the cloud sent (`catalog` command); the
 # seller keys SKU, quantity and the cash handed over, all in minor units.
+# The event's payment.amount is what was charged (the total, protocol contract);
+# the cash handed over goes in payment.tendered when it differs, for the
+# receipt's change line.
 
 
 class SaleError(ValueError):
@@ -39,10 +42,14 @@ class Sale:
     def total(self):
         return sum(i["qty"] * i["price"] for i in self.items)
 
-    def data(self, ref, amount):
+    def data(self, ref, tendered):
+        """The `sale` event data for cash `tendered` (minor units, >= the total)."""
         if not self.items:
             raise SaleError("NO ITEMS")
-        if amount < self.total():
+        total = self.total()
+        if tendered < total:
             raise SaleError("NOT ENOUGH CASH")
-        return {"ref": ref, "items": self.items,
-                "payment": {"method": "cash", "amount": amount, "currency": self.currency}}
+        pay = {"method": "cash", "amount": total, "currency": self.currency}
+        if tendered != total:
+            pay["tendered"] = tendered
+        return {"ref": ref, "items": self.items, "payment": pay}

@@ -3,6 +3,12 @@
 #
 # Loaded by ui.py only while one of these screens is open (RAM, see ui.py).
 # key(ui, k) handles a non-digit key on a trade screen, lines(ui) draws it.
+#
+# A web order the buyer chose to pay in cash at the counter (order_new with
+# pay "cash") shows CASH DUE until the cloud reports it paid: the seller keys
+# 4, the buyer's pickup code (checked like a handover), the cash received
+# (>= total) and confirms with #; that sends ack action "cash" with the order
+# version and total on screen. Accept, ship and handover wait for `paid`.
 from outbox import OutboxFull
 from sale import Sale, SaleError, money
 
@@ -44,9 +50,19 @@ def lines(ui):
         return ["Total " + money(ui.sale.total()), "Cash: " + ui.buf]
     if st == "order":
         o = ui.order
+        if cash_due(o):
+            if o.get("cash_sent") is not None:
+                return ["Order %s CASH SENT" % o["order"], "wait for the cloud"]
+            return ["Order %s CASH DUE" % o["order"], money(o["total"]) + " 4 cash # next"]
         return ["Order %s %s" % (o["order"], money(o["total"])), "1 acc 2 ship 3 hand"]
-    if st == "pickup":
+    if st in ("pickup", "cpickup"):
         return ["Pickup code:", ui.buf]
+    if st == "ccash":
+        return ["Cash due " + money(ui.order["total"]), "Cash: " + ui.buf]
+    if st == "cconfirm":
+        total = ui.order["total"]
+        return ["Cash %s CHG %s" % (money(ui.tendered), money(ui.tendered - total)),
+                "# confirm  * cancel"]
     if st == "porder":
         return ["Price: order no", ui.buf]
     return ["Order %s new total" % ui.order["order"], ui.buf]
@@ -74,6 +90,15 @@ def key(ui, k):
     elif st == "pickup":
         if k == "#":
             _pickup(ui)
+    elif st == "cpickup":
+        if k == "#":
+            _cash_pickup(ui)
+    elif st == "ccash":
+        if k == "#":
+            _cash_amount(ui)
+    elif st == "cconfirm":
+        if k == "#":
+            _cash_confirm(ui)
     elif st == "porder":
         if k == "#" and ui.buf:
             _porder(ui)
@@ -92,10 +117,10 @@ def _add(ui):
 
 def _pay(ui):
     app = ui.app
-    amount = int(ui.take() or "0")
+    tendered = int(ui.take() or "0")
     sale = ui.sale
     try:
-        seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), amount))
+        seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), tendered))
     except SaleError as e:
         ui.note = e.args[0]
         return
@@ -104,12 +129,22 @@ def _pay(ui):
         ui.note = "OUTBOX FULL: NO SALE"
         return
     ui.to("menu")
-    ui.note = "SALE #%d CHG %s" % (seq, money(amount - sale.total()))
+    ui.note = "SALE #%d CHG %s" % (seq, money(tendered - sale.total()))
+
+
+def cash_due(o):
+    """True while a pay-at-the-counter web order waits for its cash."""
+    return o.get("pay") == "cash" and o.get("state", "pending_payment") == "pending_payment"
 
 
 def _order(ui, k):
     app = ui.app
-    if k in _ACTIONS:
+    if cash_due(ui.order) and k != "#":
+        if k == "4" and ui.order.get("cash_sent") is None:
+            ui.state = "cpickup"
+        else:
+            ui.note = "NOT PAID YET"
+    elif k in _ACTIONS:
         _ack(ui, {"order": ui.order["order"], "action": _ACTIONS[k]})
     elif k == "3":
         ui.state = "pickup"
@@ -121,16 +156,50 @@ def _order(ui, k):
             ui.to("menu")
 
 
-def _pickup(ui):
-    code = ui.take()
+def _pickup_ok(ui, code):
     o = ui.order
     want = o.get("pickup_hash")
     got = protocol.pickup_hash(ui.app.key, o["order"], code)
     if not isinstance(want, str) or not equal(got.encode(), want.encode()):
         ui.note = "WRONG PICKUP CODE"
         ui.state = "order"
+        return False
+    return True
+
+
+def _pickup(ui):
+    code = ui.take()
+    if _pickup_ok(ui, code):
+        _ack(ui, {"order": ui.order["order"], "action": "handover", "pickup": code})
+
+
+def _cash_pickup(ui):
+    if _pickup_ok(ui, ui.take()):
+        ui.state = "ccash"
+
+
+def _cash_amount(ui):
+    tendered = int(ui.take() or "0")
+    if tendered < ui.order["total"]:
+        ui.note = "NOT ENOUGH CASH"
         return
-    _ack(ui, {"order": o["order"], "action": "handover", "pickup": code})
+    ui.tendered = tendered
+    ui.state = "cconfirm"
+
+
+def _cash_confirm(ui):
+    o = ui.order
+    data = {"order": o["order"], "action": "cash", "version": o.get("version", 0),
+            "amount": o["total"], "tendered": ui.tendered}
+    try:
+        ui.app.emit("ack", data)
+    except OutboxFull:
+        ui.note = "OUTBOX FULL: RETRY"
+        ui.state = "order"
+        return
+    o["cash_sent"] = data["version"]  # until the cloud's order_update answers
+    ui.to("menu")
+    ui.note = "CASH %s SENT CHG %s" % (o["order"], money(ui.tendered - data["amount"]))
 
 
 def _ack(ui, data):

@@ -26,6 +26,7 @@ class UI:
         self.sale = None
         self.sku = ""
         self.order = None
+        self.tendered = 0  # cash keyed for a web order paid at the counter
         self._shown = None
         self._drawn = 0
 

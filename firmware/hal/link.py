@@ -2,7 +2,9 @@
 #
 # Newline-delimited JSON over TCP. HAL -> harness: {"gpio": name, "v": 0|1, "t": ms},
 # {"display": [lines]}, {"log": text}, {"printer": base64}, {"wdt": ...}.
-# Harness -> HAL: {"key": "5"}, {"touch": true|false}, {"wlan": true|false}.
+# Harness -> HAL: {"key": "5"}, {"touch": true|false}, {"wlan": true|false},
+# {"hang": ms} (a fault: the app's next HAL call blocks for ms, like a peripheral
+# holding the bus, so the main loop stalls and the watchdog must reset the board).
 # Without a harness (no "control" in hal.json, or it went away) messages go to
 # stdout, so the firmware still runs; the link retries the harness at most every
 # second instead of failing the caller.
@@ -41,6 +43,7 @@ class Link:
         self.keys = []
         self.touch = False
         self.wlan = True
+        self.hang_ms = 0
         self._sock = None
         self._poll = None
         self._buf = b""
@@ -96,6 +99,9 @@ class Link:
         while b"\n" in self._buf:
             line, self._buf = self._buf.split(b"\n", 1)
             self._take(line)
+        if self.hang_ms:
+            ms, self.hang_ms = self.hang_ms, 0
+            time.sleep_ms(ms)  # blocks the app's thread; the watchdog's guard thread runs on
 
     def _take(self, line):
         try:
@@ -113,3 +119,6 @@ class Link:
             self.touch = bool(msg["touch"])
         if "wlan" in msg:
             self.wlan = bool(msg["wlan"])
+        hang = msg.get("hang")
+        if type(hang) is int and 0 < hang <= 60000:
+            self.hang_ms = hang

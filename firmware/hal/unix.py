@@ -58,6 +58,7 @@ class TcpUart:
         self.addr = addr
         self.timeout_ms = timeout_ms
         self._sock = None
+        self._poll = None  # one poll object per connection, not one per read (garbage)
         self._buf = b""
         self._next_try = time.ticks_ms()
 
@@ -68,25 +69,28 @@ class TcpUart:
                 self._sock = connect(self.addr)
             except OSError:
                 self._sock = None
+                return None
+            import select
+
+            self._poll = select.poll()
+            self._poll.register(self._sock, select.POLLIN)
         return self._sock
 
     def _drop(self):
         if self._sock:
             self._sock.close()
         self._sock = None
+        self._poll = None
 
     def _fill(self, wait_ms):
-        import select
-
         sock = self._open()
-        if sock is None:
+        poll = self._poll
+        if sock is None or poll is None:
             if wait_ms > 0:
                 time.sleep_ms(wait_ms)  # an unplugged UART: nothing arrives until the timeout
             return
-        p = select.poll()
-        p.register(sock, select.POLLIN)
         try:
-            if p.poll(wait_ms):
+            if poll.poll(wait_ms):
                 data = sock.recv(512)
                 if data:
                     self._buf += data

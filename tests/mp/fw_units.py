@@ -125,4 +125,45 @@ g3.fail(0)
 g3.clear()
 check("clear resets", g3.failures == 0 and saved == {"failures": 0, "level": 0})
 
+# -- Sale: payment.amount is the total charged, tendered the cash handed over ---------
+from catalog import Catalog  # noqa: E402
+from sale import Sale, SaleError  # noqa: E402
+
+cat = Catalog([{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"}])
+sale = Sale(cat)
+sale.add("101", 3)
+d = sale.data("t1-9", 1000)
+check("sale amount is the total", d["payment"]["amount"] == 750, d)
+check("sale tendered is the cash", d["payment"]["tendered"] == 1000, d)
+check("exact cash: no tendered", "tendered" not in sale.data("t1-9", 750)["payment"])
+try:
+    sale.data("t1-9", 749)
+    check("too little cash refused", False, "accepted")
+except SaleError as e:
+    check("too little cash refused", e.args[0] == "NOT ENOUGH CASH", e.args)
+
+# -- MQTT packet codec (mqttpkt): bytes in, bytes out, no socket ------------------------
+import mqttpkt  # noqa: E402
+
+check("varlen 0/127/128/16383", [mqttpkt.varlen(n) for n in (0, 127, 128, 16383)]
+      == [b"\x00", b"\x7f", b"\x80\x01", b"\xff\x7f"])
+check("publish qos1 dup", mqttpkt.publish("a/b", b"x", 1, False, 7, True)
+      == b"\x3a\x08\x00\x03a/b\x00\x07x")
+check("publish qos0 retained", mqttpkt.publish("s", b"on", 0, True, 0, False)
+      == b"\x31\x05\x00\x01son")
+c = mqttpkt.connect("t1", 30, False, ("s", b"off", 1, True), "t1", "pw")
+check("connect flags: user, password, will retain qos1, persistent session",
+      c[0] == 0x10 and c[2:9] == b"\x00\x04MQTT\x04" and c[9] == 0xEC and c[10:12] == b"\x00\x1e",
+      c)
+check("subscribe", mqttpkt.subscribe(9, "c", 1) == b"\x82\x06\x00\x09\x00\x01c\x01")
+check("parse publish qos1",
+      mqttpkt.parse_publish(0x32, b"\x00\x01c\x00\x05hi") == (b"c", b"hi", 1, b"\x00\x05"))
+for name, head, body in (("qos2", 0x34, b"\x00\x01c\x00\x05"), ("short", 0x30, b"\x00"),
+                         ("topic past the end", 0x30, b"\x00\x09ab")):
+    try:
+        mqttpkt.parse_publish(head, body)
+        check("publish %s refused" % name, False, "accepted")
+    except ValueError:
+        check("publish %s refused" % name, True)
+
 print("%d passed, %d failed" % (results[0], results[1]))

@@ -36,6 +36,14 @@ class SocketUart:
         del self._buf[:nbytes]
         return out
 
+    def readinto(self, buf: bytearray | memoryview) -> int | None:
+        """CircuitPython's busio.UART.readinto: fill buf in place, None when nothing came."""
+        data = self.read(len(buf))
+        if not data:
+            return None
+        buf[: len(data)] = data
+        return len(data)
+
     @property
     def in_waiting(self) -> int:
         return len(self._buf)

@@ -1,0 +1,223 @@
+"""Shared parts of the whole-firmware tests: the bundle a Pico is flashed with, a test cloud.
+
+The firmware runs on the MicroPython unix port (128 KiB heap) with the simulated
+sensor (tests/support/terminal.py) and a real Mosquitto; `Cloud` plays the cloud:
+it verifies every event, stores each seq once, acknowledges, and sends signed
+commands (protocol.seal).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+from fingerpos import protocol
+from fingerpos.protocol.chain import DUPLICATE, SeqTracker
+from fingerpos.tools.device import bundle as bundle_mod
+
+from tests.support.terminal import REPO, Terminal
+
+KEY = bytes(range(32))
+CATALOG = [{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"},
+           {"sku": "102", "name": "Cake", "price": 375, "currency": "EUR"}]
+# The scenario's heap budget on the 64-bit unix port (32-byte GC blocks), see
+# firmware/README.md "RAM". Measured 104-115 KB live peak (it depends on whether a
+# heartbeat lands inside an enrolment); these fail on a regression.
+LIVE_PEAK_MAX = 118 * 1024
+HEAP_FREE_MIN = 12 * 1024
+
+_bundle_dir: Path | None = None
+
+
+def mpy_bundle() -> Path:
+    """What a technician flashes (`fingerpos device bundle`): firmware, protocol and the
+    driver compiled with mpy-cross, main.py as source. Built once per test session.
+
+    A .py imported on the board is compiled there, on the 128 KiB heap; a .mpy is not,
+    so the tests run the .mpy files exactly as a flashed Pico W does.
+    """
+    global _bundle_dir
+    if _bundle_dir is None:
+        root = Path(tempfile.mkdtemp(prefix="fp-bundle-"))
+        atexit.register(shutil.rmtree, root, True)
+        cfg = root / "config.json"
+        cfg.write_text(json.dumps(make_config("bundle", 1883)))
+        bundle_mod.build(REPO, cfg, root / "bundle")
+        _bundle_dir = root / "bundle"
+    return _bundle_dir
+
+
+def make_config(dev: str, port: int, **settings: int) -> dict[str, Any]:
+    base = {"max_failures": 3, "lockout_s": 1, "lockout_cap_s": 4, "session_s": 120,
+            "match_threshold": 50, "outbox_bytes": 200_000, "heartbeat_s": 5, "ack_wait_s": 5}
+    base.update(settings)
+    return {"v": 1, "id": dev, "shop": "shop1", "key": KEY.hex(),
+            "wifi": {"ssid": "test", "password": "pw"},
+            "broker": {"host": "127.0.0.1", "port": port, "tls": False},
+            "settings": base}
+
+
+class Cloud:
+    """Plays the cloud for one device: verifies events, stores them once, acks, sends commands."""
+
+    def __init__(self, port: int, dev: str, ack: bool = True) -> None:
+        self.dev = dev
+        self.port = port
+        self.auto_ack = ack
+        self.tracker = SeqTracker()
+        self.events: dict[int, dict[str, Any]] = {}  # seq -> body, each stored once
+        self.sizes: dict[int, int] = {}  # seq -> body bytes as sent
+        self.deliveries = 0
+        self.duplicates = 0
+        self.rejected: list[str] = []
+        self.status: list[bytes] = []
+        self.cmd_seq = 0
+        self.cmd_prev = ""
+        self.lock = threading.Condition()
+        self.c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="cloud-" + dev,
+                             clean_session=False)
+        self.c.on_message = self._on_message
+        self.c.on_connect = lambda c, u, f, rc, p: (
+            c.subscribe(protocol.evt_topic(dev), 1), c.subscribe(protocol.status_topic(dev), 1))
+        self.c.reconnect_delay_set(0.1, 0.5)
+        self.c.connect("127.0.0.1", port)
+        self.c.loop_start()
+
+    def _on_message(self, c: Any, u: Any, m: Any) -> None:
+        if m.topic.endswith("/status"):
+            with self.lock:
+                self.status.append(m.payload)
+                self.lock.notify_all()
+            return
+        try:
+            body = protocol.verify(KEY, m.topic, m.payload)
+        except protocol.ProtocolError as e:
+            self.rejected.append(e.code)
+            return
+        raw, _ = protocol.split(m.payload)
+        with self.lock:
+            self.deliveries += 1
+            kind = self.tracker.observe(body["seq"], body["prev"], protocol.chain_hash(raw))
+            if kind == DUPLICATE:
+                self.duplicates += 1
+            else:
+                self.events[body["seq"]] = body
+                self.sizes[body["seq"]] = len(raw)
+            upto = self.tracker.committed
+            self.lock.notify_all()
+        if self.auto_ack:
+            self.send("ack", {"upto": upto})
+
+    def send(self, typ: str, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.cmd_seq += 1
+            topic, payload, self.cmd_prev = protocol.seal(
+                KEY, self.dev, protocol.CMD, self.cmd_seq, int(time.time()), typ, self.cmd_prev,
+                data)
+        self.c.publish(topic, payload, qos=1)
+
+    def wait(self, cond: Any, timeout: float = 20, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while not cond():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"cloud: timed out waiting for {what}; "
+                                       f"have seqs up to {self.tracker.committed}")
+                self.lock.wait(min(left, 0.2))
+
+    def of_type(self, typ: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [b for _, b in sorted(self.events.items()) if b["typ"] == typ]
+
+    def wait_event(self, typ: str, pred: Any = lambda d: True,
+                   timeout: float = 20) -> dict[str, Any]:
+        found: list[dict[str, Any]] = []
+
+        def cond() -> bool:
+            found[:] = [b for b in self.events.values() if b["typ"] == typ and pred(b["data"])]
+            return bool(found)
+        self.wait(cond, timeout, f"a {typ} event")
+        return found[-1]
+
+    def close(self) -> None:
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def sellers(key: bytes = KEY) -> list[dict[str, Any]]:
+    return [
+        {"id": "s1", "name": "Ana", "slots": [], "pin": protocol.pin_hash(key, "s1", "1111"),
+         "manager": True},
+        {"id": "s2", "name": "Ben", "slots": [], "pin": protocol.pin_hash(key, "s2", "2222"),
+         "manager": False},
+    ]
+
+
+def heap_figures(t: Terminal) -> tuple[int, int]:
+    """(highest live heap after a collection, highest gc.mem_alloc seen) from the heap logs."""
+    live = [int(x.split()[4]) for x in t.logs if x.startswith("heap peak")]
+    peak = [int(x.split()[2]) for x in t.logs if x.startswith("heap peak")]
+    return max(live or [0]), max(peak or [0])
+
+
+def assert_healthy(t: Terminal) -> None:
+    out = t.output()
+    assert "MemoryError" not in out and "Traceback" not in out, out[-3000:]
+    assert t.proc is not None and t.proc.poll() is None, "firmware exited:\n" + out[-3000:]
+
+
+def provision(t: Terminal, cloud: Cloud) -> None:
+    t.wait_display("online", timeout=15)
+    cloud.send("roster", {"sellers": sellers()})
+    t.wait_log("cmd roster applied")
+    cloud.send("catalog", {"items": CATALOG})
+    t.wait_log("cmd catalog applied")
+
+
+def enrol(t: Terminal, cloud: Cloud, seller: str, finger: str) -> int:
+    cloud.send("enrol_start", {"seller": seller})
+    t.wait_display("Place finger", timeout=15)
+    t.place(finger)
+    t.wait_display("Lift finger")
+    t.lift()
+    t.wait_display("Same finger again")
+    t.place(finger)
+    t.wait_display("ENROLLED " + seller)
+    t.lift()
+    return cloud.wait_event("enrol", lambda d: d["seller"] == seller)["data"]["slot"]
+
+
+def sell(t: Terminal, n: int) -> None:
+    """Key n sales (2 x SKU 101, 10.00 cash), each confirmed on the display before the next."""
+    last = None
+    for _ in range(n):
+        t.press("B101#2##1000#", gap=0)
+        while True:  # the confirmation stays on screen while other lines change
+            lines = t.wait_display("SALE #", timeout=15)
+            note = next(x for x in lines if "SALE #" in x)
+            if note != last:
+                break
+        assert note.endswith("CHG 5.00"), lines
+        last = note
+
+
+def run_terminal(tmp_path: Path, port: int, dev: str, ack: bool = True,
+                 **settings: int) -> Iterator[tuple[Terminal, Cloud]]:
+    """A started terminal (the flashed bundle) and its test cloud; stops both after."""
+    cloud = Cloud(port, dev, ack=ack)
+    t = Terminal(tmp_path, make_config(dev, port, **settings), firmware_dir=mpy_bundle())
+    t.start()
+    try:
+        yield t, cloud
+    finally:
+        t.stop()
+        cloud.close()

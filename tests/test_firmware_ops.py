@@ -1,0 +1,163 @@
+"""Operations on the whole firmware (flashed bundle, unix port, real Mosquitto, the test as
+cloud): the watchdog resets a stalled main loop, sessions time out, the `config` command,
+`order_update`, and the sensor-fault alarm (fails closed, recovers)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from fingerpos import protocol
+
+from tests.support.firmware import KEY, assert_healthy, enrol, provision, run_terminal
+
+session = contextlib.contextmanager(run_terminal)
+
+
+def test_stalled_main_loop_is_reset_by_the_watchdog(tmp_path, broker, topic_prefix):
+    with session(tmp_path, broker.port, topic_prefix + "w") as (t, cloud):
+        t.wait_display("online", timeout=15)
+        cloud.wait_event("boot")
+        assert t.control.wait_for(lambda m: m.get("wdt") == "feed", 0, 10) is not None
+
+        # A stall shorter than the 8 s timeout is survived: feeding resumes.
+        start = t.control.end
+        t.control.send({"hang": 2500})
+        assert t.control.wait_for(lambda m: m.get("wdt") == "feed", start, 15) is not None
+        time.sleep(1.5)
+        assert t.running and not [m for m in t.watchdog if m["wdt"] == "starved"]
+
+        # A main loop stuck past it is not fed: the guard resets the board (SIGKILL,
+        # like the RP2040's watchdog: nothing gets flushed).
+        start = t.control.end
+        t.control.send({"hang": 20000})
+        starved = t.control.wait_for(lambda m: m.get("wdt") == "starved", start, 30)
+        assert starved is not None, t.watchdog[-3:]
+        assert t.wait_exit(timeout=20) == -9
+        feeds = [m["t"] for m in t.watchdog if m["wdt"] == "feed"]
+        assert feeds, "never fed"
+
+        # After the reset it boots again, and seq continues without a gap.
+        t.mark()  # later waits see only the rebooted firmware
+        t.restart()
+        t.wait_display("online", timeout=20)
+        cloud.wait(lambda: len(cloud.of_type("boot")) == 2, 20, "the second boot")
+        seqs = sorted(cloud.events)
+        assert seqs == list(range(1, seqs[-1] + 1))
+        assert_healthy(t)
+
+
+def test_session_times_out_and_the_sale_is_refused(tmp_path, broker, topic_prefix):
+    with session(tmp_path, broker.port, topic_prefix + "s", session_s=2) as (t, cloud):
+        provision(t, cloud)
+        t.press("A1111#")
+        t.wait_display("LOGIN OK")
+        t.press("B101#")  # a sale started, then the seller walks away
+        t.wait_display("qty:")
+        t.wait_display("SESSION TIMED OUT", timeout=15)
+        assert "Finger or A=PIN" in t.display
+        t.press("2##1000#B")  # the rest of the sale: no seller, no sale screen
+        time.sleep(1.0)
+        assert not any("SKU" in line or "Total" in line for line in t.display), t.display
+        t.press("*")
+        assert not cloud.of_type("sale")
+        assert cloud.wait_event("login", lambda d: d["ok"])["data"]["seller"] == "s1"
+        assert_healthy(t)
+
+
+def test_config_command_changes_settings_live_and_refuses_bad_values(tmp_path, broker,
+                                                                      topic_prefix):
+    with session(tmp_path, broker.port, topic_prefix + "c") as (t, cloud):
+        provision(t, cloud)
+        bad = [{"max_failures": 0}, {"max_failures": "5"}, {"colour": 1},
+               {"max_failures": 5, "session_s": -1}, {"max_failures": True}]
+        for data in bad:  # each refused whole: nothing of it applies
+            cloud.send("config", data)
+        cloud.send("time", {"now": 1_800_000_000})  # after them: they were all handled
+        t.wait_log("cmd time applied")
+        assert sum("cmd config: bad data" in x for x in t.logs) == len(bad), t.logs[-8:]
+        t.press("A9999#")
+        t.wait_display("LOGIN FAILED 1/3")
+
+        cloud.send("config", {"max_failures": 5})
+        t.wait_log("cmd config applied")
+        t.press("A9999#")
+        t.wait_display("LOGIN FAILED 2/5")
+        t.press("A9999#")
+        t.wait_display("LOGIN FAILED 3/5")  # 3 failures no longer raise the alarm
+        time.sleep(0.5)
+        assert not cloud.of_type("alarm") and not t.gpio_history("strobe")
+
+        t.mark()  # later waits see only the rebooted firmware
+        t.restart()  # the setting (and the count) survive a power cycle
+        t.wait_display("online", timeout=20)
+        t.press("A9999#")
+        t.wait_display("LOGIN FAILED 4/5")
+        assert_healthy(t)
+
+
+def test_order_update_changes_the_prompt_and_closes_it(tmp_path, broker, topic_prefix):
+    with session(tmp_path, broker.port, topic_prefix + "u") as (t, cloud):
+        provision(t, cloud)
+        cloud.send("order_new", {"order": 61, "total": 1000, "currency": "EUR", "version": 1,
+                                 "items": [{"sku": "101", "qty": 4, "price": 250}],
+                                 "pickup_hash": protocol.pickup_hash(KEY, 61, "1234")})
+        t.wait_display("NEW ORDER 61")
+        t.press("A2222#")
+        t.wait_log("login pin ok")
+        t.press("C")
+        t.wait_display("Order 61 10.00")
+        t.press("*")
+        cloud.send("order_update", {"order": 61, "state": "paid", "version": 2, "total": 800})
+        t.wait_log("cmd order_update applied")
+        t.press("C")
+        t.wait_display("Order 61 8.00")
+        t.press("*")
+        cloud.send("order_update", {"order": 61, "total": "9.00"})  # bad: total kept
+        t.wait_log("cmd order_update: bad data")
+        t.press("C")
+        t.wait_display("Order 61 8.00")
+        t.press("*")
+        cloud.send("order_update", {"order": 61, "state": "cancelled", "version": 3})
+        t.wait_log("cmd order_update applied")
+        t.press("C")
+        t.wait_display("NO ORDERS")
+        assert not cloud.of_type("ack")
+        assert_healthy(t)
+
+
+def test_sensor_fault_fails_closed_with_an_alarm_and_recovers(tmp_path, broker, topic_prefix):
+    with session(tmp_path, broker.port, topic_prefix + "f") as (t, cloud):
+        provision(t, cloud)
+        enrol(t, cloud, "s1", "ana-1")
+        for n, fault in enumerate(("garbage", "silent", "disconnect")):
+            if fault == "garbage":
+                t.sim.garbage(1000)  # every reply is noise
+            elif fault == "silent":
+                t.sim.silent(True)  # a hung sensor
+            else:
+                t.sim.disconnect()  # a pulled cable: the HAL reconnects (re-plugged)
+            t.mark()
+            seen = len(t.logs)
+            t.place("ana-1")
+            t.wait_log("sensor fault", timeout=15)
+            if fault != "disconnect":
+                time.sleep(1.5)  # the finger stays on a broken sensor: nobody logs in
+                assert not any(x.startswith("login finger") for x in t.logs[seen:]), \
+                    t.logs[seen:]
+                t.lift()
+                alarm = cloud.wait_event("alarm", lambda d: d["reason"] == "sensor" and d["on"])
+                assert alarm["data"]["level"] == 1
+                t.sim.garbage(0)
+                t.sim.silent(False)
+                t.place("ana-1")  # the sensor is back
+            t.wait_log("login finger ok", timeout=15)
+            t.lift()  # events go out once the sensor session ends (the link waits for it)
+            want = 2 * n + 2
+            cloud.wait(lambda: len(cloud.of_type("alarm")) == want, 20, "alarm off")  # noqa: B023
+            t.press("*")  # log out for the next round
+            time.sleep(0.5)
+        alarms = [(e["data"]["reason"], e["data"]["on"]) for e in cloud.of_type("alarm")]
+        assert alarms == [("sensor", True), ("sensor", False)] * 3, alarms
+        assert not [e for e in cloud.of_type("login") if not e["data"]["ok"]]
+        assert_healthy(t)
