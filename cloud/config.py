@@ -49,9 +49,6 @@ class Config:
     timer_interval_s: float = 5.0      # how often the order timers look
     login_max_failures: int = 5        # failed logins per email+address before throttling
     login_window_s: int = 300
-    # Let a buyer mark their own order paid through POST /orders/{id}/pay with no
-    # payment provider. Only for tests and local experiments; never in a shop.
-    direct_pay: bool = False
     ingest: bool = True                # run the MQTT side (cloud/ingest); tests of the core may not
 
     @property

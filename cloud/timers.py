@@ -1,5 +1,5 @@
-"""The timers as one background task: expire unpaid orders, flag unaccepted ones, drop
-expired sessions."""
+"""The timers as one background task: expire unpaid orders, flag unaccepted ones, finish
+payment intents a crash left processing, drop expired sessions."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from fingerpos.cloud import orders
 from fingerpos.cloud.appkeys import CONFIG, METRICS
+from fingerpos.cloud.commerce import recovery
 from fingerpos.cloud.models.users import Session
 
 log = logging.getLogger(__name__)
@@ -22,12 +23,19 @@ async def tick(app: web.Application) -> tuple[int, int]:
     config = app[CONFIG]
     expired = await orders.expire_unpaid(config.unpaid_expiry_s)
     flagged = await orders.flag_unaccepted(config.accept_alert_s)
+    recovered, interrupted = await recovery.recover_stuck()  # payments a crash left half-done
     # Expired sessions are refused at use already; this only keeps the table small.
     await Session.filter(expires_at__lt=datetime.now(UTC)).delete()
     metrics = app[METRICS]
     metrics.counter("fingerpos_orders_expired_total", "Unpaid orders expired").inc(expired)
     metrics.counter("fingerpos_orders_unaccepted_total", "Paid orders flagged as not accepted"
                     ).inc(flagged)
+    metrics.counter("fingerpos_payments_recovered_total",
+                    "Payment intents left processing by a crash, finished by the timers",
+                    outcome="succeeded").inc(recovered)
+    metrics.counter("fingerpos_payments_recovered_total",
+                    "Payment intents left processing by a crash, finished by the timers",
+                    outcome="failed").inc(interrupted)
     return expired, flagged
 
 

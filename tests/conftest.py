@@ -197,7 +197,7 @@ async def cloud_config(cloud_db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("FINGERPOS_WORKER", f"fingerpos-test-{next(_WORKERS)}")
     from fingerpos.cloud.config import Config
     return Config(db_url=cloud_db_url, data_dir=tmp_path, key_secret="test-secret-0123456789abcdef",
-                  ingest=False, timer_interval_s=3600.0, port=0, direct_pay=True)
+                  ingest=False, timer_interval_s=3600.0, port=0)
 
 
 @contextlib.contextmanager
@@ -245,6 +245,18 @@ class CloudHarness:
                                    json={"sku": sku, "name": sku.title(), "price": price,
                                          "currency": currency, "stock": 10})
         assert r.status == 200, await r.text()
+
+    async def pay(self, buyer: dict[str, str], order_id: int, version: int = 1):
+        """Pay as a buyer does: a sandbox intent for `version`, then the hosted page with
+        the test card. Returns the last response (201/200 JSON, or the refusal)."""
+        r = await self.client.post(f"/api/v1/orders/{order_id}/payments", headers=buyer,
+                                   json={"provider": "sandbox", "version": version})
+        if r.status != 201:
+            return r
+        intent = await r.json()
+        return await self.client.post(f"/api/v1/pay/sandbox/{intent['id']}", headers=buyer,
+                                      json={"card_number": "4242 4242 4242 4242",
+                                            "expiry": "12/30", "cvc": "123"})
 
     async def device(self, device_id: str, shop: str) -> bytes:
         key = os.urandom(32)

@@ -23,8 +23,7 @@ async def _paid(cloud):
     r = await cloud.client.post("/api/v1/orders", headers=buyer,
                                 json={"shop": "s1", "items": [{"sku": "tea", "qty": 2}]})
     order = await r.json()
-    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/pay", headers=buyer,
-                                json={"amount": 500, "currency": "EUR", "version": 1})
+    r = await cloud.pay(buyer, order["id"])
     assert r.status == 200
     return buyer, order
 

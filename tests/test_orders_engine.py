@@ -124,8 +124,7 @@ async def _paid_web_order(cloud):
     r = await cloud.client.post("/api/v1/orders", headers=buyer,
                                 json={"shop": "shop1", "items": [{"sku": "tea", "qty": 1}]})
     order = await r.json()
-    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/pay", headers=buyer,
-                                json={"amount": 250, "currency": "EUR", "version": 1})
+    r = await cloud.pay(buyer, order["id"])   # the sandbox provider, as a buyer pays
     return await r.json()
 
 

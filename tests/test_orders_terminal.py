@@ -58,8 +58,7 @@ async def test_paid_web_order_prompts_the_shops_terminals_and_acks_complete_it(s
     r = await cloud.client.post("/api/v1/orders", headers=buyer,
                                 json={"shop": "shop1", "items": [{"sku": "tea", "qty": 2}]})
     oid = (await r.json())["id"]
-    r = await cloud.client.post(f"/api/v1/orders/{oid}/pay", headers=buyer,
-                                json={"amount": 500, "currency": "EUR", "version": 1})
+    r = await cloud.pay(buyer, oid)
     code = (await r.json())["pickup_code"]
     for t in (t1, t2):
         (prompt,) = await _commands(t, "order_new")
@@ -97,9 +96,7 @@ async def test_terminal_price_change_gets_price_result(shop):
     other.emit("price_change", {"order": oid, "version": 2, "total": 1, "reason": "not mine"})
     (refused,) = await _commands(other, "price_result")
     assert refused["ok"] is False
-    r = await cloud.client.post(f"/api/v1/orders/{oid}/pay", headers=buyer,
-                                json={"amount": 500, "currency": "EUR", "version": 1})
+    r = await cloud.pay(buyer, oid, version=1)
     assert r.status == 409
-    r = await cloud.client.post(f"/api/v1/orders/{oid}/pay", headers=buyer,
-                                json={"amount": 450, "currency": "EUR", "version": 2})
+    r = await cloud.pay(buyer, oid, version=2)
     assert r.status == 200

@@ -70,6 +70,9 @@ def test_forged_or_altered_callbacks_are_refused(sandbox):
     with pytest.raises(PaymentError) as e:
         sandbox.parse_callback({}, body)
     assert e.value.code == "unsigned"
+    with pytest.raises(PaymentError) as e:   # "²".isdigit() is true, int("²") fails
+        sandbox.parse_callback({SIGNATURE_HEADER: "t=²,v1=00"}, body)
+    assert e.value.code == "unsigned"
 
 
 @pytest.mark.parametrize("body", [b"", b"[]", b'{"intent":1}', b"\xff",
@@ -88,6 +91,7 @@ def test_short_secret_is_refused():
 
 
 @pytest.mark.parametrize("number, ok", [("4242 4242 4242 4242", True), ("4242424242424241", False),
-                                        ("1234", False), ("4242-4242-4242-4242", False)])
+                                        ("1234", False), ("4242-4242-4242-4242", False),
+                                        ("4242 4242 4242 424²", False)])
 def test_luhn(number, ok):
     assert luhn_ok(number) is ok

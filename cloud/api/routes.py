@@ -106,7 +106,8 @@ ROUTES: list[Route] = [
     Route("POST", V1 + "/shops/{shop}/categories", vcat.add_category, "Add a category",
           sc.CategoryIn, ok=201, errors=(400, 401, 403, 404, 409, 413)),
     Route("POST", V1 + "/orders/{order}/payments", vp.create_intent,
-          "Payment intent for one order version (buyer; Idempotency-Key honoured)", sc.IntentIn,
+          "Payment intent for one order version (buyer; Idempotency-Key honoured): provider "
+          "sandbox (card, hosted page) or cash (paid at the shop's terminal)", sc.IntentIn,
           ok=201, errors=(400, 401, 403, 404, 409, 413)),
     Route("GET", V1 + "/pay/sandbox/{intent}", vp.get_intent,
           "A sandbox payment as its hosted page shows it (the paying buyer)"),

@@ -68,6 +68,6 @@ def path_int(request: web.Request, name: str) -> int:
     """An integer path segment; anything else is simply not found."""
     text = request.match_info[name]
     # Row ids are 32-bit in the schema (PostgreSQL integer): larger ones cannot exist.
-    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= MAX_ID:
         raise NotFound(f"no such {name}")
     return int(text)

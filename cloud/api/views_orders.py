@@ -6,8 +6,8 @@ from aiohttp import web
 from fingerpos.cloud import auth, orders
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.validation import body, path_int, query
-from fingerpos.cloud.appkeys import CONFIG
-from fingerpos.cloud.errors import Forbidden, NotFound
+from fingerpos.cloud.commerce import checkout, pickup
+from fingerpos.cloud.errors import NotFound
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.orders.rules import PriceActor
@@ -49,26 +49,21 @@ async def change_price(request: web.Request) -> web.Response:
 async def pay(request: web.Request) -> web.Response:
     """A payment taken at the counter (cash), confirmed by staff of the order's shop.
 
-    Buyers pay through a provider (POST /orders/{id}/payments); only with the
-    `direct_pay` setting (tests, local experiments) may a buyer use this.
+    Buyers pay through a provider (POST /orders/{id}/payments: `sandbox`, or `cash`
+    confirmed by the shop's terminal). The pickup code is the one sealed for the
+    buyer, so their order page shows it.
     """
-    user = await auth.require(request, Role.BUYER, *STAFF)
+    user = await auth.require(request, *STAFF)
     order_id = path_int(request, "order")
     data = await body(request, schemas.PayIn)
-    if user.role == Role.BUYER:
-        if not await Order.filter(id=order_id, buyer_id=user.id).exists():
-            raise NotFound(f"no order {order_id}")
-        if not request.app[CONFIG].direct_pay:
-            raise Forbidden("pay through the payment page: buyers cannot mark orders paid")
-        method = "web"
-    else:
-        mine = Order.filter(id=order_id)
-        if user.role != Role.ADMIN:
-            mine = mine.filter(shop_id=user.shop_id)
-        if not await mine.exists():
-            raise NotFound(f"no order {order_id}")
-        method = "cash"
-    order, code = await orders.pay(order_id, data.amount, data.currency, data.version, method)
+    mine = Order.filter(id=order_id)
+    if user.role != Role.ADMIN:
+        mine = mine.filter(shop_id=user.shop_id)
+    if not await mine.exists():
+        raise NotFound(f"no order {order_id}")
+    order, code = await orders.pay(order_id, data.amount, data.currency, data.version, "cash",
+                                   pickup_code=await pickup.code_for(order_id))
+    await checkout.close_others(order_id, paid_by="")   # no intent paid it: all are over
     return web.json_response({"order": orders.order_json(order), "pickup_code": code})
 
 

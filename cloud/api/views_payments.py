@@ -1,5 +1,6 @@
-"""Payments: intents for an order version, the sandbox's hosted-page submission, and the
-provider callback (signed; replays refused). Idempotency-Key is honoured on the writes."""
+"""Payments: intents for an order version (provider `sandbox`, or `cash` at the counter),
+the sandbox's hosted-page submission, and the provider callback (signed; replays
+refused). Idempotency-Key is honoured on the writes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from fingerpos.cloud import auth
 from fingerpos.cloud.api import schemas_commerce as sc
 from fingerpos.cloud.api.validation import MAX_BODY, body, path_int
 from fingerpos.cloud.appkeys import CONFIG
-from fingerpos.cloud.commerce import checkout, idempotency
+from fingerpos.cloud.commerce import cash, checkout, idempotency
 from fingerpos.cloud.errors import NotFound, TooLarge
 from fingerpos.cloud.models.users import Role
 
@@ -30,7 +31,11 @@ async def create_intent(request: web.Request) -> web.Response:
     data = await body(request, sc.IntentIn)
 
     async def run() -> idempotency.Answer:
-        intent = await checkout.create_intent(_provider(request), user, order_id, data.version)
+        if data.provider == cash.NAME:   # pay at the counter: the shop's terminals are told
+            intent = await cash.choose(user, order_id, data.version)
+        else:
+            intent = await checkout.create_intent(_provider(request), user, order_id,
+                                                  data.version)
         return 201, checkout.intent_json(intent)
 
     status, answer = await idempotency.once(request.headers.get(idempotency.HEADER),

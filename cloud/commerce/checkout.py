@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fingerpos.cloud import orders
+from fingerpos.cloud.commerce import pickup
 from fingerpos.cloud.commerce.payments import (
     SIGNATURE_HEADER,
     PaymentError,
@@ -42,11 +44,11 @@ def sandbox(secret: str) -> SandboxProvider:
     return _providers[secret]
 
 
-def intent_json(i: PaymentIntent, pay_url: str = "") -> dict[str, Any]:
+def intent_json(i: PaymentIntent) -> dict[str, Any]:
+    pay_url = f"/orders/{i.order_id}" if i.provider == "cash" else f"/pay/sandbox/{i.id}"
     return {"id": i.id, "order": i.order_id, "version": i.version, "amount": i.amount,
             "currency": i.currency, "provider": i.provider, "status": i.status,
-            "reason": i.reason, "card_last4": i.card_last4,
-            "pay_url": pay_url or f"/pay/sandbox/{i.id}"}
+            "reason": i.reason, "card_last4": i.card_last4, "pay_url": pay_url}
 
 
 async def create_intent(provider: SandboxProvider, buyer: User, order_id: int,
@@ -97,10 +99,13 @@ async def sandbox_pay(provider: SandboxProvider, intent_id: str, card_number: st
     provider: sign a callback and deliver it to `settle`, as a real provider's webhook."""
     ATTEMPTS.check(intent_id)
     intent = await public_intent(intent_id)
+    if intent.provider != provider.name:   # a cash intent is paid at the counter, not here
+        raise NotFound("no such payment")
     if not luhn_ok(card_number):
         ATTEMPTS.failed(intent_id)
         raise Invalid("card_number: the card number is not valid")
-    claimed = await PaymentIntent.filter(id=intent_id, status="open").update(status="processing")
+    claimed = await PaymentIntent.filter(id=intent_id, status="open").update(
+        status="processing", claimed_at=datetime.now(UTC))
     if not claimed:
         raise Conflict(f"this payment is already {intent.status}")
     if decline:
@@ -132,7 +137,8 @@ async def settle(provider: SandboxProvider, headers: dict[str, str], body: bytes
     except IntegrityError:  # another worker took this exact callback already
         raise Conflict("replayed callback: this callback was already received") from None
     intent = await PaymentIntent.get_or_none(id=result.intent_id[:40])
-    if intent is None or (intent.order_id, intent.version, intent.amount, intent.currency) != (
+    if intent is None or intent.provider != provider.name or (
+            intent.order_id, intent.version, intent.amount, intent.currency) != (
             result.order_id, result.version, result.amount, result.currency):
         raise Invalid("callback does not match any payment intent")
     if intent.status not in ("open", "processing"):
@@ -142,15 +148,24 @@ async def settle(provider: SandboxProvider, headers: dict[str, str], body: bytes
                                                         card_last4=result.card_last4)
         intent = await PaymentIntent.get(id=intent.id)
         return {"intent": intent_json(intent), "paid": False}
-    try:
+    try:  # the code sealed for the buyer: their page shows it however late this runs
         order, code = await orders.pay(intent.order_id, result.amount, result.currency,
-                                       result.version, method=provider.name)
+                                       result.version, method=provider.name,
+                                       pickup_code=await pickup.code_for(intent.order_id))
     except Conflict as e:
         await PaymentIntent.filter(id=intent.id).update(status="refused", reason=e.message[:200],
                                                         card_last4=result.card_last4)
         raise
     await PaymentIntent.filter(id=intent.id).update(status="succeeded",
                                                     card_last4=result.card_last4)
+    await close_others(intent.order_id, intent.id)
     intent = await PaymentIntent.get(id=intent.id)
     return {"intent": intent_json(intent), "paid": True, "order": orders.order_json(order),
             "pickup_code": code}
+
+
+async def close_others(order_id: int, paid_by: str) -> None:
+    """The order is paid by intent `paid_by`: its other open intents (a cash choice, an
+    abandoned card page) can never pay it now, so they say so instead of staying open."""
+    await PaymentIntent.filter(order_id=order_id, status="open").exclude(id=paid_by).update(
+        status="failed", reason="the order was paid another way")

@@ -9,7 +9,9 @@ Plugging in a real provider means implementing `PaymentProvider`:
 `create_intent` calls the provider's API and returns where to send the buyer,
 `parse_callback` verifies the provider's webhook signature its own way and
 returns a `CallbackResult`. The order service does the rest (matching amount,
-currency and version, idempotency), identically for every provider.
+currency and version, idempotency), identically for every provider. The other
+built-in provider, `cash` (cloud/commerce/cash.py), has no callback: a terminal's
+signed event confirms it. docs/payments.md has the whole story.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ class SandboxProvider:
         now = time.time() if now is None else now
         header = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
         parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-        if "t" not in parts or "v1" not in parts or not parts["t"].isdigit():
+        if "t" not in parts or "v1" not in parts or not (parts["t"].isascii() and parts["t"].isdigit()):
             raise PaymentError("unsigned", f"callback lacks a valid {SIGNATURE_HEADER} header")
         ts = int(parts["t"])
         if abs(now - ts) > TOLERANCE_S:
@@ -142,13 +144,17 @@ def _parse_body(body: bytes) -> CallbackResult:
     for name in ("order_id", "version", "amount"):
         if type(getattr(result, name)) is not int:
             raise PaymentError("malformed", f"callback field {name} must be an integer")
-    if type(result.succeeded) is not bool or not (len(result.card_last4) == 4 and result.card_last4.isdigit()):
+    last4 = result.card_last4
+    if type(result.succeeded) is not bool or not (len(last4) == 4 and last4.isascii()
+                                                  and last4.isdigit()):
         raise PaymentError("malformed", "callback succeeded/card_last4 fields are not valid")
     return result
 
 
 def luhn_ok(number: str) -> bool:
     """The card-number checksum the sandbox page checks (the number itself is never kept)."""
+    if not number.isascii():   # str.isdigit() also takes "²", which int() refuses
+        return False
     digits = [int(c) for c in number if c.isdigit()]
     if len(digits) < 12 or len(digits) > 19 or len(digits) != len(number.replace(" ", "")):
         return False

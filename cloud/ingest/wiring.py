@@ -19,7 +19,7 @@ from aiohttp import web
 from fingerpos.cloud import alarms, device_alarms, monitor, orders, roster
 from fingerpos.cloud.appkeys import COMMANDS, CONFIG, KEYRING, METRICS
 from fingerpos.cloud.broker import EmbeddedBroker
-from fingerpos.cloud.commerce import catalog, printing
+from fingerpos.cloud.commerce import cash, catalog, printing
 from fingerpos.cloud.config import Config
 from fingerpos.cloud.errors import DomainError
 from fingerpos.cloud.ingest.pipeline import Ingestion
@@ -36,7 +36,7 @@ BIND_ENV = "FINGERPOS_BROKER_BIND"
 
 HANDLERS = {
     "sale": orders.from_sale,
-    "ack": orders.device_ack,
+    "ack": cash.ack,  # commerce: action "cash" pays a web order; the others go to orders
     "price_change": orders.price_change_from_device,
     "printed": printing.printed,  # commerce: the receipt job's outcome on the order
     "enrol": roster.record_enrolment,

@@ -1,5 +1,5 @@
-"""Commerce models: categories, payment intents and their idempotency, callback replay
-guard, validation checks, revision snapshots and print jobs."""
+"""Commerce models: categories, payment intents and their idempotency, sealed pickup
+codes, callback replay guard, validation checks, revision snapshots and print jobs."""
 
 from __future__ import annotations
 
@@ -36,9 +36,25 @@ class PaymentIntent(Model):
     card_last4 = fields.CharField(max_length=4, default="")  # all a provider ever tells us
     buyer_id = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # When it went open -> processing: an intent left there by a crash is recovered
+    # by the timers (checkout.recover_stuck) once this is old enough.
+    claimed_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "payment_intents"
+
+
+class PickupCode(Model):
+    """An order's pickup code, sealed with the cloud's keyring (AES-GCM, bound to the
+    order): only its buyer's pages open it; the order row keeps the HMAC terminals check."""
+
+    id = fields.IntField(primary_key=True)
+    order_id = fields.IntField(unique=True)   # one code per order, ever
+    sealed = fields.CharField(max_length=120)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "pickup_codes"
 
 
 class IdempotencyRecord(Model):

@@ -70,11 +70,12 @@ async def send_command(device_id: str, typ: str, data: dict[str, Any]) -> bool:
     return True
 
 
-async def prompt_terminals(order: Order, code: str) -> int:
+async def prompt_terminals(order: Order, code: str, extra: dict[str, Any] | None = None) -> int:
     """`order_new` to every active terminal of the order's shop (web orders only).
 
     Each prompt carries the pickup code's hash keyed with that terminal's own
-    key, so the terminal can check a code typed at handover.
+    key, so the terminal can check a code typed at handover. `extra` adds fields
+    (an unpaid order to take cash for: `pay` and `version`).
     """
     if order.source != "web":
         return 0
@@ -90,5 +91,21 @@ async def prompt_terminals(order: Order, code: str) -> int:
             continue
         data = {"order": order.id, "total": order.total, "currency": order.currency,
                 "items": items, "pickup_hash": protocol.pickup_hash(key, order.id, code)}
-        sent += await send_command(device.id, "order_new", data)
+        sent += await send_command(device.id, "order_new", data | (extra or {}))
+    return sent
+
+
+async def update_terminals(order: Order, devices: list[str] | None = None) -> int:
+    """`order_update` (state, version, total) to the shop's active terminals, or to
+    `devices`; for web orders, the only ones terminals are prompted with. A terminal
+    that does not show the order ignores it."""
+    if order.source != "web":
+        return 0
+    if devices is None:
+        devices = [d.id for d in await Device.filter(shop=order.shop_id, revoked=False).only("id")]
+    data = {"order": order.id, "state": order.state, "version": order.version,
+            "total": order.total}
+    sent = 0
+    for device_id in devices:
+        sent += await send_command(device_id, "order_update", data)
     return sent

@@ -92,15 +92,20 @@ async def from_sale(device_id: str, event_id: int | None, data: dict[str, Any]) 
 
 
 async def pay(order_id: int, amount: int, currency: str, version: int,
-              method: str = "web") -> tuple[Order, str]:
+              method: str = "web", *, pickup_code: str | None = None,
+              device_id: str | None = None, event_id: int | None = None,
+              prompt: bool = True, note: str = "") -> tuple[Order, str]:
     """Pay a pending order; accepted only when amount, currency and version all match.
 
-    Returns the paid order and its pickup code (shown to the buyer once; only
-    its HMAC is stored). Raises Conflict (HTTP 409) with the reason otherwise;
-    refused attempts are kept as Payment rows.
+    Returns the paid order and its pickup code (the order keeps only its HMAC;
+    commerce passes the code it made and sealed for the buyer as `pickup_code`,
+    else a fresh one is drawn). A payment taken at a terminal names the device
+    and its event (`device_id`, `event_id`) for the order event, and `prompt=False`
+    skips `order_new`: those terminals already show the order. Raises Conflict
+    (HTTP 409) with the reason otherwise; refused attempts are kept as Payment rows.
     """
     now = datetime.now(UTC)
-    code = new_pickup_code()
+    code = pickup_code or new_pickup_code()
     async with in_transaction() as conn:
         order = await Order.get_or_none(id=order_id).using_db(conn)
         if order is None:
@@ -119,13 +124,16 @@ async def pay(order_id: int, amount: int, currency: str, version: int,
                              reason=(refusal or "")[:100], using_db=conn)
         if refusal is None:
             await OrderEvent.create(order_id=order_id, from_state=State.PENDING_PAYMENT.value,
-                                    to_state=State.PAID.value, user_id=order.buyer_id,
-                                    note=f"payment {method}", using_db=conn)
+                                    to_state=State.PAID.value,
+                                    user_id=None if device_id else order.buyer_id,
+                                    device_id=device_id, device_event_id=event_id,
+                                    note=(note or f"payment {method}")[:200], using_db=conn)
     if refusal is not None:
         raise Conflict(refusal)
     order = await Order.get(id=order_id)
     await notify.order_changed(order)
-    await notify.prompt_terminals(order, code)
+    if prompt:
+        await notify.prompt_terminals(order, code)
     return order, code
 
 
@@ -155,6 +163,7 @@ async def change_price(order_id: int, expected_version: int, new_total: int, rea
                            user_id=user_id, using_db=conn)
     order = await Order.get(id=order_id)
     await notify.order_changed(order)
+    await notify.update_terminals(order)  # those showing it (a cash-at-the-counter order)
     return order
 
 

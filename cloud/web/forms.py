@@ -65,7 +65,7 @@ def parse_money(text: str, currency: str) -> int:
 
 def parse_int(text: str | None, default: int = 0, low: int = 0, high: int = 2**31 - 1) -> int:
     """A whole number from a form or query field, clamped; `default` when it is not one."""
-    if text is None or not text.strip().isdigit() or len(text.strip()) > 12:
+    if text is None or not (text.strip().isascii() and text.strip().isdigit()) or len(text.strip()) > 12:
         return default
     return max(low, min(high, int(text.strip())))
 

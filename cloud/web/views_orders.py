@@ -14,11 +14,12 @@ from typing import Any
 from aiohttp import web
 from fingerpos.cloud import orders
 from fingerpos.cloud.appkeys import CONFIG, KEYRING
-from fingerpos.cloud.commerce import checkout
+from fingerpos.cloud.commerce import cash, checkout, pickup
 from fingerpos.cloud.commerce.printing import PRINTABLE
 from fingerpos.cloud.errors import DomainError, NotFound
 from fingerpos.cloud.keyring import KeyringError
 from fingerpos.cloud.models.commerce import OrderCheck
+from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.orders.states import PRICE_CHANGEABLE, State
 from fingerpos.cloud.web import forms, qr
@@ -29,7 +30,7 @@ STATES = [s.value for s in State]
 
 def order_id(request: web.Request) -> int:
     text = request.match_info["order"]
-    if not text.isdigit() or len(text) > 10 or not 1 <= int(text) <= 2**31 - 1:
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or not 1 <= int(text) <= 2**31 - 1:
         raise NotFound("no such order")
     return int(text)
 
@@ -86,10 +87,15 @@ async def order_page(request: web.Request, errors: dict[str, str] | None = None,
     who = await need(request)
     oid = order_id(request)
     order = await orders.get_for(who.user, oid)
-    code = read_pickup(request, oid, who.user.id) if who.user.role == Role.BUYER else None
+    # commerce: the code sealed for the order's buyer (paid, or paying cash at the counter)
+    row = await Order.get(id=oid)
+    code = await pickup.reveal(row, who.user) or (
+        read_pickup(request, oid, who.user.id) if who.user.role == Role.BUYER else None)
     state = order["state"]
     ctx: dict[str, Any] = {
         "o": order, "errors": errors or {}, "pickup": code,
+        "pays_cash": state == State.PENDING_PAYMENT and await pickup.pays_cash(oid),
+        "pickup_issued": who.staff and await pickup.issued(oid),
         "pickup_qr": qr.svg(f"fingerpos:order:{oid}:pickup:{code}") if code else "",
         "can_pay": who.user.role == Role.BUYER and state == State.PENDING_PAYMENT,
         "can_cancel": state == State.PENDING_PAYMENT,
@@ -122,6 +128,9 @@ async def pay(request: web.Request) -> web.Response:
     oid = order_id(request)
     version = forms.parse_int(form.get("version"), 0)
     try:
+        if form.get("provider") == cash.NAME:   # commerce: pay cash at the counter
+            await cash.choose(who.user, oid, version)
+            raise redirect(f"/orders/{oid}")
         intent = await checkout.create_intent(checkout.sandbox(request.app[CONFIG].key_secret),
                                               who.user, oid, version)
     except DomainError as e:

@@ -19,9 +19,13 @@
       document.getElementById("price-notice-total").textContent = fpMoney(o.total, o.currency);
       document.getElementById("price-notice").hidden = false;
     }
+    var cashTotal = document.getElementById("cash-total");  /* commerce: pay cash at the counter */
+    if (cashTotal) cashTotal.textContent = fpMoney(o.total, o.currency);
     if (o.state !== "pending_payment") {
       var form = document.getElementById("pay-form");
       if (form) form.hidden = true;
+      var cash = document.getElementById("cash-notice");
+      if (cash) cash.hidden = true;
     }
     if (o.events) {
       var list = document.getElementById("timeline");
