@@ -9,6 +9,7 @@ import json
 import time
 
 import pytest
+from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.commerce import checkout
 from fingerpos.cloud.commerce.payments import SIGNATURE_HEADER, sign_callback
 from fingerpos.cloud.models.commerce import IdempotencyRecord, PaymentIntent
@@ -139,6 +140,29 @@ async def test_invalid_cards_are_refused_then_throttled(cloud):
         r = await _pay(cloud, buyer, intent["id"], GOOD | {"card_number": "4242 4242 4242 4241"})
         assert r.status == 400 and "card" in (await r.json())["message"]
     assert (await _pay(cloud, buyer, intent["id"])).status == 429
+
+
+async def test_the_pay_attempt_limit_holds_across_two_workers(cloud, aiohttp_client):
+    """A second app on the same database (another worker) shares the intent's budget."""
+    import dataclasses
+
+    from fingerpos.cloud.app import create_app
+
+    from tests.conftest import CloudHarness
+    other = CloudHarness(await aiohttp_client(create_app(
+        dataclasses.replace(cloud.app[CONFIG]))))
+    buyer, order = await _order(cloud)
+    intent = await (await _intent(cloud, buyer, order)).json()
+    bad = GOOD | {"card_number": "4242 4242 4242 4241"}
+    for n in range(checkout.MAX_FAILED_ATTEMPTS):   # alternate workers
+        r = await _pay((cloud, other)[n % 2], buyer, intent["id"], bad)
+        assert r.status == 400, n
+    for worker in (cloud, other):
+        assert (await _pay(worker, buyer, intent["id"])).status == 429
+    with in_app(cloud.app):  # counted in the database, not in one process's memory
+        from fingerpos.cloud.models.throttle import ThrottleWindow
+        row = await ThrottleWindow.get(key=checkout.ATTEMPTS.key(intent["id"]))
+        assert row.count == checkout.MAX_FAILED_ATTEMPTS
 
 
 @pytest.mark.parametrize("body", [

@@ -9,7 +9,6 @@ Every provider's callback ends in `settle`, which matches the intent, refuses re
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,11 +21,12 @@ from fingerpos.cloud.commerce.payments import (
     luhn_ok,
     sign_callback,
 )
-from fingerpos.cloud.errors import Conflict, Invalid, NotFound, Throttled
+from fingerpos.cloud.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import CallbackReceipt, PaymentIntent
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.users import User
 from fingerpos.cloud.orders.states import State
+from fingerpos.cloud.throttle import Throttle
 from tortoise.exceptions import IntegrityError
 
 MAX_FAILED_ATTEMPTS = 5      # declined or invalid cards per intent before 429
@@ -68,22 +68,9 @@ async def create_intent(provider: SandboxProvider, buyer: User, order_id: int,
                                       provider=provider.name, buyer_id=buyer.id)
 
 
-@dataclass
-class _Attempts:
-    times: dict[str, list[float]]
-
-    def check(self, intent_id: str) -> None:
-        now = time.monotonic()
-        recent = [t for t in self.times.get(intent_id, []) if now - t < _ATTEMPT_WINDOW_S]
-        self.times[intent_id] = recent
-        if len(recent) >= MAX_FAILED_ATTEMPTS:
-            raise Throttled("too many failed payment attempts for this payment; start a new one later")
-
-    def failed(self, intent_id: str) -> None:
-        self.times.setdefault(intent_id, []).append(time.monotonic())
-
-
-ATTEMPTS = _Attempts({})
+# Failed card attempts per intent, counted in the database: every worker shares one budget.
+ATTEMPTS = Throttle("pay", MAX_FAILED_ATTEMPTS, _ATTEMPT_WINDOW_S,
+                    "too many failed payment attempts for this payment; start a new one later")
 
 
 async def public_intent(intent_id: str) -> PaymentIntent:
@@ -97,19 +84,19 @@ async def sandbox_pay(provider: SandboxProvider, intent_id: str, card_number: st
                       decline: bool) -> dict[str, Any]:
     """The hosted sandbox page's submission: check the card (never kept), then act as the
     provider: sign a callback and deliver it to `settle`, as a real provider's webhook."""
-    ATTEMPTS.check(intent_id)
+    await ATTEMPTS.check(intent_id)
     intent = await public_intent(intent_id)
     if intent.provider != provider.name:   # a cash intent is paid at the counter, not here
         raise NotFound("no such payment")
     if not luhn_ok(card_number):
-        ATTEMPTS.failed(intent_id)
+        await ATTEMPTS.hit(intent_id)
         raise Invalid("card_number: the card number is not valid")
     claimed = await PaymentIntent.filter(id=intent_id, status="open").update(
         status="processing", claimed_at=datetime.now(UTC))
     if not claimed:
         raise Conflict(f"this payment is already {intent.status}")
     if decline:
-        ATTEMPTS.failed(intent_id)
+        await ATTEMPTS.hit(intent_id)
     digits = card_number.replace(" ", "")
     body = provider.callback_body(
         _as_intent(intent), succeeded=not decline, card_last4=digits[-4:])
