@@ -221,3 +221,29 @@ async def test_the_order_page_offers_cash_at_the_counter(cloud):
     assert 'id="pickup-code"' in html and 'id="pay"' in html   # a card still works instead
     r = await post(cloud.client, path + "/pay", {"version": "2", "provider": "cash"}, page=path)
     assert r.status == 409 and 'data-field="pay"' in await r.text()   # a stale page is refused
+
+
+async def test_an_expired_or_cancelled_cash_order_leaves_the_terminals(shop):
+    """The shop's terminals hold a cash order's prompt while it is unpaid: when it expires
+    (the buyer never came) or is cancelled, they hear it; other unpaid web orders, never
+    prompted, send nothing."""
+    from fingerpos.cloud import orders
+    cloud, (t1, t2, other) = shop
+    buyer = await cloud.user()
+    cash_oid = await new_order(cloud, buyer)
+    assert (await choose_cash(cloud, buyer, cash_oid)).status == 201
+    await commands(t1, "order_new")
+    quiet_oid = await new_order(cloud, buyer)          # no cash choice: never prompted
+    with in_app(cloud.app):
+        assert await orders.expire_unpaid(0) == 2
+    for t in (t1, t2):
+        (update,) = await commands(t, "order_update")
+        assert update == {"order": cash_oid, "state": "expired", "version": 1, "total": 500}
+    cancel_oid = await new_order(cloud, buyer)
+    assert (await choose_cash(cloud, buyer, cancel_oid)).status == 201
+    r = await cloud.client.post(f"/api/v1/orders/{cancel_oid}/cancel", headers=buyer)
+    assert r.status == 200, await r.text()
+    updates = await commands(t1, "order_update", 2)
+    assert updates[1] == {"order": cancel_oid, "state": "cancelled", "version": 1, "total": 500}
+    assert all(c["data"]["order"] != quiet_oid for c in t1.commands if c["typ"] == "order_update")
+    assert not [c for c in other.commands if c["typ"] in ("order_new", "order_update")]

@@ -122,6 +122,15 @@ def test_order_update_changes_the_prompt_and_closes_it(tmp_path, broker, topic_p
         t.wait_log("cmd order_update applied")
         t.press("C")
         t.wait_display("NO ORDERS")
+        # An unpaid cash order the buyer never came for expires: its prompt goes too.
+        cloud.send("order_new", {"order": 62, "total": 500, "currency": "EUR", "version": 1,
+                                 "pay": "cash", "items": [{"sku": "101", "qty": 2, "price": 250}],
+                                 "pickup_hash": protocol.pickup_hash(KEY, 62, "1234")})
+        t.wait_display("CASH ORDER 62")
+        cloud.send("order_update", {"order": 62, "state": "expired", "version": 1})
+        t.wait_log("cmd order_update applied")
+        t.press("C")
+        t.wait_display("NO ORDERS")
         assert not cloud.of_type("ack")
         assert_healthy(t)
 

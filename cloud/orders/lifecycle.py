@@ -7,6 +7,7 @@ from typing import Any
 
 from fingerpos.cloud import alarms, audit
 from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent
 from fingerpos.cloud.models.users import Role, User
@@ -31,9 +32,28 @@ async def move(order: Order, target: State, *, user_id: int | None = None,
         await OrderEvent.create(order_id=order.id, from_state=order.state, to_state=target.value,
                                 user_id=user_id, device_id=device_id, device_event_id=event_id,
                                 note=note[:200], using_db=conn)
+    before = order.state
     order = await Order.get(id=order.id)
     await notify.order_changed(order)
+    if await _terminals_show(order, before, target):
+        await notify.update_terminals(order)
     return order
+
+
+# States in which the shop's terminals hold a web order's prompt (order_new went out).
+_PROMPTED = {State.PAID.value, State.ACCEPTED.value, State.FULFILLED.value}
+
+
+async def _terminals_show(order: Order, before: str, target: State) -> bool:
+    """Does the shop's terminals' prompt for this order end with this move? A web order
+    is on the terminals once paid, or while pending when the buyer chose cash at the
+    counter; a prompt for an order that is cancelled or expired must go away."""
+    if order.source != "web" or target not in (State.CANCELLED, State.EXPIRED):
+        return False
+    if before in _PROMPTED:
+        return True
+    return before == State.PENDING_PAYMENT.value and \
+        await PaymentIntent.exists(order_id=order.id, provider="cash")
 
 
 async def device_ack(device_id: str, event_id: int | None, data: dict[str, Any]) -> Order:

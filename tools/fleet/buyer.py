@@ -81,17 +81,9 @@ class Buyer:
     async def pay(self, s: aiohttp.ClientSession, order: dict) -> None:
         """The sandbox provider's flow a browser follows: a payment intent for the order's
         version, the hosted page's card form, the provider's signed callback (the cloud
-        settles it). Clouds without the commerce endpoints take POST /orders/{id}/pay."""
-        try:
-            intent = await self._call(s, "POST", f"/api/v1/orders/{order['id']}/payments",
-                                      {"provider": "sandbox", "version": order["version"]})
-        except RuntimeError as e:
-            if "HTTP 404" not in str(e) and "HTTP 405" not in str(e):
-                raise
-            await self._call(s, "POST", f"/api/v1/orders/{order['id']}/pay",
-                             {"amount": order["total"], "currency": order["currency"],
-                              "version": order["version"]})
-            return
+        settles it)."""
+        intent = await self._call(s, "POST", f"/api/v1/orders/{order['id']}/payments",
+                                  {"provider": "sandbox", "version": order["version"]})
         await self._call(s, "POST", f"/api/v1/pay/sandbox/{intent['id']}",
                          {"card_number": SANDBOX_CARD, "expiry": "12/34", "cvc": "123"})
 
