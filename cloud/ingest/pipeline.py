@@ -47,7 +47,7 @@ Roster = Callable[[str], Awaitable[dict]]
 # device, kind ("seq_gap" | "broken_chain"), message -> cloud/alarms.py's raise_alarm.
 Alarm = Callable[[str, str, str], Awaitable[object]]
 _FEED_ITEMS = 200
-_DROP_EXAMPLES = 20  # dropped messages named in a batch's feed message; the rest are counted
+_DROP_EXAMPLES = 5  # dropped messages named per reason in a batch's feed message
 _TOPIC_CACHE = 100_000
 _Raw = tuple[bytes, bytes, int, int, int, float]  # topic, payload, mid, qos, generation, time
 
@@ -219,8 +219,8 @@ class Ingestion:
                 self.stats.drop(reason)
                 if qos:
                     drops.append((gen, mid))
-                by_reason[reason] = by_reason.get(reason, 0) + 1
-                if len(examples) < _DROP_EXAMPLES:
+                by_reason[reason] = seen = by_reason.get(reason, 0) + 1
+                if seen <= _DROP_EXAMPLES:  # per reason: a rare one is not crowded out
                     examples.append({"reason": reason, "device": dev, "topic": name})
         self._puback_all(drops)
         if by_reason:
