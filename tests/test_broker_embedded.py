@@ -58,7 +58,13 @@ def _reconnect_cloud(port: int, rounds: int) -> int:
         cloud = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="cloud",
                             clean_session=False)
         up = threading.Event()
-        cloud.on_connect = lambda c, u, f, rc, p, up=up: up.set()
+
+        def connected(c, u, f, rc, p, up=up):
+            # amqtt drops an anonymous session's subscriptions once it is disconnected,
+            # so (like the cloud's MqttLink) subscribe again on every connect.
+            c.subscribe("fp/v1/dev/+/status", 1)
+            up.set()
+        cloud.on_connect = connected
         if n == rounds - 1:
             cloud.on_message = lambda c, u, m: m.topic.endswith("/late/status") and got.set()
         cloud.connect("127.0.0.1", port)
