@@ -274,3 +274,6 @@ async def cloud(aiohttp_client, cloud_config) -> CloudHarness:
 
 # The ingestion's fixtures (cloud-b): a SQLite database with the device models, a running Ingestion.
 from tests.support.ingest_env import ingest_db, ingestion  # noqa: E402, F401
+
+# A cloud with three simulated terminals in two shops (order and cash-at-the-counter tests).
+from tests.support.shop_terminals import terminal_shop  # noqa: E402, F401

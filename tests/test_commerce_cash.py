@@ -9,37 +9,18 @@ live feed moves to paid."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 
 import pytest
 from fingerpos import protocol
 from fingerpos.cloud.models.orders import Order, Payment
 from fingerpos.cloud.models.users import User
-from fingerpos.tools.fleet import SimTerminal
 
-from .conftest import CloudHarness, in_app
+from .conftest import in_app
 from .support.pages import post
+from .support.shop_terminals import commands, order_of
 
 pytestmark = pytest.mark.cloud
-
-
-async def commands(t: SimTerminal, typ: str, n: int = 1, timeout: float = 20) -> list[dict]:
-    async with asyncio.timeout(timeout):
-        while True:
-            found = [c["data"] for c in t.commands if c["typ"] == typ]
-            if len(found) >= n:
-                return found
-            await asyncio.sleep(0.02)
-
-
-async def order_of(cloud, headers, oid, state=None, timeout=20.0) -> dict:
-    async with asyncio.timeout(timeout):
-        while True:
-            order = await (await cloud.client.get(f"/api/v1/orders/{oid}", headers=headers)).json()
-            if state is None or order["state"] == state:
-                return order
-            await asyncio.sleep(0.05)
 
 
 async def log_in(cloud, headers) -> None:
@@ -63,26 +44,8 @@ async def choose_cash(cloud, buyer, oid, version=1):
                                    json={"provider": "cash", "version": version})
 
 
-@pytest.fixture
-async def shop(aiohttp_client, cloud_config, broker, topic_prefix):
-    from fingerpos.cloud.app import create_app
-    config = dataclasses.replace(cloud_config, ingest=True, mqtt_url=broker.url)
-    cloud = CloudHarness(await aiohttp_client(create_app(config)))
-    await cloud.product("shop1", "tea", 250)
-    terms = []
-    for n, shop_id in ((1, "shop1"), (2, "shop1"), (3, "shop2")):
-        dev = f"{topic_prefix}c{n}"
-        t = SimTerminal(dev, await cloud.device(dev, shop_id), broker.url)
-        await t.start()
-        await commands(t, "roster")   # connected and known to the cloud
-        terms.append(t)
-    yield cloud, terms
-    for t in terms:
-        await t.stop()
-
-
-async def test_cash_at_the_counter_end_to_end(shop):
-    cloud, (t1, t2, other) = shop
+async def test_cash_at_the_counter_end_to_end(terminal_shop):
+    cloud, (t1, t2, other) = terminal_shop
     buyer = await cloud.user()
     seller = await cloud.user("seller", shop="shop1", can_change_price=True)
     oid = await new_order(cloud, buyer)
@@ -154,8 +117,8 @@ async def test_cash_at_the_counter_end_to_end(shop):
         await t.drained(timeout=20)   # every event, refused or not, is acknowledged
 
 
-async def test_cash_acks_the_cloud_refuses(shop):
-    cloud, (t1, _, other) = shop
+async def test_cash_acks_the_cloud_refuses(terminal_shop):
+    cloud, (t1, _, other) = terminal_shop
     buyer = await cloud.user()
     card_oid = await new_order(cloud, buyer)   # the buyer did not choose cash
     t1.emit("ack", {"order": card_oid, "action": "cash", "version": 1, "amount": 500})
@@ -178,8 +141,8 @@ async def test_cash_acks_the_cloud_refuses(shop):
         assert (await Order.get(id=oid)).pickup_hash is None
 
 
-async def test_cash_choice_is_the_buyers_own_and_for_the_current_version(shop):
-    cloud, _ = shop
+async def test_cash_choice_is_the_buyers_own_and_for_the_current_version(terminal_shop):
+    cloud, _ = terminal_shop
     buyer, stranger = await cloud.user(), await cloud.user()
     seller = await cloud.user("seller", shop="shop1", can_change_price=True)
     oid = await new_order(cloud, buyer)
@@ -207,8 +170,8 @@ async def test_cash_choice_is_the_buyers_own_and_for_the_current_version(shop):
 
 
 async def test_the_order_page_offers_cash_at_the_counter(cloud):
-    buyer = await cloud.user()
     await cloud.product("shop1", "tea", 250)
+    buyer = await cloud.user()
     oid = await new_order(cloud, buyer)
     await log_in(cloud, buyer)
     path = f"/orders/{oid}"
@@ -223,12 +186,12 @@ async def test_the_order_page_offers_cash_at_the_counter(cloud):
     assert r.status == 409 and 'data-field="pay"' in await r.text()   # a stale page is refused
 
 
-async def test_an_expired_or_cancelled_cash_order_leaves_the_terminals(shop):
+async def test_an_expired_or_cancelled_cash_order_leaves_the_terminals(terminal_shop):
     """The shop's terminals hold a cash order's prompt while it is unpaid: when it expires
     (the buyer never came) or is cancelled, they hear it; other unpaid web orders, never
     prompted, send nothing."""
     from fingerpos.cloud import orders
-    cloud, (t1, t2, other) = shop
+    cloud, (t1, t2, other) = terminal_shop
     buyer = await cloud.user()
     cash_oid = await new_order(cloud, buyer)
     assert (await choose_cash(cloud, buyer, cash_oid)).status == 201

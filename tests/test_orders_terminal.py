@@ -5,63 +5,25 @@ their acks move it to completed, and a terminal's price change gets its price_re
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import pytest
 from fingerpos import protocol
-from fingerpos.tools.fleet import SimTerminal
 
-from .conftest import CloudHarness
+from tests.support.shop_terminals import commands, order_of
 
 pytestmark = pytest.mark.cloud
 
 
-async def _commands(t: SimTerminal, typ: str, n: int = 1, timeout: float = 10) -> list[dict]:
-    async with asyncio.timeout(timeout):
-        while True:
-            found = [c["data"] for c in t.commands if c["typ"] == typ]
-            if len(found) >= n:
-                return found
-            await asyncio.sleep(0.02)
-
-
-async def _order_state(cloud, headers, oid, state, timeout=10.0) -> dict:
-    async with asyncio.timeout(timeout):
-        while True:
-            order = await (await cloud.client.get(f"/api/v1/orders/{oid}", headers=headers)).json()
-            if order["state"] == state:
-                return order
-            await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def shop(aiohttp_client, cloud_config, broker, topic_prefix):
-    from fingerpos.cloud.app import create_app
-    config = dataclasses.replace(cloud_config, ingest=True, mqtt_url=broker.url)
-    cloud = CloudHarness(await aiohttp_client(create_app(config)))
-    terms = []
-    for n, shop_id in ((1, "shop1"), (2, "shop1"), (3, "shop2")):
-        dev = f"{topic_prefix}k{n}"
-        t = SimTerminal(dev, await cloud.device(dev, shop_id), broker.url)
-        await t.start()
-        await _commands(t, "roster")   # connected and known to the cloud
-        terms.append(t)
-    yield cloud, terms
-    for t in terms:
-        await t.stop()
-
-
-async def test_paid_web_order_prompts_the_shops_terminals_and_acks_complete_it(shop):
-    cloud, (t1, t2, other) = shop
+async def test_paid_web_order_prompts_the_shops_terminals_and_acks_complete_it(terminal_shop):
+    cloud, (t1, t2, other) = terminal_shop
     buyer = await cloud.user()
-    await cloud.product("shop1", "tea", 250)
     r = await cloud.client.post("/api/v1/orders", headers=buyer,
                                 json={"shop": "shop1", "items": [{"sku": "tea", "qty": 2}]})
     oid = (await r.json())["id"]
     r = await cloud.pay(buyer, oid)
     code = (await r.json())["pickup_code"]
     for t in (t1, t2):
-        (prompt,) = await _commands(t, "order_new")
+        (prompt,) = await commands(t, "order_new")
         assert (prompt["order"], prompt["total"], prompt["currency"]) == (oid, 500, "EUR")
         assert prompt["items"] == [{"sku": "tea", "name": "Tea", "qty": 2, "price": 250}]
         assert prompt["pickup_hash"] == protocol.pickup_hash(t.key, oid, code)
@@ -70,31 +32,30 @@ async def test_paid_web_order_prompts_the_shops_terminals_and_acks_complete_it(s
     assert not [c for c in other.commands if c["typ"] == "order_new"]   # another shop's
 
     t1.emit("ack", {"order": oid, "action": "accept"})
-    await _order_state(cloud, buyer, oid, "accepted")
+    await order_of(cloud, buyer, oid, "accepted")
     wrong = "000000" if code != "000000" else "111111"
     t1.emit("ack", {"order": oid, "action": "handover", "pickup": wrong})
     t1.emit("ack", {"order": oid, "action": "handover", "pickup": code})
-    order = await _order_state(cloud, buyer, oid, "completed")
+    order = await order_of(cloud, buyer, oid, "completed")
     devices = [e["device"] for e in order["events"][2:]]
     assert devices == [t1.dev, t1.dev] and all(e["device_event"] for e in order["events"][2:])
     await t1.drained(timeout=10)   # refused acks are acknowledged too: nothing is retried forever
 
 
-async def test_terminal_price_change_gets_price_result(shop):
-    cloud, (t1, _, other) = shop
+async def test_terminal_price_change_gets_price_result(terminal_shop):
+    cloud, (t1, _, other) = terminal_shop
     buyer = await cloud.user()
-    await cloud.product("shop1", "tea", 250)
     r = await cloud.client.post("/api/v1/orders", headers=buyer,
                                 json={"shop": "shop1", "items": [{"sku": "tea", "qty": 2}]})
     oid = (await r.json())["id"]
     t1.emit("price_change", {"order": oid, "version": 1, "total": 450, "reason": "promo"})
-    (ok,) = await _commands(t1, "price_result")
+    (ok,) = await commands(t1, "price_result")
     assert ok == {"order": oid, "ok": True, "version": 2, "reason": ""}
     t1.emit("price_change", {"order": oid, "version": 1, "total": 1, "reason": "stale"})
-    stale = (await _commands(t1, "price_result", 2))[1]
+    stale = (await commands(t1, "price_result", 2))[1]
     assert stale["ok"] is False and stale["version"] == 1
     other.emit("price_change", {"order": oid, "version": 2, "total": 1, "reason": "not mine"})
-    (refused,) = await _commands(other, "price_result")
+    (refused,) = await commands(other, "price_result")
     assert refused["ok"] is False
     r = await cloud.pay(buyer, oid, version=1)
     assert r.status == 409
