@@ -1,6 +1,6 @@
 """The cloud's MQTT link over TLS (`--mqtt mqtts://host:8883?ca=FILE`) to a real Mosquitto
-TLS listener: the ingestion stores a burst of events read through TLS (bytes can wait
-decrypted inside the SSL object, with nothing left on the socket to wake the loop), and a
+TLS listener: the ingestion stores a burst of events read through TLS (many records, partial ones
+included), and a
 broker whose certificate the CA did not sign is refused with a one-line reason."""
 
 from __future__ import annotations

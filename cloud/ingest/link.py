@@ -177,6 +177,9 @@ class MqttLink:
         try:
             data = sock.recv(_RECV_SIZE)
         except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            # TLS: a partial record is not data yet. One recv() returns at most one
+            # record (16 KiB, under _RECV_SIZE), and OpenSSL reads no further ahead,
+            # so what is left stays in the socket and the reader is called again.
             return
         except OSError as e:
             log.info("receive from the broker failed: %s", e)
@@ -196,11 +199,6 @@ class MqttLink:
             self._to_paho(b"")
             return
         self._handle(packets)
-        # TLS: decrypted bytes can wait inside the SSL object while the socket
-        # itself has nothing more to read, so no readiness callback would come.
-        if isinstance(sock, ssl.SSLSocket) and self._reading and sock is self._sock \
-                and sock.pending():
-            self._loop.call_soon(self._readable)
 
     def _handle(self, packets: list[tuple[int, bytes, int]]) -> None:
         on_publish = self.on_publish
