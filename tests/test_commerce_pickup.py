@@ -20,7 +20,8 @@ from fingerpos.cloud.models.orders import Order, Payment
 from fingerpos.cloud.orders.rules import PriceActor, pickup_matches
 
 from .conftest import in_app
-from .test_commerce_cash import choose_cash, commands, log_in, new_order, order_of, shop  # noqa: F401
+from .support.shop_terminals import commands
+from .test_commerce_cash import choose_cash, log_in, new_order
 
 pytestmark = pytest.mark.cloud
 
@@ -35,8 +36,8 @@ def callback(cloud, intent: dict) -> tuple[dict, bytes]:
             "Content-Type": "application/json"}, body
 
 
-async def test_code_after_a_provider_callback_is_the_buyers_and_the_terminals(shop):  # noqa: F811
-    cloud, (t1, t2, _) = shop
+async def test_code_after_a_provider_callback_is_the_buyers_and_the_terminals(terminal_shop):
+    cloud, (t1, t2, _) = terminal_shop
     buyer, stranger = await cloud.user(), await cloud.user()
     seller = await cloud.user("seller", shop="shop1")
     oid = await new_order(cloud, buyer)
