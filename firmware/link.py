@@ -21,6 +21,7 @@ from outbox import Outbox
 import protocol
 
 BATCH = 4  # bodies read from flash per batch (RAM: BATCH x body size)
+RX_BYTES = 1536  # the MQTT receive buffer (RAM: kept for good)
 
 
 class Link:
@@ -46,6 +47,11 @@ class Link:
         self._wake = asyncio.Event()
         self._active = ticks()  # last ack progress or publish
         self._acked = outbox.acked
+        # MQTT packets are read into this, for the life of the terminal: made now,
+        # while the heap is young, it is one block that never moves (see mqtt.py).
+        # acks, order prompts, a roster or a short catalogue fit; the rare bigger
+        # command (a full catalogue, a receipt) gets its own buffer meanwhile.
+        self._rx = bytearray(RX_BYTES)
 
     def _client(self):
         from mqtt import MQTTClient
@@ -58,7 +64,8 @@ class Link:
                           will=(self.status, b"offline", 1, True),
                           ssl=self._tls() if broker.get("tls") else None,
                           on_message=self.on_command, on_connect=self._online,
-                          max_packet=protocol.MAX_PAYLOAD + 80, max_inflight=4)
+                          max_packet=protocol.MAX_PAYLOAD + 80, rxbuf=self._rx,
+                          max_inflight=4)
 
     def _tls(self):
         # The broker's CA comes with the provisioning bundle as ca.pem next to
@@ -118,6 +125,7 @@ class Link:
         try:
             await client.run(cap_ms=8000)  # a till waits at most ~8 s for its link
         finally:
+            client.stop()  # after suspend() a no-op; after a MemoryError it closes the socket
             self.reconnects += client.reconnects
             self._unsent(client.inflight)
             self.mqtt = client = None

@@ -21,8 +21,15 @@ class Roster:
         for s in sellers:
             if isinstance(s, dict) and isinstance(s.get("id"), str):
                 slots = s.get("slots")
-                s["slots"] = [x for x in slots if type(x) is int] if isinstance(slots, list) else []
-                good.append(s)
+                # RAM: only the fields the terminal uses; a name is shown on one line.
+                k = {"id": s["id"], "slots": [x for x in slots if type(x) is int]
+                     if isinstance(slots, list) else []}
+                for f in ("pin", "manager", "price"):
+                    if f in s:
+                        k[f] = s[f]
+                if isinstance(s.get("name"), str):
+                    k["name"] = s["name"][:24]
+                good.append(k)
         self.sellers = good
 
     def by_slot(self, slot):

@@ -5,6 +5,17 @@
 # watchdog, no reset), so a fresh board never enters a crash loop.
 import sys
 
+# RAM: every module's __file__ is an interned string, never freed. On the board
+# modules import from "" (the flash root); under the unix port, started in the
+# bundle directory, import the same way so those names stay short ("app.mpy",
+# not the bundle's full path).
+if sys.platform != "rp2":
+    import os
+
+    if sys.path[0] == os.getcwd():
+        sys.path[0] = ""
+    os = None
+
 try:
     import protocol  # noqa: F401
 except ImportError:  # run from a repo checkout: protocol/ sits next to firmware/

@@ -35,14 +35,17 @@ class MQTTClient:
     Args: client_id, host, port, user, password, keepalive (s),
     will (topic, payload, qos, retain) or None, ssl (None or an
     ssl.SSLContext), max_packet (largest incoming packet accepted; larger ones
-    are skipped and counted in `oversize`), max_inflight (QoS 1 window).
-    on_message(topic: bytes, payload: bytes) is called for each PUBLISH;
+    are skipped and counted in `oversize`), max_inflight (QoS 1 window),
+    rxbuf (a bytearray incoming packets are read into when they fit; a bigger
+    one, up to max_packet, gets a buffer of its own for the time it is handled).
+    on_message(topic: bytes, payload: memoryview) is called for each PUBLISH;
+    the payload is a view into the receive buffer, valid only during the call.
     on_connect() (async) after every CONNACK, e.g. to publish `online`.
     """
 
     def __init__(self, client_id, host, port=1883, user=None, password=None,
                  keepalive=30, will=None, ssl=None, max_packet=6144, max_inflight=16,
-                 on_message=None, on_connect=None, clean=False):
+                 on_message=None, on_connect=None, clean=False, rxbuf=None):
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -51,6 +54,11 @@ class MQTTClient:
         self.keepalive = keepalive
         self.will = will
         self.ssl = ssl
+        # RAM: packets are read into one buffer, not into new bytes per packet
+        # (and per header byte): on the terminal's fragmented heap a fresh block
+        # of 1 KB or more per command was the allocation that failed first. The
+        # owner passes it in so it outlives the client (allocated once, at boot).
+        self._rx = memoryview(rxbuf if rxbuf is not None else bytearray(512))
         self.max_packet = max_packet
         self.max_inflight = max_inflight
         self.on_message = on_message
@@ -125,16 +133,21 @@ class MQTTClient:
         return MQTTError(why)
 
     async def _read(self, n):
-        try:
-            data = await self._reader.readexactly(n)
-        except EOFError:
-            raise OSError("broker closed the connection")
-        if len(data) < n:
-            raise OSError("broker closed the connection")
-        return data
+        """The next n bytes as a view into the receive buffer (or a buffer of
+        their own when they do not fit in it)."""
+        mv = self._rx[:n] if n <= len(self._rx) else memoryview(bytearray(n))
+        got = 0
+        while got < n:
+            k = await self._reader.readinto(mv[got:] if got else mv)
+            if k is None:
+                continue  # TLS: the socket was readable, but no application data yet
+            if not k:
+                raise OSError("broker closed the connection")
+            got += k
+        return mv
 
     async def _read_packet(self):
-        """Returns (type byte, body) or (type byte, None) for a skipped packet."""
+        """Returns (type byte, body view) or (type byte, None) for a skipped packet."""
         head = (await self._read(1))[0]
         n = 0
         shift = 0
@@ -195,10 +208,12 @@ class MQTTClient:
             topic, payload, qos, pid = pkt.parse_publish(head, body)
         except ValueError as e:
             raise self._bad(e.args[0])
-        if self.on_message is not None:
-            self.on_message(topic, payload)
         if qos:
-            await self._send(bytes((_PUBACK, 2)) + pid)
+            pid = struct.unpack(">H", pid)[0]  # before on_message: the view is reused
+        if self.on_message is not None:
+            self.on_message(bytes(topic), payload)
+        if qos:
+            await self._send(pkt.puback(pid))
 
     # -- connection ---------------------------------------------------------
     async def connect(self):

@@ -184,9 +184,10 @@ class Outbox:
             else:
                 self.refused += 1
             raise OutboxFull("OUTBOX FULL: %d events wait for the cloud" % self.pending())
-        self._write(self.seq + 1, body)
+        prev = protocol.chain_hash(body)  # before the write: nothing after it allocates,
+        self._write(self.seq + 1, body)  # so a MemoryError cannot leave seq and prev apart
         self.seq += 1
-        self.prev = protocol.chain_hash(body)
+        self.prev = prev
         return self.seq, body
 
     def _write(self, seq, body):

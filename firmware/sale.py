@@ -31,13 +31,13 @@ class Sale:
             raise SaleError("UNKNOWN SKU " + sku)
         if not 0 < qty <= 999:
             raise SaleError("BAD QUANTITY")
-        cur = it.get("currency", "EUR")
+        price, cur = it
         if self.currency is not None and cur != self.currency:
             raise SaleError("MIXED CURRENCY")
         if len(self.items) >= 20:
             raise SaleError("TOO MANY ITEMS")
         self.currency = cur
-        self.items.append({"sku": sku, "qty": qty, "price": it["price"]})
+        self.items.append({"sku": sku, "qty": qty, "price": price})
 
     def total(self):
         return sum(i["qty"] * i["price"] for i in self.items)

@@ -153,7 +153,8 @@ def split(payload) -> tuple:
 
     Raises: TooLarge, Unsigned.
     """
-    payload = bytes(payload)
+    if not isinstance(payload, (bytes, memoryview)):
+        payload = bytes(payload)  # a memoryview stays one: the terminal's receive buffer
     if len(payload) > MAX_PAYLOAD:
         raise TooLarge(
             "payload is %d bytes; a signed body is at most %d" % (len(payload), MAX_PAYLOAD)
@@ -179,16 +180,29 @@ def verify(key: bytes, topic, payload) -> dict:
     body, sig = split(payload)
     if isinstance(topic, str):
         topic = topic.encode()
-    want = hmac_sha256_hex(check_key(key), bytes(topic) + b"\n" + body)
+    # In parts, not joined: on the terminal every copy of a command is heap.
+    want = hmac_sha256_hex(check_key(key), topic, b"\n", body)
     if not equal(sig, want):
         raise BadSignature(
             "signature does not match: wrong device key, or the message was altered"
         )
     try:
-        parsed = json.loads(body.decode())
+        parsed = _loads(body)
     except (ValueError, UnicodeError):
         raise Malformed("body is not UTF-8 JSON")
     return check_body(parsed, dev, kind)
+
+
+def _loads(body):
+    """The JSON value of a UTF-8 body. A memoryview (the terminal's receive buffer)
+    is parsed in place on MicroPython, whose json checks the UTF-8 of every string
+    as it reads: no copy of the body on the terminal's heap."""
+    if isinstance(body, memoryview):
+        try:
+            return json.loads(body)
+        except TypeError:  # CPython's json takes no memoryview
+            pass
+    return json.loads(str(body, "utf-8"))
 
 
 def check_fresh(seq: int, last_seq: int) -> int:

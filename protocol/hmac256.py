@@ -14,10 +14,11 @@ def _xor(key, pad):
     return bytes(k ^ p for k, p in zip(key, pad))
 
 
-def hmac_sha256(key: bytes, msg: bytes) -> bytes:
+def hmac_sha256(key: bytes, msg: bytes, *more) -> bytes:
     """RFC 2104 HMAC with SHA-256.
 
-    Args: key (any length), msg.
+    Args: key (any length), msg, and any further parts of the message (hashed
+    in order, as if concatenated: the terminal never builds the joined copy).
     Returns: the 32-byte MAC.
     """
     if len(key) > _BLOCK:
@@ -25,14 +26,16 @@ def hmac_sha256(key: bytes, msg: bytes) -> bytes:
     key = key + bytes(_BLOCK - len(key))
     inner = hashlib.sha256(_xor(key, _IPAD))
     inner.update(msg)
+    for part in more:
+        inner.update(part)
     outer = hashlib.sha256(bytes(k ^ 0x5C for k in key))
     outer.update(inner.digest())
     return outer.digest()
 
 
-def hmac_sha256_hex(key: bytes, msg: bytes) -> bytes:
+def hmac_sha256_hex(key: bytes, msg: bytes, *more) -> bytes:
     """The MAC as 64 lowercase hex characters (bytes)."""
-    return binascii.hexlify(hmac_sha256(key, msg))
+    return binascii.hexlify(hmac_sha256(key, msg, *more))
 
 
 def sha256_hex(data: bytes) -> str:

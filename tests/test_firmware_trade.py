@@ -202,3 +202,33 @@ def test_cash_order_paid_at_the_counter(terminal):
         ["cash", "cash", "accept", "handover"]
     assert not cloud.rejected
     assert_healthy(t)
+
+
+def test_big_order_prompts_keep_only_what_the_counter_uses(terminal):
+    """Big input: eight order prompts of ~1.4 KB each (twelve items with long names). The
+    terminal keeps id, total, version and pickup hash of each, not the items: before, each
+    prompt stayed on the heap as parsed (~4 KB on the 64-bit unix port), and eight did not
+    fit."""
+    t, cloud = terminal
+    provision(t, cloud)
+    items = [{"sku": f"{i:03d}", "name": f"Jasmine tea {i:02d} " + "x" * 36, "qty": 1,
+              "price": 100} for i in range(12)]
+    for n in range(8):
+        order = 300 + n
+        cloud.send("order_new", {"order": order, "total": 4000, "currency": "EUR",
+                                 "items": items, "version": 1,
+                                 "pickup_hash": protocol.pickup_hash(KEY, order, "1234")})
+        t.wait_display(f"NEW ORDER {order}")
+    last = max([b["data"]["uptime"] for b in cloud.of_type("heartbeat")] or [-1])
+    beat = cloud.wait_event("heartbeat", lambda d: d["uptime"] > last)
+    assert beat["data"]["heap_free"] >= 16_000, beat["data"]
+    t.press("A1111#")
+    t.wait_display("LOGIN OK")
+    t.press("C")
+    t.wait_display("Order 300 40.00")
+    # A prompt whose pickup hash or id is not what the protocol says is bad data, not kept.
+    cloud.send("order_new", {"order": 399, "total": 1, "pickup_hash": "x" * 100})
+    t.wait_log("cmd order_new: bad data")
+    cloud.send("order_new", {"order": ["x"] * 100, "total": 1})
+    t.wait_log("cmd order_new: bad data")
+    assert_healthy(t)

@@ -89,7 +89,7 @@ class Link:
             return
         try:
             while poll.poll(0):
-                data = sock.recv(512)
+                data = sock.recv(128)  # RAM: small blocks; control lines are short
                 if not data:
                     self._drop()
                     break

@@ -91,7 +91,9 @@ class TcpUart:
             return
         try:
             if poll.poll(wait_ms):
-                data = sock.recv(512)
+                # Small reads (RAM): a reply packet is 12-44 bytes, and a 512-byte
+                # recv needed 16 free blocks in a row on a fragmented heap.
+                data = sock.recv(64)
                 if data:
                     self._buf += data
                 else:

@@ -19,6 +19,7 @@ done = asyncio.Event()
 
 
 def on_message(topic, payload):
+    payload = bytes(payload)  # a view into the client's receive buffer, reused after
     print("MSG", topic.decode(), payload.decode())
     if payload == b"quit":
         done.set()

@@ -79,6 +79,23 @@ t, p = cmd(15, "lock", {})
 gate2.verify(t, p)
 check("other commands written at once", Store(work).load("cmdseq", {})["seq"] == 15)
 
+# A command carried out only after verify(commit=False): until commit(), the same
+# message is taken again (the broker's redelivery after a MemoryError), then refused.
+t, p = cmd(16, "roster", {"sellers": []})
+check("uncommitted command leaves the seq", gate2.verify(t, p, False) is not None
+      and gate2.last_seq == 15, gate2.last_seq)
+body = gate2.verify(t, p, False)
+check("uncommitted command is taken again", body is not None and body["seq"] == 16)
+gate2.commit(body)
+check("committed command is then a replay", gate2.verify(t, p) is None
+      and Store(work).load("cmdseq", {})["seq"] == 16)
+# A command in a view of a reused receive buffer (what the MQTT client hands over).
+t, p = cmd(17, "time", {"now": 5})
+rx = bytearray(len(p) + 40)
+rx[:len(p)] = p
+body = gate2.verify(t, memoryview(rx)[:len(p)])
+check("command verified from a buffer view", body is not None and body["data"] == {"now": 5})
+
 # -- Roster / PIN -----------------------------------------------------------
 roster = Roster([
     {"id": "s1", "name": "Ana", "slots": [3], "pin": protocol.pin_hash(KEY, "s1", "1111"),
@@ -93,6 +110,9 @@ check("wrong pin finds nobody", roster.by_pin(KEY, "1112") is None)
 check("pin of s1 is not s2's", roster.by_pin(KEY, "1111")["id"] == "s1")
 check("pin under another key fails", roster.by_pin(OTHER, "1111") is None)
 check("slot lookup", roster.by_slot(3)["id"] == "s1" and roster.by_slot(9) is None)
+big = Roster([{"id": "s3", "name": "N" * 500, "slots": [], "photo": "x" * 2000, "pin": "ab"}])
+check("roster keeps only what the terminal reads",
+      big.sellers == [{"id": "s3", "name": "N" * 24, "slots": [], "pin": "ab"}], big.sellers)
 
 # -- Guard: failures, lockout doubling to the cap, survives reboot -----------
 settings = {"max_failures": 3, "lockout_s": 30, "lockout_cap_s": 100}
@@ -129,7 +149,13 @@ check("clear resets", g3.failures == 0 and saved == {"failures": 0, "level": 0})
 from catalog import Catalog  # noqa: E402
 from sale import Sale, SaleError  # noqa: E402
 
-cat = Catalog([{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"}])
+cat = Catalog([{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"},
+               {"sku": "102", "name": "Cup " * 100, "price": 900}, {"sku": "103", "price": -1}])
+check("catalogue keeps price and currency per SKU",
+      cat.items == {"101": (250, "EUR"), "102": (900, "EUR")}, cat.items)
+check("catalogue as stored", sorted(cat.as_list(), key=lambda i: i["sku"])
+      == [{"sku": "101", "price": 250, "currency": "EUR"},
+          {"sku": "102", "price": 900, "currency": "EUR"}], cat.as_list())
 sale = Sale(cat)
 sale.add("101", 3)
 d = sale.data("t1-9", 1000)

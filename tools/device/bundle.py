@@ -134,8 +134,11 @@ def _python_files(root: Path) -> list[Path]:
 
 def compile_one(mpy_cross: str, src: Path, dest_name: str, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    # -s: tracebacks on the board name the device path, not the laptop's.
-    proc = subprocess.run([mpy_cross, f"-march={MARCH}", "-s", dest_name[:-4] + ".py",
+    # -s: tracebacks on the board name the device path, not the laptop's. It is
+    # the .mpy's own path, which is also the module's __file__ on the board (and
+    # under the unix port, run from the bundle directory): one interned string,
+    # not two, per module (interned strings are never freed).
+    proc = subprocess.run([mpy_cross, f"-march={MARCH}", "-s", dest_name,
                            "-o", str(out), str(src)],
                           capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
     if proc.returncode != 0:

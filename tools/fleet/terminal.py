@@ -102,7 +102,8 @@ class Terminal:
             self.proc = subprocess.Popen(
                 [micropython_binary(), "-X", f"heapsize={self.heap}",
                  str(self.firmware_dir / self.main), str(self.device_dir)],
-                stdout=out, stderr=subprocess.STDOUT, cwd=self.root, start_new_session=True,
+                stdout=out, stderr=subprocess.STDOUT, cwd=self.firmware_dir,
+                start_new_session=True,
                 env=os.environ | {"MICROPYPATH": mpath})
 
     def output(self) -> str:
