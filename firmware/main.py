@@ -14,7 +14,7 @@ if sys.platform != "rp2":
 
     if sys.path[0] == os.getcwd():
         sys.path[0] = ""
-    os = None
+    del os
 
 try:
     import protocol  # noqa: F401

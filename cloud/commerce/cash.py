@@ -32,7 +32,6 @@ from fingerpos.cloud.models.users import User
 from fingerpos.cloud.orders import notify
 from fingerpos.cloud.orders.rules import MAX_TOTAL
 from fingerpos.cloud.orders.saledata import MAX_ID
-from fingerpos.cloud.orders.states import State
 
 NAME = "cash"
 
@@ -65,14 +64,7 @@ async def choose(buyer: User, order_id: int, version: int) -> PaymentIntent:
 
     Choosing twice returns the first choice (and does not prompt the terminals again).
     """
-    order = await Order.get_or_none(id=order_id, buyer_id=buyer.id)
-    if order is None:
-        raise NotFound(f"no order {order_id}")
-    if order.state != State.PENDING_PAYMENT:
-        raise Conflict(f"the order is {order.state}, not awaiting payment")
-    if version != order.version:
-        raise Conflict(f"stale version: the order is at version {order.version} (its total "
-                       f"is now {order.total}); reload it and pay again")
+    order = await checkout.payable_order(buyer, order_id, version)
     existing = await PaymentIntent.get_or_none(order_id=order.id, provider=NAME, status="open")
     if existing is not None:
         return existing

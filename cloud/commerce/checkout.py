@@ -51,9 +51,8 @@ def intent_json(i: PaymentIntent) -> dict[str, Any]:
             "reason": i.reason, "card_last4": i.card_last4, "pay_url": pay_url}
 
 
-async def create_intent(provider: SandboxProvider, buyer: User, order_id: int,
-                        version: int) -> PaymentIntent:
-    """An intent to pay `version` of the buyer's own pending order."""
+async def payable_order(buyer: User, order_id: int, version: int) -> Order:
+    """The buyer's own order, awaiting payment at `version`; NotFound or Conflict otherwise."""
     order = await Order.get_or_none(id=order_id, buyer_id=buyer.id)
     if order is None:
         raise NotFound(f"no order {order_id}")
@@ -62,6 +61,13 @@ async def create_intent(provider: SandboxProvider, buyer: User, order_id: int,
     if version != order.version:
         raise Conflict(f"stale version: the order is at version {order.version} (its total "
                        f"is now {order.total}); reload it and pay again")
+    return order
+
+
+async def create_intent(provider: SandboxProvider, buyer: User, order_id: int,
+                        version: int) -> PaymentIntent:
+    """An intent to pay `version` of the buyer's own pending order."""
+    order = await payable_order(buyer, order_id, version)
     intent = provider.create_intent(order.id, order.version, order.total, order.currency)
     return await PaymentIntent.create(id=intent.intent_id, order_id=order.id, version=order.version,
                                       amount=order.total, currency=order.currency,
