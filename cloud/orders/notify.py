@@ -16,7 +16,7 @@ from fingerpos.cloud import monitor
 from fingerpos.cloud.appkeys import COMMANDS, KEYRING, METRICS
 from fingerpos.cloud.keyring import KeyringError
 from fingerpos.cloud.models.devices import Device
-from fingerpos.cloud.models.orders import Order, OrderLine
+from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.orders.queries import order_json
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,13 @@ async def prompt_terminals(order: Order, code: str, extra: dict[str, Any] | None
 
     Each prompt carries the pickup code's hash keyed with that terminal's own
     key, so the terminal can check a code typed at handover. `extra` adds fields
-    (an unpaid order to take cash for: `pay` and `version`).
+    (an unpaid order to take cash for: `pay` and `version`). No order lines: the
+    terminal shows order and total, the receipt (`print`) lists the items, and a
+    prompt stays a few hundred bytes however long the order is.
     """
     if order.source != "web":
         return 0
     app = _app()
-    lines = await OrderLine.filter(order_id=order.id).order_by("id")
-    items = [{"sku": ln.sku, "name": ln.name, "qty": ln.qty, "price": ln.unit_price} for ln in lines]
     sent = 0
     for device in await Device.filter(shop=order.shop_id, revoked=False):
         try:
@@ -90,7 +90,7 @@ async def prompt_terminals(order: Order, code: str, extra: dict[str, Any] | None
             log.error("%s", e)
             continue
         data = {"order": order.id, "total": order.total, "currency": order.currency,
-                "items": items, "pickup_hash": protocol.pickup_hash(key, order.id, code)}
+                "pickup_hash": protocol.pickup_hash(key, order.id, code)}
         sent += await send_command(device.id, "order_new", data | (extra or {}))
     return sent
 
