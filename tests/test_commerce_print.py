@@ -101,6 +101,33 @@ async def test_print_reprint_and_printed_event(shop):
     assert event["device"] == t.dev and event["device_event"]
 
 
+
+async def test_a_long_receipt_goes_in_parts_that_fit_the_terminals_receive_buffer(shop):
+    cloud, t = shop
+    seller = await cloud.user("seller", shop="shop1")
+    skus = [f"herbal-infusion-{n:02d}" for n in range(30)]
+    for sku in skus:
+        await cloud.product("shop1", sku, 100)
+    t.emit("sale", {"ref": "r-long", "items": [{"sku": s, "qty": 1, "price": 100} for s in skus],
+                    "payment": {"method": "cash", "amount": 3000, "currency": "EUR"}})
+
+    async def found():
+        r = await cloud.client.get("/api/v1/orders", headers=seller, params={"text": "r-long"})
+        rows = (await r.json())["orders"]
+        return rows[0] if rows else None
+    order = await _until(found)
+    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller, json={})
+    assert r.status == 200, await r.text()
+    job = await r.json()
+    n = -(-job["bytes"] // 768)
+    assert n >= 2
+    parts = await _commands(t, "print", n)
+    assert [(c["part"], c["parts"], c["job"]) for c in parts] == [(i, n, job["job"]) for i in range(1, n + 1)]
+    assert all(len(c["escpos"]) <= 1024 for c in parts)
+    escpos = b"".join(base64.b64decode(c["escpos"]) for c in parts)
+    assert len(escpos) == job["bytes"] and b"\x1dV" in escpos[-8:]     # paper cut last
+    assert all(sku.encode() in escpos or sku.title().encode() in escpos for sku in skus)
+
 async def test_held_sale_is_revised_then_prints(shop):
     cloud, t = shop
     seller = await cloud.user("seller", shop="shop1", can_change_price=True)
