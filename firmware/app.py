@@ -25,6 +25,7 @@ VERSION = "0.1.0"
 SENSOR_IDLE_MS = 1500
 _SESSION_BASE_MAX = 98 * 1024  # heap in use before the driver loads, normally ~94 KB
 _NO_TRADE = ("idle", "pin", "menu")
+_PROMPTS = ("order_new", "order_update", "price_result")  # prompts.py's; the rest handlers.py's
 _SENSOR_LOAD_ORDER = ("busio", "adafruit_fingerprint", "fingerprint", "sensor")
 _diff = time.ticks_diff
 
@@ -65,6 +66,8 @@ class App:
         self.enrol_for = None
         self.sensor = None
         self.sensor_fault = False
+        self.sensor_on = False  # a sensor session (the driver's RAM) runs
+        self.sensor_stop = False  # ui_loop holds a key until the session has ended
         self.alive = {}
         self.heap_peak = 0
         self.ooms = []  # ticks of recent MemoryErrors (guard_task)
@@ -107,23 +110,28 @@ class App:
             self.link.acked(data["upto"])  # the hot path: one per event, kept resident
             self.gate.commit(body)
             return
-        # RAM: the other handlers are loaded for the command and dropped after. The
+        # RAM: the other handlers are loaded for the command and dropped after, the
+        # trade prompts' (a busy shop's usual commands) apart from the rest. The
         # trade screens' module goes first (ui.py imports it again on the next key:
-        # the screen's state is in ui), so the two are never in RAM together.
+        # the screen's state is in ui), so the two are never in RAM together; so
+        # does sale.py unless a sale is open (its Sale holds that module's classes).
+        name = "prompts" if typ in _PROMPTS else "handlers"
         sys.modules.pop("trade", None)
+        if self.ui.sale is None:
+            sys.modules.pop("sale", None)
         self.ui.busy = True
         try:
-            import handlers
-
-            handlers.dispatch(self, typ, data)
+            fn = __import__(name).TABLE.get(typ)
+            if fn is not None:
+                self.gate.run(self, typ, fn, data)
         except MemoryError:
             raise
         except Exception as e:  # a command must never take the link down with it
             hal.log("cmd %s failed: %s %s" % (typ, type(e).__name__, e))
         finally:
             self.ui.busy = False
-            handlers = None
-            sys.modules.pop("handlers", None)
+            fn = None
+            sys.modules.pop(name, None)
         self.gate.commit(body)
 
     # -- login ------------------------------------------------------------
@@ -206,16 +214,24 @@ class App:
         # runs, and for SENSOR_IDLE_MS after. Then the modules are dropped again.
         # An enrolment waits until the seller has left any trade screen. While
         # the driver is resident the MQTT link is suspended (commands wait at
-        # the broker, events in the outbox): the heap has no room for both.
+        # the broker, events in the outbox): the heap has no room for both. Nor
+        # for the trade screens: a key pressed during a session ends it first
+        # (ui_loop), and a finger still down then is not read again until lifted.
+        lift = False
         while True:
             self.alive["sensor"] = hal.ticks_ms()
-            if (self.enrol_for is not None or hal.touch()) and self.ui.state in _NO_TRADE:
+            touch = hal.touch()
+            lift = lift and touch
+            if (self.enrol_for is not None or (touch and not lift)) and \
+                    self.ui.state in _NO_TRADE:
                 await self.sensor_session(SENSOR_IDLE_MS)
+                lift, self.sensor_stop = self.sensor_stop, False
             await asyncio.sleep_ms(100)
 
     async def sensor_session(self, idle_ms):
-        await self.link.suspend()  # the link's RAM is the driver's for now
-        try:  # whatever fails in here, the link comes back (finally)
+        self.sensor_on = True  # ui_loop holds keys from now on
+        try:  # whatever fails in here, the link and the keys come back (finally)
+            await self.link.suspend()  # the link's RAM is the driver's for now
             # Objects of the last session or link can stay pinned for a moment by stale
             # references in running frames; give the other tasks a few turns to let go.
             for _ in range(20):
@@ -230,6 +246,8 @@ class App:
             # collection after each, so each .mpy's code lands in a heap cleared of
             # the last one's loader garbage (a MemoryError used to hit here now and then).
             gc.threshold(2048)
+            if self.sensor_stop:
+                return  # a key came first: the seller is typing
             _load_driver()
             import sensor
 
@@ -239,6 +257,7 @@ class App:
         finally:
             sensor = None
             _unload_driver()
+            self.sensor_on = False
             gc.threshold(-1)
             gc.collect()
             hal.log("sensor session over: heap live %d" % gc.mem_alloc())
@@ -247,12 +266,17 @@ class App:
     async def ui_loop(self):
         kp = hal.Keypad()
         self.ui.show()
+        k = None
         while True:
             self.alive["ui"] = hal.ticks_ms()
-            k = kp.get()
-            while k is not None:
-                self.ui.key(k)
+            if k is None:
                 k = kp.get()
+            if k is not None and self.sensor_on:
+                self.sensor_stop = True  # RAM: the key may open a trade screen; driver out first
+            else:
+                while k is not None:
+                    self.ui.key(k)
+                    k = kp.get()
             self.ui.tick()
             await asyncio.sleep_ms(20)
 

@@ -7,6 +7,9 @@
 # written only every ACK_SAVE_EVERY-th time (or with the next other command);
 # a replayed old `ack` after a reboot can only acknowledge what the cloud had
 # already committed, so it is harmless. Every other command is saved at once.
+import hal
+from outbox import OutboxFull
+
 import protocol
 
 ACK_SAVE_EVERY = 32
@@ -50,6 +53,18 @@ class CommandGate:
         if body["typ"] != "ack" or self._unsaved >= ACK_SAVE_EVERY:
             self.store.save("cmdseq", {"seq": self.last_seq})
             self._unsaved = 0
+
+    def run(self, app, typ, fn, data):
+        """Carry out a verified command: data its type cannot take is logged and
+        counted (bad["bad_data"]), never raised into the MQTT loop."""
+        try:
+            fn(app, data)
+            hal.log("cmd %s applied" % typ)
+        except (ValueError, TypeError, KeyError, OutboxFull) as e:
+            self.bad["bad_data"] = self.bad.get("bad_data", 0) + 1
+            hal.log("cmd %s: bad data: %s" % (typ, e))
+        except OSError as e:  # flash full or failing: the command is lost, say so
+            hal.log("cmd %s: flash: %s" % (typ, e))
 
     def bad_total(self):
         return sum(self.bad.values())

@@ -1,20 +1,11 @@
-# What the terminal does for each verified cloud command (protocol/README.md, cmd types).
-# Loaded only while a command is handled (RAM), see App.on_message.
+# What the terminal does for the less frequent verified cloud commands
+# (protocol/README.md, cmd types); the trade prompts' are in prompts.py.
+# Loaded only while such a command is handled (RAM), see App.on_message; run
+# through CommandGate.run, which counts data a command's type cannot take.
 # SPDX-License-Identifier: MIT
-#
-# Called after CommandGate accepted the command. A command whose data is not
-# what its type needs is logged and counted (app.gate.bad["bad_data"]), never
-# allowed to raise into the MQTT loop.
 import binascii
 
 import hal
-from outbox import OutboxFull
-
-MAX_ORDERS = 8
-# The cloud's end states (cloud/orders/states.py): the prompt for such an order goes away.
-_DONE = ("completed", "cancelled", "expired")
-# What an open order keeps of its order_new (trade.py reads these, and cash_sent).
-_KEEP = ("order", "total", "version", "pay", "pickup_hash")
 
 
 def _int(d, name):
@@ -48,67 +39,6 @@ def catalog(app, d):
         raise ValueError("items must be a list")
     app.catalog.update(items)
     app.store.save("catalog", {"items": app.catalog.as_list()})
-
-
-def order_new(app, d):
-    """A trade prompt. `pay` "cash": the buyer pays at the counter (CASH DUE until paid);
-    absent: already paid. `version` is the order version the total belongs to."""
-    if "order" not in d or type(d.get("total")) is not int or d["total"] < 0:
-        raise ValueError("order_new needs order and total")
-    pay = d.get("pay")
-    if pay is not None and pay != "cash":
-        raise ValueError("order_new pay must be \"cash\" or absent")
-    if "version" in d and type(d["version"]) is not int:
-        raise ValueError("order_new version must be an integer")
-    ph = d.get("pickup_hash")
-    if ph is not None and not (isinstance(ph, str) and len(ph) == 64):
-        raise ValueError("order_new pickup_hash must be 64 hex digits")
-    if not (type(d["order"]) is int or (isinstance(d["order"], str) and len(d["order"]) <= 32)):
-        raise ValueError("order_new order must be an id")
-    # RAM: keep what the counter uses, not the items and names (up to ~4 KB each).
-    o = {k: d[k] for k in _KEEP if k in d}
-    if pay == "cash":
-        o["state"] = "pending_payment"
-    app.orders = [x for x in app.orders if x["order"] != o["order"]][-(MAX_ORDERS - 1):]
-    app.orders.append(o)
-    app.alarm.beep(3)
-    app.ui.notify(("CASH ORDER %s" if pay else "NEW ORDER %s") % d["order"])
-
-
-def order_update(app, d):
-    """New state / version / total of an open order. For a cash order whose payment
-    the terminal sent, `paid` makes it a normal paid prompt; anything else means
-    the cloud refused that payment (stale version or amount): say so, show the
-    current total, and let the seller take the cash again."""
-    for k in ("version", "total"):
-        if k in d and type(d[k]) is not int:
-            raise ValueError("order_update %s must be an integer" % k)
-    if "state" in d and not isinstance(d["state"], str):
-        raise ValueError("order_update state must be a string")
-    for o in app.orders:
-        if o["order"] == d.get("order"):
-            for k in ("state", "version", "total"):
-                if k in d:
-                    o[k] = d[k]
-            sent = o.pop("cash_sent", None)
-            if o.get("pay") == "cash":
-                if o.get("state") == "paid":
-                    app.ui.notify("PAID %s" % o["order"])
-                    app.alarm.beep(1)
-                elif sent is not None:
-                    app.ui.notify("CASH REFUSED %s %s" % (o["order"], _money(o["total"])))
-    app.orders = [o for o in app.orders if o.get("state") not in _DONE]
-
-
-def _money(minor):
-    return "%d.%02d" % (minor // 100, minor % 100)
-
-
-def price_result(app, d):
-    ok = d.get("ok") is True
-    app.ui.notify(("PRICE OK %s" if ok else "PRICE REFUSED %s") % d.get("order"))
-    if ok:
-        order_update(app, d)
 
 
 def print_(app, d):
@@ -176,20 +106,6 @@ _MIN = {"max_failures": 1, "session_s": 1, "outbox_bytes": 4096, "ack_wait_s": 1
 
 
 TABLE = {"ack": ack, "time": time_, "roster": roster, "catalog": catalog,
-         "order_new": order_new, "order_update": order_update, "price_result": price_result,
          "print": print_, "enrol_start": enrol_start, "lock": lock, "unlock": unlock,
          "alarm_off": alarm_off, "config": config_}
 
-
-def dispatch(app, typ, data):
-    fn = TABLE.get(typ)
-    if fn is None:
-        return
-    try:
-        fn(app, data)
-        hal.log("cmd %s applied" % typ)
-    except (ValueError, TypeError, KeyError, OutboxFull) as e:
-        app.gate.bad["bad_data"] = app.gate.bad.get("bad_data", 0) + 1
-        hal.log("cmd %s: bad data: %s" % (typ, e))
-    except OSError as e:  # flash full or failing: the command is lost, say so
-        hal.log("cmd %s: flash: %s" % (typ, e))

@@ -30,7 +30,8 @@ class SensorTask:
             app.emit_quiet("alarm", {"reason": "sensor", "level": 0, "on": False})
 
     async def run(self, idle_ms):
-        """Serve fingers and enrolments until nothing happened for idle_ms."""
+        """Serve fingers and enrolments until nothing happened for idle_ms, or a key
+        was pressed (app.sensor_stop)."""
         app = self.app
         self.sensor = s = open_sensor()
         if s.ok:
@@ -39,7 +40,7 @@ class SensorTask:
         else:
             self.fault(s.error)
         busy = hal.ticks_ms()
-        while time.ticks_diff(hal.ticks_ms(), busy) < idle_ms:
+        while time.ticks_diff(hal.ticks_ms(), busy) < idle_ms and not app.sensor_stop:
             app.alive["sensor"] = hal.ticks_ms()
             gc.collect()  # the heap is nearly full while the driver is in: keep it tidy
             try:
@@ -56,7 +57,7 @@ class SensorTask:
 
     async def wait_lift(self, ms=5000):
         for _ in range(ms // 100):
-            if not hal.touch():
+            if not hal.touch() or self.app.sensor_stop:
                 return
             await asyncio.sleep_ms(100)
 

@@ -170,3 +170,33 @@ def test_sensor_fault_fails_closed_with_an_alarm_and_recovers(tmp_path, broker, 
         assert alarms == [("sensor", True), ("sensor", False)] * 3, alarms
         assert not [e for e in cloud.of_type("login") if not e["data"]["ok"]]
         assert_healthy(t)
+
+
+def test_a_key_during_a_finger_session_ends_it_before_a_trade_screen_opens(tmp_path, broker,
+                                                                            topic_prefix):
+    """RAM: the fingerprint driver (a fifth of the heap) and the trade screens never share
+    the heap. A seller who logs in by finger and keys B with the finger still down gets
+    the sale screen once the session has ended, and that finger is not read again."""
+    with session(tmp_path, broker.port, topic_prefix + "k") as (t, cloud):
+        provision(t, cloud)
+        enrol(t, cloud, "s1", "ana-1")
+        time.sleep(2.0)  # the enrolment's session ends
+        t.mark()
+        start = t.control.end
+        t.place("ana-1")
+        t.wait_log("login finger ok", timeout=15)
+        t.press("B")
+        t.wait_display("SKU:", timeout=10)
+        time.sleep(2.5)  # finger still down, past SENSOR_IDLE_MS: no second reading
+        msgs = [t.control.get(i) for i in range(start, t.control.end)]
+        over = [i for i, m in enumerate(msgs) if "sensor session over" in str(m.get("log"))]
+        sale = [i for i, m in enumerate(msgs) if "SKU:" in m.get("display", [])]
+        assert over and sale and over[0] < sale[0], msgs
+        logins = [m for m in msgs if str(m.get("log", "")).startswith("login finger")]
+        assert len(logins) == 1, logins
+        assert "SKU:" in t.display  # the sale screen stays: nothing logged the seller out
+        t.lift()
+        t.press("101#2##1000#", gap=0)
+        t.wait_display("CHG 5.00")
+        assert cloud.wait_event("sale")["data"]["payment"]["amount"] == 500
+        assert_healthy(t)
