@@ -2,6 +2,7 @@
 # price_result (protocol/README.md). Kept apart from handlers.py so the commands
 # a busy shop gets all day load about half the code (RAM, see App.on_message).
 # SPDX-License-Identifier: MIT
+from ui import money
 
 MAX_ORDERS = 8
 # The cloud's end states (cloud/orders/states.py): the prompt for such an order goes away.
@@ -56,12 +57,8 @@ def order_update(app, d):
                     app.ui.notify("PAID %s" % o["order"])
                     app.alarm.beep(1)
                 elif sent is not None:
-                    app.ui.notify("CASH REFUSED %s %s" % (o["order"], _money(o["total"])))
+                    app.ui.notify("CASH REFUSED %s %s" % (o["order"], money(o["total"])))
     app.orders = [o for o in app.orders if o.get("state") not in _DONE]
-
-
-def _money(minor):
-    return "%d.%02d" % (minor // 100, minor % 100)
 
 
 def price_result(app, d):

@@ -1,20 +1,20 @@
-# In-person sales: the sale being keyed in (loaded with the trade screens).
+# In-person sales: their screens (SKU, quantity, more, cash) and the sale being keyed.
 # SPDX-License-Identifier: MIT
+#
+# Loaded by ui.py only while a sale is open (RAM, see ui.py); the web-order and
+# price screens are in trade.py, so a screen loads only its own half.
 #
 # Prices come only from the catalogue the cloud sent (`catalog` command); the
 # seller keys SKU, quantity and the cash handed over, all in minor units.
 # The event's payment.amount is what was charged (the total, protocol contract);
 # the cash handed over goes in payment.tendered when it differs, for the
 # receipt's change line.
+from outbox import OutboxFull
+from ui import money
 
 
 class SaleError(ValueError):
     """What the display should say (short)."""
-
-
-def money(minor):
-    """Minor units as display text: 1250 -> "12.50"."""
-    return "%d.%02d" % (minor // 100, minor % 100)
 
 
 class Sale:
@@ -53,3 +53,64 @@ class Sale:
         if tendered != total:
             pay["tendered"] = tendered
         return {"ref": ref, "items": self.items, "payment": pay}
+
+
+def start(ui):
+    ui.sale = Sale(ui.app.catalog)
+    ui.state = "sku"
+
+
+def lines(ui):
+    st = ui.state
+    if st == "sku":
+        return ["SKU:", ui.buf, "total " + money(ui.sale.total())]
+    if st == "qty":
+        return ["SKU " + ui.sku + " qty:", ui.buf]
+    if st == "more":
+        return ["%d items %s" % (len(ui.sale.items), money(ui.sale.total())),
+                "B add  # pay  * cancel"]
+    return ["Total " + money(ui.sale.total()), "Cash: " + ui.buf]
+
+
+def key(ui, k):
+    st = ui.state
+    if st == "sku":
+        if k == "#" and ui.buf:
+            ui.sku = ui.take()
+            ui.state = "qty"
+    elif st == "qty":
+        if k == "#":
+            _add(ui)
+    elif st == "more":
+        if k == "B":
+            ui.state = "sku"
+        elif k == "#":
+            ui.state = "cash"
+    elif k == "#":  # cash
+        _pay(ui)
+
+
+def _add(ui):
+    try:
+        ui.sale.add(ui.sku, int(ui.take() or "1"))
+        ui.state = "more"
+    except SaleError as e:
+        ui.note = e.args[0]
+        ui.state = "sku"
+
+
+def _pay(ui):
+    app = ui.app
+    tendered = int(ui.take() or "0")
+    sale = ui.sale
+    try:
+        seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), tendered))
+    except SaleError as e:
+        ui.note = e.args[0]
+        return
+    except OutboxFull:
+        ui.to("menu")
+        ui.note = "OUTBOX FULL: NO SALE"
+        return
+    ui.to("menu")
+    ui.note = "SALE #%d CHG %s" % (seq, money(tendered - sale.total()))

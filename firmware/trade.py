@@ -1,8 +1,9 @@
-# The trade screens: in-person sale, web-order accept/ship/handover, price change.
+# The web-order screens (accept/ship/handover, cash at the counter) and price change.
 # SPDX-License-Identifier: MIT
 #
-# Loaded by ui.py only while one of these screens is open (RAM, see ui.py).
-# key(ui, k) handles a non-digit key on a trade screen, lines(ui) draws it.
+# Loaded by ui.py only while one of these screens is open (RAM, see ui.py); the
+# in-person sale's screens are in sale.py. key(ui, k) handles a non-digit key on
+# one of these screens, lines(ui) draws it.
 #
 # A web order the buyer chose to pay in cash at the counter (order_new with
 # pay "cash") shows CASH DUE until the cloud reports it paid: the seller keys
@@ -10,7 +11,7 @@
 # (>= total) and confirms with #; that sends ack action "cash" with the order
 # version and total on screen. Accept, ship and handover wait for `paid`.
 from outbox import OutboxFull
-from sale import Sale, SaleError, money
+from ui import money
 
 import protocol
 from protocol.hmac256 import equal
@@ -20,10 +21,7 @@ _ACTIONS = {"1": "accept", "2": "ship"}
 
 def start(ui, k):
     app = ui.app
-    if k == "B":
-        ui.sale = Sale(app.catalog)
-        ui.state = "sku"
-    elif k == "C":
+    if k == "C":
         if app.orders:
             ui.order = app.orders[0]
             ui.state = "order"
@@ -39,15 +37,6 @@ def start(ui, k):
 
 def lines(ui):
     st = ui.state
-    if st == "sku":
-        return ["SKU:", ui.buf, "total " + money(ui.sale.total())]
-    if st == "qty":
-        return ["SKU " + ui.sku + " qty:", ui.buf]
-    if st == "more":
-        return ["%d items %s" % (len(ui.sale.items), money(ui.sale.total())),
-                "B add  # pay  * cancel"]
-    if st == "cash":
-        return ["Total " + money(ui.sale.total()), "Cash: " + ui.buf]
     if st == "order":
         o = ui.order
         if cash_due(o):
@@ -70,22 +59,7 @@ def lines(ui):
 
 def key(ui, k):
     st = ui.state
-    if st == "sku":
-        if k == "#" and ui.buf:
-            ui.sku = ui.take()
-            ui.state = "qty"
-    elif st == "qty":
-        if k == "#":
-            _add(ui)
-    elif st == "more":
-        if k == "B":
-            ui.state = "sku"
-        elif k == "#":
-            ui.state = "cash"
-    elif st == "cash":
-        if k == "#":
-            _pay(ui)
-    elif st == "order":
+    if st == "order":
         _order(ui, k)
     elif st == "pickup":
         if k == "#":
@@ -104,32 +78,6 @@ def key(ui, k):
             _porder(ui)
     elif k == "#" and ui.buf:  # ptotal
         _ptotal(ui)
-
-
-def _add(ui):
-    try:
-        ui.sale.add(ui.sku, int(ui.take() or "1"))
-        ui.state = "more"
-    except SaleError as e:
-        ui.note = e.args[0]
-        ui.state = "sku"
-
-
-def _pay(ui):
-    app = ui.app
-    tendered = int(ui.take() or "0")
-    sale = ui.sale
-    try:
-        seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), tendered))
-    except SaleError as e:
-        ui.note = e.args[0]
-        return
-    except OutboxFull:
-        ui.to("menu")
-        ui.note = "OUTBOX FULL: NO SALE"
-        return
-    ui.to("menu")
-    ui.note = "SALE #%d CHG %s" % (seq, money(tendered - sale.total()))
 
 
 def cash_due(o):

@@ -4,16 +4,22 @@
 # Keys (firmware/README.md): A PIN login, B new sale, C handle the current web
 # order, D price change, * cancel/back (logout from the menu), # enter.
 # Digits fill the entry line. Amounts are keyed in minor units (250 = 2.50).
-# RAM: the sale/order/price screens live in trade.py, loaded when the seller
-# opens one (B, C, D) and dropped on the way back to the menu, so they never
-# share the heap with the fingerprint driver (loaded only while a finger is
-# on the sensor, when nobody is keying a sale).
+# RAM: the sale screens live in sale.py, the order and price screens in
+# trade.py, each loaded when the seller opens one (B; C, D) and dropped on the
+# way back to the menu, so they never share the heap with the fingerprint
+# driver (loaded only while a finger is on the sensor, when nobody is keying).
 import sys
 import time
 
 import hal
 
 _CORE = ("idle", "pin", "menu")
+_SALE = ("sku", "qty", "more", "cash")  # sale.py's screens; the other trade screens trade.py's
+
+
+def money(minor):
+    """Minor units as display text: 1250 -> "12.50"."""
+    return "%d.%02d" % (minor // 100, minor % 100)
 
 
 class UI:
@@ -61,7 +67,7 @@ class UI:
             self._drawn = time.ticks_add(hal.ticks_ms(), -1000)  # RAM: not trade.py and
             return  # handlers.py at once: tick() draws it next
         else:
-            lines = _trade().lines(self)
+            lines = _screens(self.state).lines(self)
         lines.append(self.note)
         lines.append("%s out %d" % ("online" if app.link.online else "offline",
                                     app.outbox.pending()))
@@ -114,7 +120,7 @@ class UI:
             if self.state in _CORE:
                 getattr(self, "_" + self.state)(k)
             else:
-                _trade().key(self, k)
+                _screens(self.state).key(self, k)
         self.show()
 
     def back(self):
@@ -159,11 +165,12 @@ class UI:
             self.failed()
 
     def _menu(self, k):
-        if k in "BCD":
-            _trade().start(self, k)
+        if k == "B":
+            _screens("sku").start(self)
+        elif k in "CD":
+            _screens("order").start(self, k)
 
 
-def _trade():
-    import trade
-
-    return trade
+def _screens(state):
+    """The module of a trade screen (loaded now if it is not)."""
+    return __import__("sale" if state in _SALE else "trade")
