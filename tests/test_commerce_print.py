@@ -15,17 +15,9 @@ from fingerpos.tools.fleet import SimTerminal
 from pypdf import PdfReader
 
 from .conftest import CloudHarness, in_app
+from .support.shop_terminals import commands
 
 pytestmark = pytest.mark.cloud
-
-
-async def _commands(t: SimTerminal, typ: str, n: int = 1, timeout: float = 10) -> list[dict]:
-    async with asyncio.timeout(timeout):
-        while True:
-            found = [c["data"] for c in t.commands if c["typ"] == typ]
-            if len(found) >= n:
-                return found
-            await asyncio.sleep(0.02)
 
 
 async def _until(fn, timeout: float = 10.0):
@@ -50,8 +42,10 @@ async def shop(aiohttp_client, cloud_config, broker, topic_prefix):
     await t.stop()
 
 
-async def _sale(cloud, t, staff, ref, amount):
-    t.emit("sale", {"ref": ref, "items": [{"sku": "tea", "qty": 2, "price": 250}],
+async def _sale(cloud, t, staff, ref, amount, items=None):
+    """Emit a terminal sale (2 x tea unless `items`) and wait for its stored order."""
+    items = items or [{"sku": "tea", "qty": 2, "price": 250}]
+    t.emit("sale", {"ref": ref, "items": items,
                     "payment": {"method": "cash", "amount": amount, "currency": "EUR"}})
 
     async def found():
@@ -63,14 +57,14 @@ async def _sale(cloud, t, staff, ref, amount):
 
 async def test_catalog_goes_to_the_terminal_on_connect_and_on_change(shop):
     cloud, t = shop
-    (first,) = await _commands(t, "catalog")
+    (first,) = await commands(t, "catalog")
     assert first["items"] == [{"sku": "tea", "name": "Tea", "price": 250, "currency": "EUR"}]
     seller = await cloud.user("seller", shop="shop1")
     r = await cloud.client.post("/api/v1/shops/shop1/products", headers=seller,
                                 json={"sku": "cake", "name": "Cake", "price": 400,
                                       "currency": "EUR", "stock": 3})
     assert r.status == 200
-    second = (await _commands(t, "catalog", 2))[1]
+    second = (await commands(t, "catalog", 2))[1]
     assert [i["sku"] for i in second["items"]] == ["cake", "tea"]
 
 
@@ -83,14 +77,14 @@ async def test_print_reprint_and_printed_event(shop):
     assert r.status == 200, await r.text()
     job = await r.json()
     assert job["reprint"] is False and job["device"] == t.dev
-    (cmd,) = await _commands(t, "print")
+    (cmd,) = await commands(t, "print")
     escpos = base64.b64decode(cmd["escpos"])
     assert cmd["order"] == order["id"] and b"rev 1" in escpos and b"REPRINT" not in escpos
     assert escpos.endswith(b"\x1dVA\x00") or b"\x1dV" in escpos          # paper cut
     r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller,
                                 json={"device": t.dev})
     assert (await r.json())["reprint"] is True
-    again = (await _commands(t, "print", 2))[1]
+    again = (await commands(t, "print", 2))[1]
     assert b"REPRINT" in base64.b64decode(again["escpos"])
     t.emit("printed", {"order": order["id"], "ok": True})
 
@@ -108,20 +102,14 @@ async def test_a_long_receipt_goes_in_parts_that_fit_the_terminals_receive_buffe
     skus = [f"herbal-infusion-{n:02d}" for n in range(30)]
     for sku in skus:
         await cloud.product("shop1", sku, 100)
-    t.emit("sale", {"ref": "r-long", "items": [{"sku": s, "qty": 1, "price": 100} for s in skus],
-                    "payment": {"method": "cash", "amount": 3000, "currency": "EUR"}})
-
-    async def found():
-        r = await cloud.client.get("/api/v1/orders", headers=seller, params={"text": "r-long"})
-        rows = (await r.json())["orders"]
-        return rows[0] if rows else None
-    order = await _until(found)
+    order = await _sale(cloud, t, seller, "r-long", 3000,
+                        [{"sku": s, "qty": 1, "price": 100} for s in skus])
     r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller, json={})
     assert r.status == 200, await r.text()
     job = await r.json()
     n = -(-job["bytes"] // 768)
     assert n >= 2
-    parts = await _commands(t, "print", n)
+    parts = await commands(t, "print", n)
     assert [(c["part"], c["parts"], c["job"]) for c in parts] == [(i, n, job["job"]) for i in range(1, n + 1)]
     assert all(len(c["escpos"]) <= 1024 for c in parts)
     escpos = b"".join(base64.b64decode(c["escpos"]) for c in parts)
@@ -148,7 +136,7 @@ async def test_held_sale_is_revised_then_prints(shop):
     assert r.status == 409                                 # stale version / not held
     r = await cloud.client.post(f"/api/v1/orders/{oid}/print", headers=seller, json={})
     assert r.status == 200, await r.text()
-    (cmd,) = await _commands(t, "print")
+    (cmd,) = await commands(t, "print")
     escpos = base64.b64decode(cmd["escpos"])
     assert b"rev 2" in escpos and b"loyalty" in escpos
     full = await (await cloud.client.get(f"/api/v1/orders/{oid}", headers=seller)).json()

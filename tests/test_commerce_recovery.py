@@ -46,15 +46,17 @@ async def _age(intent_id: str, seconds: float) -> None:
         claimed_at=datetime.now(UTC) - timedelta(seconds=seconds))
 
 
+
+async def _dies(*args, **kwargs):
+    """orders.pay of a worker that dies before the payment commits."""
+    raise WorkerDied()
+
 async def test_crash_before_the_payment_fails_the_intent_and_the_buyer_pays_again(
         cloud, monkeypatch):
     buyer, oid, intent_id = await _intent(cloud)
 
-    async def dies(*args, **kwargs):
-        raise WorkerDied()
-
     with in_app(cloud.app):
-        monkeypatch.setattr(orders, "pay", dies)
+        monkeypatch.setattr(orders, "pay", _dies)
         await _settle_and_die(cloud, intent_id)
         monkeypatch.undo()
         assert (await PaymentIntent.get(id=intent_id)).status == "processing"
@@ -97,11 +99,8 @@ async def test_crash_after_the_payment_completes_the_intent(cloud, monkeypatch):
 async def test_a_stuck_intent_of_an_order_paid_by_another_intent_fails(cloud, monkeypatch):
     buyer, oid, stuck_id = await _intent(cloud)
 
-    async def dies(*args, **kwargs):
-        raise WorkerDied()
-
     with in_app(cloud.app):
-        monkeypatch.setattr(orders, "pay", dies)
+        monkeypatch.setattr(orders, "pay", _dies)
         await _settle_and_die(cloud, stuck_id)
         monkeypatch.undo()
     assert (await cloud.pay(buyer, oid)).status == 200       # another intent paid the order
