@@ -3,9 +3,10 @@
 import asyncio
 
 import hal
+from micropython import const
 
 # (buzzer, strobe, ms) steps, repeated while the alarm is on
-PATTERN = ((1, 1, 200), (0, 1, 100), (1, 0, 200), (0, 0, 300))
+_PATTERN = const(((1, 1, 200), (0, 1, 100), (1, 0, 200), (0, 0, 300)))
 
 
 class Alarm:
@@ -33,7 +34,7 @@ class Alarm:
     async def run(self):
         while True:
             if self.on:
-                for buzz, strobe, ms in PATTERN:
+                for buzz, strobe, ms in _PATTERN:
                     hal.out("buzzer", buzz)
                     hal.out("strobe", strobe)
                     await asyncio.sleep_ms(ms)

@@ -17,32 +17,33 @@ from catalog import Catalog
 from commands import CommandGate
 from link import Link
 from login import Guard, Roster
+from micropython import const
 from outbox import Outbox, OutboxFull
 from store import Store
 from ui import UI
 
-VERSION = "0.1.0"
-SENSOR_IDLE_MS = 1500
-_SESSION_BASE_MAX = 98 * 1024  # heap in use before the driver loads, normally ~94 KB
-_NO_TRADE = ("idle", "pin", "menu")
-_PROMPTS = ("order_new", "order_update", "price_result")  # prompts.py's; the rest handlers.py's
-_SENSOR_LOAD_ORDER = ("busio", "adafruit_fingerprint", "fingerprint", "sensor")
+# RAM: private constants are const(): the compiler folds them in, so their names
+# are never interned (each name costs a qstr entry for good; see firmware/README.md).
+_VERSION = const("0.1.0")
+_SENSOR_IDLE_MS = const(1500)
+_SESSION_BASE_MAX = const(98 * 1024)  # heap in use before the driver loads, normally ~94 KB
+_NO_TRADE = const(("idle", "pin", "menu"))
+_PROMPTS = const(("order_new", "order_update", "price_result"))  # prompts.py's; the rest handlers.py's
+_SENSOR_LOAD_ORDER = const(("busio", "adafruit_fingerprint", "fingerprint", "sensor"))
 _diff = time.ticks_diff
 
 
-def _load_driver():
-    # This and _unload_driver are plain functions, not part of the coroutine: a
-    # module reference left in a coroutine frame's stale stack slots would keep
-    # the driver in RAM after the session (MicroPython's GC scans a live
-    # frame's whole value stack, including slots already popped).
+def _driver(load):
+    # Loads (or drops) the driver's modules. A plain function, not part of the
+    # coroutine: a module reference left in a coroutine frame's stale stack slots
+    # would keep the driver in RAM after the session (MicroPython's GC scans a
+    # live frame's whole value stack, including slots already popped).
     for name in _SENSOR_LOAD_ORDER:
-        __import__(name)
-        gc.collect()
-
-
-def _unload_driver():
-    for name in _SENSOR_LOAD_ORDER:
-        sys.modules.pop(name, None)
+        if load:
+            __import__(name)
+            gc.collect()
+        else:
+            sys.modules.pop(name, None)
 
 
 class App:
@@ -56,7 +57,7 @@ class App:
         self.gate = CommandGate(self.key, self.dev, store)
         self.roster = Roster(store.load("roster", {"sellers": []}).get("sellers", []))
         self.catalog = Catalog(store.load("catalog", {"items": []}).get("items", []))
-        self.guard = Guard(self.s, store.load("guard", {}), lambda d: store.save("guard", d))
+        self.guard = Guard(self.s, store.load("guard", {}), lambda data: store.save("guard", data))
         self.guard.start(hal.ticks_ms())
         self.locked = store.load("lock", {"locked": False}).get("locked", False)
         self.alarm = Alarm()
@@ -211,7 +212,7 @@ class App:
         # RAM: the R30x driver and its wrapper take ~28 KB (unix port), a fifth of
         # the heap, so they are resident only while the sensor is in use: at boot
         # (security level, slots), while a finger is on the glass or an enrolment
-        # runs, and for SENSOR_IDLE_MS after. Then the modules are dropped again.
+        # runs, and for _SENSOR_IDLE_MS after. Then the modules are dropped again.
         # An enrolment waits until the seller has left any trade screen. While
         # the driver is resident the MQTT link is suspended (commands wait at
         # the broker, events in the outbox): the heap has no room for both. Nor
@@ -224,7 +225,7 @@ class App:
             lift = lift and touch
             if (self.enrol_for is not None or (touch and not lift)) and \
                     self.ui.state in _NO_TRADE:
-                await self.sensor_session(SENSOR_IDLE_MS)
+                await self.sensor_session(_SENSOR_IDLE_MS)
                 lift, self.sensor_stop = self.sensor_stop, False
             await asyncio.sleep_ms(100)
 
@@ -248,15 +249,15 @@ class App:
             gc.threshold(2048)
             if self.sensor_stop:
                 return  # a key came first: the seller is typing
-            _load_driver()
+            _driver(True)
             import sensor
 
-            hal.log("sensor session: heap live %d (%d without the driver), mqtt %s" % (
-                gc.mem_alloc(), before, "gone" if self.link.mqtt is None else "still here"))
+            hal.log("sensor session: heap live %d (%d without the driver), mqtt client left %s" % (
+                gc.mem_alloc(), before, self.link.mqtt is not None))
             await sensor.SensorTask(self).run(idle_ms)
         finally:
             sensor = None
-            _unload_driver()
+            _driver(False)
             self.sensor_on = False
             gc.threshold(-1)
             gc.collect()
@@ -314,7 +315,7 @@ class App:
 
     async def run(self):
         self.wlan = hal.Wlan()
-        self.emit_quiet("boot", {"fw": VERSION, "reset": "power"})
+        self.emit_quiet("boot", {"fw": _VERSION, "reset": "power"})
         if self.guard.failures >= self.guard.max_failures:
             self.alarm.start("failed_logins")  # the alarm survives a reboot too
         try:  # boot check (security level, slots) before the link takes RAM

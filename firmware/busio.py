@@ -21,14 +21,14 @@ class UART:
         self._uart = uart
         self.timeout = timeout
 
-    def read(self, nbytes=None):
-        if nbytes is None:
+    def read(self, n=None):
+        if n is None:
             n = self._uart.any()
             return self._uart.read(n) if n else None
         out = b""
         deadline = time.ticks_add(time.ticks_ms(), int(self.timeout * 1000))
-        while len(out) < nbytes:
-            chunk = self._uart.read(nbytes - len(out))
+        while len(out) < n:
+            chunk = self._uart.read(n - len(out))
             if chunk:
                 out += chunk
             elif time.ticks_diff(deadline, time.ticks_ms()) <= 0:

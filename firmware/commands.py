@@ -4,15 +4,16 @@
 # Bad commands are dropped and counted by reason (protocol error codes). The
 # last accepted seq lives in flash so a replay is refused after a reboot too.
 # Flash wear: `ack` commands arrive about as often as events, so their seq is
-# written only every ACK_SAVE_EVERY-th time (or with the next other command);
+# written only every _ACK_SAVE_EVERY-th time (or with the next other command);
 # a replayed old `ack` after a reboot can only acknowledge what the cloud had
 # already committed, so it is harmless. Every other command is saved at once.
 import hal
+from micropython import const
 from outbox import OutboxFull
 
 import protocol
 
-ACK_SAVE_EVERY = 32
+_ACK_SAVE_EVERY = const(32)
 
 
 class CommandGate:
@@ -50,7 +51,7 @@ class CommandGate:
         self.last_seq = body["seq"]
         self.accepted += 1
         self._unsaved += 1
-        if body["typ"] != "ack" or self._unsaved >= ACK_SAVE_EVERY:
+        if body["typ"] != "ack" or self._unsaved >= _ACK_SAVE_EVERY:
             self.store.save("cmdseq", {"seq": self.last_seq})
             self._unsaved = 0
 

@@ -8,23 +8,20 @@ import binascii
 import hal
 
 
-def _int(d, name):
-    v = d.get(name)
-    if type(v) is not int:
-        raise ValueError("%s must be an integer" % name)
-    return v
+def ack(app, data):
+    # App.on_message takes every ack whose upto is an integer: what comes here is bad.
+    raise ValueError("upto must be an integer")
 
 
-def ack(app, d):
-    app.link.acked(_int(d, "upto"))
+def time_(app, data):
+    now = data.get("now")
+    if type(now) is not int:
+        raise ValueError("now must be an integer")
+    hal.set_time(now)
 
 
-def time_(app, d):
-    hal.set_time(_int(d, "now"))
-
-
-def roster(app, d):
-    sellers = d.get("sellers")
+def roster(app, data):
+    sellers = data.get("sellers")
     if not isinstance(sellers, list):
         raise ValueError("sellers must be a list")
     app.roster.update(sellers)
@@ -33,17 +30,17 @@ def roster(app, d):
         app.logout()  # removed from the roster: the session ends now
 
 
-def catalog(app, d):
-    items = d.get("items")
+def catalog(app, data):
+    items = data.get("items")
     if not isinstance(items, list):
         raise ValueError("items must be a list")
     app.catalog.update(items)
     app.store.save("catalog", {"items": app.catalog.as_list()})
 
 
-def print_(app, d):
+def print_(app, data):
     try:
-        raw = binascii.a2b_base64(d.get("escpos", ""))
+        raw = binascii.a2b_base64(data.get("escpos", ""))
     except ValueError:
         raise ValueError("escpos is not base64")
     ok = True
@@ -52,46 +49,48 @@ def print_(app, d):
     except OSError as e:
         hal.log("printer: %s" % e)
         ok = False
-    app.emit_quiet("printed", {"order": d.get("order"), "ok": ok})
+    app.emit_quiet("printed", {"order": data.get("order"), "ok": ok})
 
 
-def enrol_start(app, d):
-    seller = d.get("seller")
+def enrol_start(app, data):
+    seller = data.get("seller")
     if not isinstance(seller, str):
         raise ValueError("enrol_start needs a seller")
     app.enrol_for = seller
     app.ui.notify("ENROL " + seller)
 
 
-def lock(app, d):
+def lock(app, data):
     app.locked = True
     app.store.save("lock", {"locked": True})
     app.logout()
     app.ui.notify("LOCKED BY CLOUD")
 
 
-def unlock(app, d):
+def unlock(app, data):
     app.locked = False
     app.store.save("lock", {"locked": False})
     app.ui.notify("UNLOCKED")
 
 
-def alarm_off(app, d):
+def alarm_off(app, data):
     app.clear_alarm("cloud")
 
 
-def config_(app, d):
+def config_(app, data):
     """Change settings live. All or nothing: an unknown name or a value that is not a
     non-negative integer refuses the whole command (counted as bad data)."""
     import config
 
-    for k, v in d.items():
+    # Settings where 0 would disable a safety rule or stall the terminal.
+    least = {"max_failures": 1, "session_s": 1, "outbox_bytes": 4096, "ack_wait_s": 1}
+    for k, v in data.items():
         if k not in config.DEFAULTS:
             raise ValueError("unknown setting %s" % k)
-        if type(v) is not int or v < _MIN.get(k, 0):
-            raise ValueError("setting %s must be an integer >= %d" % (k, _MIN.get(k, 0)))
+        if type(v) is not int or v < least.get(k, 0):
+            raise ValueError("setting %s must be an integer >= %d" % (k, least.get(k, 0)))
     saved = app.store.load("settings", {})
-    saved.update(d)
+    saved.update(data)
     new = config.settings(saved)
     app.store.save("settings", {k: new[k] for k in new if k in saved})
     app.s.update(new)
@@ -99,10 +98,6 @@ def config_(app, d):
     app.guard.lockout_ms = new["lockout_s"] * 1000
     app.guard.cap_ms = new["lockout_cap_s"] * 1000
     app.outbox.limit = new["outbox_bytes"]
-
-
-# Settings where 0 would disable a safety rule or stall the terminal.
-_MIN = {"max_failures": 1, "session_s": 1, "outbox_bytes": 4096, "ack_wait_s": 1}
 
 
 TABLE = {"ack": ack, "time": time_, "roster": roster, "catalog": catalog,

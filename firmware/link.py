@@ -16,12 +16,13 @@
 import asyncio
 import sys
 
+from micropython import const
 from outbox import Outbox
 
 import protocol
 
-BATCH = 4  # bodies read from flash per batch (RAM: BATCH x body size)
-RX_BYTES = 1536  # the MQTT receive buffer (RAM: kept for good)
+_BATCH = const(4)  # bodies read from flash per batch (RAM: _BATCH x body size)
+_RX_BYTES = const(1536)  # the MQTT receive buffer (RAM: kept for good)
 
 
 class Link:
@@ -51,7 +52,7 @@ class Link:
         # while the heap is young, it is one block that never moves (see mqtt.py).
         # acks, order prompts, a roster or a short catalogue fit; the rare bigger
         # command (a full catalogue, a receipt) gets its own buffer meanwhile.
-        self._rx = bytearray(RX_BYTES)
+        self._rx = bytearray(_RX_BYTES)
 
     def _client(self):
         from mqtt import MQTTClient
@@ -130,7 +131,6 @@ class Link:
             self._unsent(client.inflight)
             self.mqtt = client = None
             sys.modules.pop("mqtt", None)
-            sys.modules.pop("mqttpkt", None)
 
     def _unsent(self, inflight):
         # Events the broker never acknowledged go out again from the outbox.
@@ -173,7 +173,7 @@ class Link:
             batch = []
             for seq, body in ob.read_from(self.next):
                 batch.append((seq, body))
-                if len(batch) >= BATCH:
+                if len(batch) >= _BATCH:
                     break
             if not batch:  # records vanished under us (acked meanwhile)
                 self.next = ob.seq + 1

@@ -6,7 +6,7 @@
 # protocol.pin_hash(key, seller, pin) and the keyed-in PIN is hashed the same
 # way and compared in constant time against every seller's hash.
 import protocol
-from protocol.hmac256 import equal
+from protocol import equal
 
 
 class Roster:
@@ -38,9 +38,9 @@ class Roster:
                 return s
         return None
 
-    def by_id(self, seller_id):
+    def by_id(self, seller):
         for s in self.sellers:
-            if s["id"] == seller_id:
+            if s["id"] == seller:
                 return s
         return None
 
@@ -56,8 +56,8 @@ class Roster:
                 found = s
         return found
 
-    def add_slot(self, seller_id, slot):
-        s = self.by_id(seller_id)
+    def add_slot(self, seller, slot):
+        s = self.by_id(seller)
         if s is not None and slot not in s["slots"]:
             s["slots"].append(slot)
         return s
@@ -78,13 +78,12 @@ class Guard:
         saved = saved or {}
         self.failures = saved.get("failures", 0)
         self.level = saved.get("level", 0)
-        self._save = save
-        self.until = None  # ticks when the lockout ends, None when not locked
-        self.remaining_ms = 0
+        self.save = save
+        self.until = None  # (ticks when the lockout ends, its length), None when not locked
 
     def _persist(self):
-        if self._save is not None:
-            self._save({"failures": self.failures, "level": self.level})
+        if self.save is not None:
+            self.save({"failures": self.failures, "level": self.level})
 
     def start(self, now):
         """After a reboot: a terminal that was over the limit starts locked again."""

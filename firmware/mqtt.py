@@ -7,24 +7,97 @@
 # retained will, QoS 0/1 publish with PUBACK tracking and DUP resend after a
 # reconnect, QoS 1 subscribe, keepalive, TLS, and bounded receive buffers.
 # Every network failure is an OSError, caught by the one reconnect loop in
-# run(), which backs off exponentially with jitter. This module is the
-# connection and session; the packets are built and parsed in mqttpkt.py.
+# run(), which backs off exponentially with jitter. The packets are built and
+# parsed by pure functions over bytes (first part, tested without a socket); the
+# connection and session are MQTTClient. One module, not two: on the terminal
+# each module's path and names are interned for good (firmware/README.md "RAM").
 import asyncio
 import random
 import struct
 
-import mqttpkt as pkt
 from micropython import const
 
+_CONNECT = const(0x10)
 _CONNACK = const(0x20)
 _PUBLISH = const(0x30)
 _PUBACK = const(0x40)
+_SUBSCRIBE = const(0x82)
 _SUBACK = const(0x90)
 _PINGREQ = const(0xC0)
 _PINGRESP = const(0xD0)
 _DISCONNECT = const(0xE0)
 
 
+# -- packets ------------------------------------------------------------------
+def string(s):
+    """An MQTT UTF-8 string: 2-byte big-endian length, then the bytes."""
+    if isinstance(s, str):
+        s = s.encode()
+    return struct.pack(">H", len(s)) + s
+
+
+def varlen(n):
+    """The remaining-length field: 7 bits per byte, high bit = more follows."""
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def connect(client_id, keepalive, clean=False, will=None, user=None, password=None):
+    """CONNECT; will is (topic, payload, qos, retain) or None."""
+    flags = 0x02 if clean else 0x00
+    payload = string(client_id)
+    if will:
+        topic, msg, qos, retain = will
+        flags |= 0x04 | (qos << 3) | (0x20 if retain else 0)
+        payload += string(topic) + string(msg)
+    if user is not None:
+        flags |= 0x80
+        payload += string(user)
+        if password is not None:
+            flags |= 0x40
+            payload += string(password)
+    var = string("MQTT") + bytes((4, flags)) + struct.pack(">H", keepalive)
+    return bytes((_CONNECT,)) + varlen(len(var) + len(payload)) + var + payload
+
+
+def publish(topic, payload, qos, retain, pid, dup):
+    head = _PUBLISH | (qos << 1) | (1 if retain else 0) | (0x08 if dup else 0)
+    var = string(topic) + (struct.pack(">H", pid) if qos else b"")
+    return bytes((head,)) + varlen(len(var) + len(payload)) + var + payload
+
+
+def subscribe(pid, topic, qos):
+    var = struct.pack(">H", pid) + string(topic) + bytes((qos,))
+    return bytes((_SUBSCRIBE,)) + varlen(len(var)) + var
+
+
+def puback(pid):
+    return struct.pack(">BBH", _PUBACK, 2, pid)
+
+
+def parse_publish(head, body):
+    """A received PUBLISH -> (topic, payload, qos, packet id bytes or b"").
+
+    Raises ValueError (with the reason) for what a broker must never send us.
+    """
+    qos = (head >> 1) & 3
+    if qos > 1:  # we only subscribe at QoS 1; QoS 2/3 from the broker is a protocol error
+        raise ValueError("PUBLISH with QoS %d" % qos)
+    if len(body) < 2:
+        raise ValueError("PUBLISH too short")
+    tlen = struct.unpack(">H", body[:2])[0]
+    start = 2 + tlen + (2 if qos else 0)
+    if start > len(body):
+        raise ValueError("PUBLISH topic longer than the packet")
+    return body[2:2 + tlen], body[start:], qos, body[2 + tlen:start]
+
+
+# -- the client -----------------------------------------------------------------
 class MQTTError(OSError):
     """The broker refused us or broke the protocol: handled like a network failure."""
 
@@ -102,7 +175,7 @@ class MQTTClient:
         DUP after a reconnect until its PUBACK arrives.
         """
         if not qos:
-            await self._send(pkt.publish(topic, payload, 0, retain, 0, False))
+            await self._send(publish(topic, payload, 0, retain, 0, False))
             return 0
         while len(self.inflight) >= self.max_inflight:
             self._room.clear()
@@ -112,7 +185,7 @@ class MQTTClient:
         pid = self._next_pid()
         self.inflight[pid] = (topic, payload, retain)
         try:
-            await self._send(pkt.publish(topic, payload, 1, retain, pid, False))
+            await self._send(publish(topic, payload, 1, retain, pid, False))
         except OSError:
             pass  # it is in `inflight`: connect() resends it with DUP
         return pid
@@ -122,15 +195,12 @@ class MQTTClient:
         if (topic, qos) not in self.subscriptions:
             self.subscriptions.append((topic, qos))
         if self._writer is not None:
-            await self._send_subscribe(topic, qos)
-
-    async def _send_subscribe(self, topic, qos):
-        await self._send(pkt.subscribe(self._next_pid(), topic, qos))
+            await self._send(subscribe(self._next_pid(), topic, qos))
 
     # -- packets in ---------------------------------------------------------
-    def _bad(self, why):
+    def _bad(self, msg):
         self.malformed += 1
-        return MQTTError(why)
+        return MQTTError(msg)
 
     async def _read(self, n):
         """The next n bytes as a view into the receive buffer (or a buffer of
@@ -178,7 +248,7 @@ class MQTTClient:
             n -= tlen + 4
         await self._drop(n)
         if pid is not None:
-            await self._send(pkt.puback(pid))
+            await self._send(puback(pid))
 
     async def _drop(self, n):
         while n:
@@ -191,7 +261,16 @@ class MQTTClient:
         if body is None:
             return
         if kind == _PUBLISH:
-            await self._on_publish(head, body)
+            try:
+                topic, payload, qos, pid = parse_publish(head, body)
+            except ValueError as e:
+                raise self._bad(e.args[0])
+            if qos:
+                pid = struct.unpack(">H", pid)[0]  # before on_message: the view is reused
+            if self.on_message is not None:
+                self.on_message(bytes(topic), payload)
+            if qos:
+                await self._send(puback(pid))
         elif kind == _PUBACK:
             if len(body) != 2:
                 raise self._bad("PUBACK of %d bytes" % len(body))
@@ -203,18 +282,6 @@ class MQTTClient:
         else:
             self.malformed += 1  # CONNACK twice, or a type a client never gets: ignore
 
-    async def _on_publish(self, head, body):
-        try:
-            topic, payload, qos, pid = pkt.parse_publish(head, body)
-        except ValueError as e:
-            raise self._bad(e.args[0])
-        if qos:
-            pid = struct.unpack(">H", pid)[0]  # before on_message: the view is reused
-        if self.on_message is not None:
-            self.on_message(bytes(topic), payload)
-        if qos:
-            await self._send(pkt.puback(pid))
-
     # -- connection ---------------------------------------------------------
     async def connect(self):
         """One connection attempt: CONNECT, CONNACK, subscribe, resend in-flight."""
@@ -224,7 +291,7 @@ class MQTTClient:
             r, w = await asyncio.open_connection(self.host, self.port)
         self._reader, self._writer = r, w
         try:
-            await self._send(pkt.connect(self.client_id, self.keepalive, self.clean, self.will,
+            await self._send(connect(self.client_id, self.keepalive, self.clean, self.will,
                                          self.user, self.password))
             head, body = await asyncio.wait_for(self._read_packet(), 10)
             if head != _CONNACK or body is None or len(body) != 2:
@@ -232,10 +299,10 @@ class MQTTClient:
             if body[1]:
                 raise MQTTError("broker refused the connection: CONNACK code %d" % body[1])
             for topic, qos in self.subscriptions:
-                await self._send_subscribe(topic, qos)
+                await self._send(subscribe(self._next_pid(), topic, qos))
             for pid in sorted(self.inflight):
                 topic, payload, retain = self.inflight[pid]
-                await self._send(pkt.publish(topic, payload, 1, retain, pid, True))
+                await self._send(publish(topic, payload, 1, retain, pid, True))
         except ValueError as e:  # mbedtls refused the certificate: retried like any fault
             self._close()
             raise MQTTError("TLS: %s" % " ".join(str(e).split()))

@@ -19,6 +19,8 @@
 import os
 import struct
 
+from micropython import const
+
 import protocol
 
 try:
@@ -32,11 +34,11 @@ except ImportError:  # a port built without binascii.crc32
                 crc = (crc >> 1) ^ (0xEDB88320 & -(crc & 1))
         return crc ^ 0xFFFFFFFF
 
-_MAGIC = 0xA5
-_HEAD = 7
-SEGMENT_BYTES = 4096
-MONEY = ("sale", "price_change", "ack")
-DROPPABLE = ("heartbeat",)
+_MAGIC = const(0xA5)
+_HEAD = const(7)
+_SEGMENT_BYTES = const(4096)
+_MONEY = const(("sale", "price_change", "ack"))
+_DROPPABLE = const(("heartbeat",))
 
 
 class OutboxFull(OSError):
@@ -47,10 +49,6 @@ class OutboxFull(OSError):
         self.msg = msg
 
 
-def _seg_name(seq):
-    return "%010d.seg" % seq
-
-
 class Outbox:
     """Append-only event store with seq/prev continuity across reboots.
 
@@ -58,7 +56,7 @@ class Outbox:
     limit (bytes on flash, settings.outbox_bytes), seg_bytes (segment size).
     """
 
-    def __init__(self, path, dev, limit=65536, seg_bytes=SEGMENT_BYTES):
+    def __init__(self, path, dev, limit=65536, seg_bytes=_SEGMENT_BYTES):
         self.path = path
         self.dev = dev
         self.limit = limit
@@ -82,6 +80,7 @@ class Outbox:
         names = sorted(n for n in os.listdir(self.path) if n.endswith(".seg"))
         last_body = None
         for name in names:
+            name = self.path + "/" + name
             first = last = 0
             good = 0
             for off, body in self._records(name):
@@ -103,27 +102,24 @@ class Outbox:
         if self._segs:
             self.acked = self._segs[0][0] - 1
             # Append to the newest segment only if its tail is clean.
-            self._open_new = self._segs[-1][2] != self._file_size(self._segs[-1][0])
+            try:
+                size = os.stat(self._seg(self._segs[-1][0]))[6]
+            except OSError:
+                size = -1
+            self._open_new = self._segs[-1][2] != size
 
-    def _file_size(self, first):
-        try:
-            return os.stat(self._full(_seg_name(first)))[6]
-        except OSError:
-            return -1
+    def _seg(self, first):
+        """The path of the segment whose first record has seq `first`."""
+        return "%s/%010d.seg" % (self.path, first)
 
-    def _full(self, name):
-        return self.path + "/" + name
-
-    def _records(self, name, start=0):
+    def _records(self, path):
         """Yield (offset after record, body) for the valid prefix of a segment."""
         try:
-            f = open(self._full(name), "rb")
+            f = open(path, "rb")
         except OSError:
             return
         try:
-            off = start
-            if start:
-                f.seek(start)
+            off = 0
             while True:
                 head = f.read(_HEAD)
                 if not head or len(head) < _HEAD or head[0] != _MAGIC:
@@ -172,14 +168,14 @@ class Outbox:
         need = self.used() + _HEAD + len(body)
         # Heartbeats give way early; money events keep a reserve back so the
         # alarm and login audit trail still fits after sales stop.
-        if typ in DROPPABLE:
+        if typ in _DROPPABLE:
             cap = self.limit * 3 // 4
-        elif typ in MONEY:
+        elif typ in _MONEY:
             cap = self.limit - self.limit // 8
         else:
             cap = self.limit
         if need > cap:
-            if typ in DROPPABLE:
+            if typ in _DROPPABLE:
                 self.dropped += 1
             else:
                 self.refused += 1
@@ -194,13 +190,13 @@ class Outbox:
         rec = struct.pack(">BHI", _MAGIC, len(body), crc32(body) & 0xFFFFFFFF) + body
         if self._open_new or self._segs[-1][2] + len(rec) > self.seg_bytes:
             self._step("create", b"")
-            f = open(self._full(_seg_name(seq)), "wb")
+            f = open(self._seg(seq), "wb")
             f.close()
             self._segs.append([seq, seq - 1, 0])
             self._open_new = False
             self._delete_acked()
         seg = self._segs[-1]
-        f = open(self._full(_seg_name(seg[0])), "ab")
+        f = open(self._seg(seg[0]), "ab")
         try:
             rec = self._step("write", rec)
             n = f.write(rec)
@@ -236,14 +232,14 @@ class Outbox:
         # Keep the newest segment: it carries the seq/prev continuation.
         while len(self._segs) > 1 and self._segs[0][1] <= self.acked:
             first = self._segs.pop(0)[0]
-            self._remove(_seg_name(first))
+            self._remove(self._seg(first))
             gone += 1
         return gone
 
-    def _remove(self, name):
+    def _remove(self, path):
         self._step("remove", b"")
         try:
-            os.remove(self._full(name))
+            os.remove(path)
         except OSError:
             pass  # already gone
 
@@ -257,7 +253,7 @@ class Outbox:
         for first, last, _ in list(self._segs):
             if last < seq:
                 continue
-            for _, body in self._records(_seg_name(first)):
+            for _, body in self._records(self._seg(first)):
                 s = self._seq_of(body)
                 if s is None or s > self.seq:
                     break

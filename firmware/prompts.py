@@ -2,55 +2,56 @@
 # price_result (protocol/README.md). Kept apart from handlers.py so the commands
 # a busy shop gets all day load about half the code (RAM, see App.on_message).
 # SPDX-License-Identifier: MIT
+from micropython import const
 from ui import money
 
-MAX_ORDERS = 8
+_MAX_ORDERS = const(8)
 # The cloud's end states (cloud/orders/states.py): the prompt for such an order goes away.
-_DONE = ("completed", "cancelled", "expired")
+_DONE = const(("completed", "cancelled", "expired"))
 # What an open order keeps of its order_new (trade.py reads these, and cash_sent).
-_KEEP = ("order", "total", "version", "pay", "pickup_hash")
+_KEEP = const(("order", "total", "version", "pay", "pickup_hash"))
 
 
-def order_new(app, d):
+def order_new(app, data):
     """A trade prompt. `pay` "cash": the buyer pays at the counter (CASH DUE until paid);
     absent: already paid. `version` is the order version the total belongs to."""
-    if "order" not in d or type(d.get("total")) is not int or d["total"] < 0:
+    if "order" not in data or type(data.get("total")) is not int or data["total"] < 0:
         raise ValueError("order_new needs order and total")
-    pay = d.get("pay")
+    pay = data.get("pay")
     if pay is not None and pay != "cash":
         raise ValueError("order_new pay must be \"cash\" or absent")
-    if "version" in d and type(d["version"]) is not int:
+    if "version" in data and type(data["version"]) is not int:
         raise ValueError("order_new version must be an integer")
-    ph = d.get("pickup_hash")
+    ph = data.get("pickup_hash")
     if ph is not None and not (isinstance(ph, str) and len(ph) == 64):
         raise ValueError("order_new pickup_hash must be 64 hex digits")
-    if not (type(d["order"]) is int or (isinstance(d["order"], str) and len(d["order"]) <= 32)):
+    if not (type(data["order"]) is int or (isinstance(data["order"], str) and len(data["order"]) <= 32)):
         raise ValueError("order_new order must be an id")
     # RAM: keep what the counter uses, not the items and names (up to ~4 KB each).
-    o = {k: d[k] for k in _KEEP if k in d}
+    o = {k: data[k] for k in _KEEP if k in data}
     if pay == "cash":
         o["state"] = "pending_payment"
-    app.orders = [x for x in app.orders if x["order"] != o["order"]][-(MAX_ORDERS - 1):]
+    app.orders = [x for x in app.orders if x["order"] != o["order"]][-(_MAX_ORDERS - 1):]
     app.orders.append(o)
     app.alarm.beep(3)
-    app.ui.notify(("CASH ORDER %s" if pay else "NEW ORDER %s") % d["order"])
+    app.ui.notify(("CASH ORDER %s" if pay else "NEW ORDER %s") % data["order"])
 
 
-def order_update(app, d):
+def order_update(app, data):
     """New state / version / total of an open order. For a cash order whose payment
     the terminal sent, `paid` makes it a normal paid prompt; anything else means
     the cloud refused that payment (stale version or amount): say so, show the
     current total, and let the seller take the cash again."""
     for k in ("version", "total"):
-        if k in d and type(d[k]) is not int:
+        if k in data and type(data[k]) is not int:
             raise ValueError("order_update %s must be an integer" % k)
-    if "state" in d and not isinstance(d["state"], str):
+    if "state" in data and not isinstance(data["state"], str):
         raise ValueError("order_update state must be a string")
     for o in app.orders:
-        if o["order"] == d.get("order"):
+        if o["order"] == data.get("order"):
             for k in ("state", "version", "total"):
-                if k in d:
-                    o[k] = d[k]
+                if k in data:
+                    o[k] = data[k]
             sent = o.pop("cash_sent", None)
             if o.get("pay") == "cash":
                 if o.get("state") == "paid":
@@ -61,11 +62,11 @@ def order_update(app, d):
     app.orders = [o for o in app.orders if o.get("state") not in _DONE]
 
 
-def price_result(app, d):
-    ok = d.get("ok") is True
-    app.ui.notify(("PRICE OK %s" if ok else "PRICE REFUSED %s") % d.get("order"))
+def price_result(app, data):
+    ok = data.get("ok") is True
+    app.ui.notify(("PRICE OK %s" if ok else "PRICE REFUSED %s") % data.get("order"))
     if ok:
-        order_update(app, d)
+        order_update(app, data)
 
 
 TABLE = {"order_new": order_new, "order_update": order_update, "price_result": price_result}

@@ -80,37 +80,29 @@ def key(ui, k):
             ui.state = "qty"
     elif st == "qty":
         if k == "#":
-            _add(ui)
+            try:
+                ui.sale.add(ui.sku, int(ui.take() or "1"))
+                ui.state = "more"
+            except SaleError as e:
+                ui.note = e.args[0]
+                ui.state = "sku"
     elif st == "more":
         if k == "B":
             ui.state = "sku"
         elif k == "#":
             ui.state = "cash"
     elif k == "#":  # cash
-        _pay(ui)
-
-
-def _add(ui):
-    try:
-        ui.sale.add(ui.sku, int(ui.take() or "1"))
-        ui.state = "more"
-    except SaleError as e:
-        ui.note = e.args[0]
-        ui.state = "sku"
-
-
-def _pay(ui):
-    app = ui.app
-    tendered = int(ui.take() or "0")
-    sale = ui.sale
-    try:
-        seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), tendered))
-    except SaleError as e:
-        ui.note = e.args[0]
-        return
-    except OutboxFull:
+        app = ui.app
+        tendered = int(ui.take() or "0")
+        sale = ui.sale
+        try:
+            seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), tendered))
+        except SaleError as e:
+            ui.note = e.args[0]
+            return
+        except OutboxFull:
+            ui.to("menu")
+            ui.note = "OUTBOX FULL: NO SALE"
+            return
         ui.to("menu")
-        ui.note = "OUTBOX FULL: NO SALE"
-        return
-    ui.to("menu")
-    ui.note = "SALE #%d CHG %s" % (seq, money(tendered - sale.total()))
+        ui.note = "SALE #%d CHG %s" % (seq, money(tendered - sale.total()))

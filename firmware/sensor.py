@@ -16,11 +16,11 @@ class SensorTask:
         self.app = app
         self.sensor = None
 
-    def fault(self, err):
+    def fault(self, msg):
         app = self.app
         if not app.sensor_fault:
             app.sensor_fault = True
-            hal.log("sensor fault: %s" % err)
+            hal.log("sensor fault: %s" % msg)
             app.emit_quiet("alarm", {"reason": "sensor", "level": 1, "on": True})
 
     def healthy(self):
@@ -55,8 +55,8 @@ class SensorTask:
                 await asyncio.sleep_ms(1000)
             await asyncio.sleep_ms(100)
 
-    async def wait_lift(self, ms=5000):
-        for _ in range(ms // 100):
+    async def wait_lift(self):
+        for _ in range(50):  # up to 5 s
             if not hal.touch() or self.app.sensor_stop:
                 return
             await asyncio.sleep_ms(100)

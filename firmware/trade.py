@@ -14,9 +14,7 @@ from outbox import OutboxFull
 from ui import money
 
 import protocol
-from protocol.hmac256 import equal
-
-_ACTIONS = {"1": "accept", "2": "ship"}
+from protocol import equal
 
 
 def start(ui, k):
@@ -58,50 +56,81 @@ def lines(ui):
 
 
 def key(ui, k):
+    # RAM: each screen's action is written out here, not in a function of its own;
+    # every function name is interned on the terminal for good.
     st = ui.state
-    if st == "order":
-        _order(ui, k)
-    elif st == "pickup":
-        if k == "#":
-            _pickup(ui)
-    elif st == "cpickup":
-        if k == "#":
-            _cash_pickup(ui)
-    elif st == "ccash":
-        if k == "#":
-            _cash_amount(ui)
-    elif st == "cconfirm":
-        if k == "#":
-            _cash_confirm(ui)
-    elif st == "porder":
-        if k == "#" and ui.buf:
-            _porder(ui)
-    elif k == "#" and ui.buf:  # ptotal
-        _ptotal(ui)
-
-
-def cash_due(o):
-    """True while a pay-at-the-counter web order waits for its cash."""
-    return o.get("pay") == "cash" and o.get("state", "pending_payment") == "pending_payment"
-
-
-def _order(ui, k):
     app = ui.app
-    if cash_due(ui.order) and k != "#":
-        if k == "4" and ui.order.get("cash_sent") is None:
-            ui.state = "cpickup"
+    o = ui.order
+    if st == "order":
+        if cash_due(o) and k != "#":
+            if k == "4" and o.get("cash_sent") is None:
+                ui.state = "cpickup"
+            else:
+                ui.note = "NOT PAID YET"
+        elif k in ("1", "2"):
+            _ack(ui, {"order": o["order"], "action": "accept" if k == "1" else "ship"})
+        elif k == "3":
+            ui.state = "pickup"
+        elif k == "#":  # next open order
+            i = app.orders.index(o) if o in app.orders else -1
+            if app.orders:
+                ui.order = app.orders[(i + 1) % len(app.orders)]
+            else:
+                ui.to("menu")
+    elif k != "#":
+        pass  # the other screens act on # only
+    elif st == "pickup":
+        code = ui.take()
+        if _pickup_ok(ui, code):
+            _ack(ui, {"order": o["order"], "action": "handover", "pickup": code})
+    elif st == "cpickup":
+        if _pickup_ok(ui, ui.take()):
+            ui.state = "ccash"
+    elif st == "ccash":
+        tendered = int(ui.take() or "0")
+        if tendered < o["total"]:
+            ui.note = "NOT ENOUGH CASH"
         else:
-            ui.note = "NOT PAID YET"
-    elif k in _ACTIONS:
-        _ack(ui, {"order": ui.order["order"], "action": _ACTIONS[k]})
-    elif k == "3":
-        ui.state = "pickup"
-    elif k == "#":  # next open order
-        i = app.orders.index(ui.order) if ui.order in app.orders else -1
-        if app.orders:
-            ui.order = app.orders[(i + 1) % len(app.orders)]
+            ui.tendered = tendered
+            ui.state = "cconfirm"
+    elif st == "cconfirm":
+        data = {"order": o["order"], "action": "cash", "version": o.get("version", 0),
+                "amount": o["total"], "tendered": ui.tendered}
+        try:
+            app.emit("ack", data)
+        except OutboxFull:
+            ui.note = "OUTBOX FULL: RETRY"
+            ui.state = "order"
+            return
+        o["cash_sent"] = data["version"]  # until the cloud's order_update answers
+        ui.to("menu")
+        ui.note = "CASH %s SENT CHG %s" % (o["order"], money(ui.tendered - data["amount"]))
+    elif not ui.buf:
+        pass  # price screens: nothing keyed yet
+    elif st == "porder":
+        text = ui.take()
+        for o in app.orders:
+            if str(o["order"]) == text:
+                ui.order = o
+                break
         else:
-            ui.to("menu")
+            ui.order = {"order": int(text), "total": 0, "version": 0}
+        ui.state = "ptotal"
+    else:  # ptotal
+        data = {"order": o["order"], "version": o.get("version", 0),
+                "total": int(ui.take()), "reason": "counter"}
+        try:
+            app.emit("price_change", data)
+        except OutboxFull:
+            ui.note = "OUTBOX FULL: RETRY"
+            return
+        ui.to("menu")
+        ui.note = "PRICE SENT %s" % o["order"]
+
+
+def cash_due(order):
+    """True while a pay-at-the-counter web order waits for its cash."""
+    return order.get("pay") == "cash" and order.get("state", "pending_payment") == "pending_payment"
 
 
 def _pickup_ok(ui, code):
@@ -115,41 +144,6 @@ def _pickup_ok(ui, code):
     return True
 
 
-def _pickup(ui):
-    code = ui.take()
-    if _pickup_ok(ui, code):
-        _ack(ui, {"order": ui.order["order"], "action": "handover", "pickup": code})
-
-
-def _cash_pickup(ui):
-    if _pickup_ok(ui, ui.take()):
-        ui.state = "ccash"
-
-
-def _cash_amount(ui):
-    tendered = int(ui.take() or "0")
-    if tendered < ui.order["total"]:
-        ui.note = "NOT ENOUGH CASH"
-        return
-    ui.tendered = tendered
-    ui.state = "cconfirm"
-
-
-def _cash_confirm(ui):
-    o = ui.order
-    data = {"order": o["order"], "action": "cash", "version": o.get("version", 0),
-            "amount": o["total"], "tendered": ui.tendered}
-    try:
-        ui.app.emit("ack", data)
-    except OutboxFull:
-        ui.note = "OUTBOX FULL: RETRY"
-        ui.state = "order"
-        return
-    o["cash_sent"] = data["version"]  # until the cloud's order_update answers
-    ui.to("menu")
-    ui.note = "CASH %s SENT CHG %s" % (o["order"], money(ui.tendered - data["amount"]))
-
-
 def _ack(ui, data):
     app = ui.app
     try:
@@ -161,27 +155,3 @@ def _ack(ui, data):
         app.orders = [o for o in app.orders if o is not ui.order]
     ui.to("menu")
     ui.note = "%s %s OK" % (data["action"].upper(), data["order"])
-
-
-def _porder(ui):
-    text = ui.take()
-    for o in ui.app.orders:
-        if str(o["order"]) == text:
-            ui.order = o
-            break
-    else:
-        ui.order = {"order": int(text), "total": 0, "version": 0}
-    ui.state = "ptotal"
-
-
-def _ptotal(ui):
-    o = ui.order
-    data = {"order": o["order"], "version": o.get("version", 0),
-            "total": int(ui.take()), "reason": "counter"}
-    try:
-        ui.app.emit("price_change", data)
-    except OutboxFull:
-        ui.note = "OUTBOX FULL: RETRY"
-        return
-    ui.to("menu")
-    ui.note = "PRICE SENT %s" % o["order"]

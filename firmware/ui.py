@@ -12,9 +12,10 @@ import sys
 import time
 
 import hal
+from micropython import const
 
-_CORE = ("idle", "pin", "menu")
-_SALE = ("sku", "qty", "more", "cash")  # sale.py's screens; the other trade screens trade.py's
+_CORE = const(("idle", "pin", "menu"))
+_SALE = const(("sku", "qty", "more", "cash"))  # sale.py's screens; the other trade screens trade.py's
 
 
 def money(minor):

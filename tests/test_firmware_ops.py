@@ -187,7 +187,7 @@ def test_a_key_during_a_finger_session_ends_it_before_a_trade_screen_opens(tmp_p
         t.wait_log("login finger ok", timeout=15)
         t.press("B")
         t.wait_display("SKU:", timeout=10)
-        time.sleep(2.5)  # finger still down, past SENSOR_IDLE_MS: no second reading
+        time.sleep(2.5)  # finger still down, past app._SENSOR_IDLE_MS: no second reading
         msgs = [t.control.get(i) for i in range(start, t.control.end)]
         over = [i for i, m in enumerate(msgs) if "sensor session over" in str(m.get("log"))]
         sale = [i for i, m in enumerate(msgs) if "SKU:" in m.get("display", [])]

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from fingerpos import protocol
 from fingerpos.cloud.models.devices import Device, DeviceEvent
-from fingerpos.protocol.hmac256 import hmac_sha256_hex
+from fingerpos.protocol import hmac_sha256_hex
 from fingerpos.tools.fleet import SimTerminal, heartbeat
 
 from tests.support.ingest_env import register

@@ -8,8 +8,8 @@ import json
 
 import pytest
 from fingerpos import protocol as p
-from fingerpos.protocol import chain
-from fingerpos.protocol.hmac256 import equal, hmac_sha256
+from fingerpos.protocol import chain, equal, hmac_sha256
+from fingerpos.protocol.subscriptions import EVT_FILTER, STATUS_FILTER, shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,7 +109,8 @@ def test_parse_topic_rejects(topic):
 def test_topics_and_shared_subscription():
     assert p.evt_topic("t1") == "fp/v1/dev/t1/evt"
     assert p.parse_topic(b"fp/v1/dev/A_b-9/status") == ("A_b-9", "status")
-    assert p.shared(p.EVT_FILTER) == "$share/fingerpos/fp/v1/dev/+/evt"
+    assert shared(EVT_FILTER) == "$share/fingerpos/fp/v1/dev/+/evt"
+    assert STATUS_FILTER == "fp/v1/dev/+/status"
 
 
 def test_broker_password_is_the_documented_derivation():

@@ -17,7 +17,7 @@ import time
 from multiprocessing.queues import Queue
 
 import paho.mqtt.client as paho
-from fingerpos import protocol
+from fingerpos.protocol.subscriptions import EVT_FILTER
 from fingerpos.tools.bench_terminal import BenchTerminal
 from fingerpos.tools.fleet import heartbeat, sale
 from paho.mqtt.enums import CallbackAPIVersion
@@ -98,7 +98,7 @@ def bare_subscriber(url: str, expect: int, timeout: float, ready: Queue, out: Qu
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="bare-subscriber")
 
     def on_connect(c: paho.Client, u: object, f: object, rc: object, p: object) -> None:
-        c.subscribe(protocol.EVT_FILTER, qos=1)
+        c.subscribe(EVT_FILTER, qos=1)
 
     def on_subscribe(c: paho.Client, u: object, mid: int, rc: object, p: object) -> None:
         ready.put("ready")

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fingerpos import protocol
+from fingerpos.protocol.subscriptions import SHARE_GROUP
 from fingerpos.tools.device import terminal_config as tc
 
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$
@@ -44,7 +45,7 @@ CERT_PLACEHOLDERS = {
     "keyfile": "/etc/mosquitto/certs/fingerpos-server.key",
     "cafile": "/etc/mosquitto/certs/fingerpos-ca.crt",
 }
-TOPIC_ROOT = protocol.topics.PREFIX  # "fp/v1/dev/"
+TOPIC_ROOT = protocol.PREFIX  # "fp/v1/dev/"
 
 
 class BrokerConfigError(ValueError):
@@ -136,7 +137,7 @@ async def fleet_from_db(db_url: str, key_secret: str) -> Fleet:
     return Fleet(active, revoked, [])
 
 
-def acl_text(cloud_user: str, share_group: str = protocol.topics.SHARE_GROUP) -> str:
+def acl_text(cloud_user: str, share_group: str = SHARE_GROUP) -> str:
     evt, status, cmd = (TOPIC_ROOT + "+/" + k for k in ("evt", "status", "cmd"))
     return "\n".join([
         "# fingerpos topic ACL. Terminals log in with username = device id, so the",

@@ -20,7 +20,7 @@ from fingerpos.cloud.orders.states import State
 PRINTABLE = frozenset({State.PAID, State.ACCEPTED, State.FULFILLED, State.COMPLETED})
 # Raw ESC/POS bytes per `print` command. Base64 makes 1024 characters of it and the
 # body stays under ~1300 bytes, so the command fits the terminal's 1.5 KB MQTT
-# receive buffer (firmware/link.py RX_BYTES) and is decoded without large blocks
+# receive buffer (firmware/link.py _RX_BYTES) and is decoded without large blocks
 # of a fragmented heap; a longer receipt goes in parts (protocol/README.md).
 CHUNK = 768
 

@@ -36,6 +36,7 @@ from fingerpos.cloud.ingest.status import StatusDesk
 from fingerpos.cloud.ingest.store import EventStore, Handler, Incoming, figures_of
 from fingerpos.cloud.ingest.verify import EventVerifier
 from fingerpos.protocol.chain import BROKEN, DUPLICATE, GAP
+from fingerpos.protocol.subscriptions import EVT_FILTER, STATUS_FILTER, shared
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -101,10 +102,9 @@ class Ingestion:
 
     # -- life cycle ------------------------------------------------------------
     async def start(self) -> None:
-        evt, status = protocol.EVT_FILTER, protocol.STATUS_FILTER
+        evt, status = EVT_FILTER, STATUS_FILTER
         if self.share_group:
-            evt, status = (protocol.shared(evt, self.share_group),
-                           protocol.shared(status, self.share_group))
+            evt, status = shared(evt, self.share_group), shared(status, self.share_group)
         self.link = MqttLink(self.mqtt_url, self.client_id, [(evt, 1), (status, 1)],
                              mqtt5=self.share_group is not None, manual_ack=True, clean=False,
                              on_publish=self._on_publish)

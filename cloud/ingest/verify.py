@@ -1,6 +1,6 @@
 """EventVerifier: protocol.verify's rules at CPython speed, for the ingestion's hot path.
 
-protocol/hmac256.py computes HMAC-SHA256 by hand because MicroPython has no
+protocol/__init__.py computes HMAC-SHA256 by hand because MicroPython has no
 `hmac` module; on CPython the standard library's one-shot `hmac.digest` does
 the same sum in one C call (OpenSSL), several times faster. Everything else is protocol's own code
 (parse_topic, split, check_body), in protocol.verify's order: size, framing,
@@ -23,7 +23,7 @@ import re
 from fingerpos import protocol
 
 _scan = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner of json.loads
-_FIELDS = frozenset(protocol.frame.FIELDS)
+_FIELDS = frozenset(protocol.FIELDS)
 _PREV = re.compile("[0-9a-f]{32}")
 _EVENT_TYPES = frozenset(protocol.EVENT_TYPES)
 _COMMAND_TYPES = frozenset(protocol.COMMAND_TYPES)

@@ -4,76 +4,92 @@
 # the sensor simulator ("sensor"), an optional printer ("printer") and the
 # harness control channel ("control") listen, each "host:port". The sensor UART
 # is a TCP connection; GPIO, display, log and printer output go over the
-# control channel (see hal/link.py); keys, touch and Wi-Fi state come back on it.
+# control channel; keys, touch and Wi-Fi state come back on it.
+#
+# The control channel is newline-delimited JSON. HAL -> harness: {"gpio": name,
+# "v": 0|1, "t": ms}, {"display": [lines]}, {"log": text}, {"printer": base64},
+# {"wdt": ...}. Harness -> HAL: {"key": "5"}, {"touch": true|false}, {"wlan":
+# true|false}, {"hang": ms} (a fault: the app's next HAL call blocks for ms, like
+# a peripheral holding the bus, so the main loop stalls and the watchdog must
+# reset the board). Without a harness (no "control" in hal.json, or it went
+# away) messages go to stdout, so the firmware still runs.
+#
+# One module with one socket class for both (RAM: on the terminal every module
+# path and name is interned for good, see firmware/README.md).
 import _thread
 import binascii
 import gc
 import json
 import os
+import select
+import socket
 import sys
 import time
 
-from hal.link import Link, connect, parse_addr
+from micropython import const
 
 DATA_DIR = sys.argv[1] if len(sys.argv) > 1 else "."
-_UART_TIMEOUT_MS = 1000
-_RECONNECT_MS = 500
+_UART_TIMEOUT_MS = const(1000)
+_RECONNECT_MS = const(500)
 
 
-def _load_conf():
-    try:
-        with open(DATA_DIR + "/hal.json") as f:
-            conf = json.load(f)
-    except (OSError, ValueError) as e:
-        print("hal: no usable %s/hal.json (%s): running without sensor and harness" % (DATA_DIR, e))
-        return {}
-    return conf if isinstance(conf, dict) else {}
+try:
+    with open(DATA_DIR + "/hal.json") as f:
+        _conf = json.load(f)
+except (OSError, ValueError) as e:
+    print("hal: no usable %s/hal.json (%s): running without sensor and harness" % (DATA_DIR, e))
+    _conf = {}
+if not isinstance(_conf, dict):
+    _conf = {}
 
 
-def _addr(conf, name):
-    text = conf.get(name)
+def _addr(name):
+    """hal.json's "host:port" for name as (host, port), or None."""
+    text = _conf.get(name)
     if not text:
         return None
     if not isinstance(text, str):
         print("hal: %s: want \"host:port\", got %r" % (name, text))
         return None
-    try:
-        return parse_addr(text)
-    except ValueError as e:
-        print("hal:", name, e)
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        print("hal: %s: bad address %r (want host:port)" % (name, text))
         return None
-
-
-_conf = _load_conf()
-_link = Link(_addr(_conf, "control"))
-_uarts = {}
-_outputs = {}
-_clock = None  # unix seconds minus time.time() once set_time() was called
+    return host, int(port)
 
 
 class TcpUart:
-    """machine.UART-like over TCP: read(n) waits up to the timeout, None when nothing came."""
+    """A TCP connection that reconnects on use (at most every 0.5 s, like a re-plugged
+    cable) and buffers what arrives. As a UART, machine.UART-like: read(n) waits up to
+    the timeout, None when nothing came. The control channel is one too (_link)."""
 
     def __init__(self, addr, timeout_ms=_UART_TIMEOUT_MS):
-        self.addr = addr
+        self.addr = addr  # (host, port) or None
         self.timeout_ms = timeout_ms
         self._sock = None
         self._poll = None  # one poll object per connection, not one per read (garbage)
         self._buf = b""
         self._next_try = time.ticks_ms()
+        # the control channel's state (harness -> HAL)
+        self.keys = []
+        self.touch = False
+        self.wlan = True
+        self.hang = 0  # ms the next HAL call blocks (an injected fault)
 
     def _open(self):
         if self._sock is None and self.addr and time.ticks_diff(self._next_try, time.ticks_ms()) <= 0:
             self._next_try = time.ticks_add(time.ticks_ms(), _RECONNECT_MS)
+            ai = socket.getaddrinfo(self.addr[0], self.addr[1], 0, socket.SOCK_STREAM)[0]
+            sock = socket.socket(ai[0], socket.SOCK_STREAM)
             try:
-                self._sock = connect(self.addr)
+                sock.settimeout(2)
+                sock.connect(ai[-1])
             except OSError:
-                self._sock = None
+                sock.close()
                 return None
-            import select
-
+            self._sock = sock
             self._poll = select.poll()
-            self._poll.register(self._sock, select.POLLIN)
+            self._poll.register(sock, select.POLLIN)
         return self._sock
 
     def _drop(self):
@@ -83,12 +99,13 @@ class TcpUart:
         self._poll = None
 
     def _fill(self, wait_ms):
+        """Wait up to wait_ms for data and add one read to the buffer; False if none came."""
         sock = self._open()
         poll = self._poll
         if sock is None or poll is None:
             if wait_ms > 0:
                 time.sleep_ms(wait_ms)  # an unplugged UART: nothing arrives until the timeout
-            return
+            return False
         try:
             if poll.poll(wait_ms):
                 # Small reads (RAM): a reply packet is 12-44 bytes, and a 512-byte
@@ -96,10 +113,11 @@ class TcpUart:
                 data = sock.recv(64)
                 if data:
                     self._buf += data
-                else:
-                    self._drop()  # the other end went away (cable pulled)
+                    return True
+                self._drop()  # the other end went away (cable pulled)
         except OSError:
             self._drop()
+        return False
 
     def write(self, buf):
         sock = self._open()
@@ -130,12 +148,53 @@ class TcpUart:
         out, self._buf = self._buf[:n], self._buf[n:]
         return out
 
-    def readinto(self, buf, nbytes=None):
-        data = self.read(len(buf) if nbytes is None else nbytes)
+    def readinto(self, buf, n=None):
+        data = self.read(len(buf) if n is None else n)
         if not data:
             return None
         buf[: len(data)] = data
         return len(data)
+
+    # -- as the control channel ----------------------------------------------
+    def send(self, msg):
+        line = json.dumps(msg) + "\n"
+        if self.write(line.encode()) is None:
+            print("hal:", line, end="")
+
+    def pump(self):
+        """Take in whatever the harness sent, without blocking."""
+        while self._fill(0):
+            pass
+        while b"\n" in self._buf:
+            line, self._buf = self._buf.split(b"\n", 1)
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                print("hal: ignored bad control line", line)
+                continue
+            if not isinstance(msg, dict):
+                continue
+            key = msg.get("key")
+            # a real keypad holds no queue: drop keys beyond a short buffer
+            if isinstance(key, str) and len(key) == 1 and key in "0123456789ABCD*#" and \
+                    len(self.keys) < 32:
+                self.keys.append(key)
+            if "touch" in msg:
+                self.touch = bool(msg["touch"])
+            if "wlan" in msg:
+                self.wlan = bool(msg["wlan"])
+            hang = msg.get("hang")
+            if type(hang) is int and 0 < hang <= 60000:
+                self.hang = hang
+        if self.hang:
+            ms, self.hang = self.hang, 0
+            time.sleep_ms(ms)  # blocks the app's thread; the watchdog's guard thread runs on
+
+
+_link = TcpUart(_addr("control"))
+_link._open()
+_uarts = {}
+_clock = None  # unix seconds minus time.time() once set_time() was called
 
 
 class ControlPrinter:
@@ -151,7 +210,7 @@ class ControlPrinter:
     def read(self, n=None):
         return None
 
-    def readinto(self, buf, nbytes=None):
+    def readinto(self, buf, n=None):
         return None
 
 
@@ -160,7 +219,7 @@ def uart(name):
     if name not in ("sensor", "printer"):
         raise ValueError("no UART named %r" % name)
     if name not in _uarts:
-        addr = _addr(_conf, name)
+        addr = _addr(name)
         _uarts[name] = ControlPrinter() if name == "printer" and addr is None else TcpUart(addr)
     return _uarts[name]
 
@@ -170,7 +229,6 @@ def out(name, value):
     if name not in ("buzzer", "strobe", "status_led"):
         raise ValueError("no output named %r" % name)
     value = 1 if value else 0
-    _outputs[name] = value
     _link.send({"gpio": name, "v": value, "t": time.ticks_ms()})
 
 
@@ -198,7 +256,7 @@ class Wlan:
     def __init__(self):
         self._up = False
 
-    def connect(self, ssid, pw):
+    def connect(self, ssid, password):
         self._up = True
         log("wlan: connect %s" % ssid)
 
@@ -241,9 +299,10 @@ def now():
     return 0 if _clock is None else int(time.time()) + _clock
 
 
-def set_time(unix_seconds):
+def set_time(value):
+    """Set the clock to value, unix seconds."""
     global _clock
-    _clock = int(unix_seconds) - int(time.time())
+    _clock = int(value) - int(time.time())
 
 
 def ticks_ms():

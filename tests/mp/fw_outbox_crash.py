@@ -21,7 +21,7 @@ def die(kind, buf):
     if steps[0] != kill:
         return None
     if kind == "write" and cut:
-        f = open(path + "/" + outbox._seg_name(ob._segs[-1][0]), "ab")
+        f = open(ob._seg(ob._segs[-1][0]), "ab")
         f.write(buf[:cut])
         f.close()
     print("DYING", kind)
