@@ -20,6 +20,12 @@ ingestion does) while another client subscribes to a new filter, the
 reconnect dies with "dictionary changed size during iteration" and that
 client is never served. `_SnapshotTable` makes every iteration run over a
 copy; tests/test_broker_embedded.py reproduces the race.
+
+It also sends a client that connects the retained messages of every filter
+that any client holds, not only its own: a terminal reconnecting got every
+other terminal's retained `status` (the cloud holds `fp/v1/dev/+/status`),
+which it drops as malformed commands. `_Broker` sends only those of the
+session's own filters.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from collections.abc import AsyncIterator, Callable
 
 from amqtt.broker import Broker
 from amqtt.errors import BrokerError
+from amqtt.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +49,14 @@ class _SnapshotTable(dict):
 
     def items(self):  # type: ignore[override]
         return list(dict.items(self))
+
+
+class _Broker(Broker):
+    async def _publish_retained_messages_for_subscription(
+            self, subscription: tuple[str, int], session: Session) -> None:
+        holders = dict.get(self._subscriptions, subscription[0]) or []
+        if any(s.client_id == session.client_id for s, _ in holders):
+            await super()._publish_retained_messages_for_subscription(subscription, session)
 
 
 def broker_config(host: str, port: int) -> dict:
@@ -67,7 +82,7 @@ class EmbeddedBroker:
 
     async def start(self) -> EmbeddedBroker:
         """Listen on host:port. Raises RuntimeError with a one-line reason."""
-        self._broker = Broker(broker_config(self.host, self.port))
+        self._broker = _Broker(broker_config(self.host, self.port))
         self._broker._subscriptions = _SnapshotTable(self._broker._subscriptions)
         try:
             await self._broker.start()

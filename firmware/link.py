@@ -46,7 +46,12 @@ class Link:
         self.reconnects = 0
         self._want = True
         self._wake = asyncio.Event()
-        self._active = ticks()  # last ack progress or publish
+        # When the ack last moved, or the oldest unacked event went out: with no ack
+        # for ack_wait_ms after that, the drain sends again from the oldest (the
+        # broker may have taken events no subscriber got, e.g. after it restarted).
+        # Newer events going out must not count: a terminal that keeps sending
+        # heartbeats would otherwise never resend.
+        self._active = ticks()
         self._acked = outbox.acked
         # MQTT packets are read into this, for the life of the terminal: made now,
         # while the heap is young, it is one block that never moves (see mqtt.py).
@@ -164,11 +169,13 @@ class Link:
             if self.next <= ob.acked:
                 self.next = ob.acked + 1
             if self.next > ob.seq:
+                if self._maybe_rewind():  # checked on every idle turn: a busy terminal
+                    continue  # may never be idle for a whole second
                 self.kick.clear()
                 try:
                     await asyncio.wait_for_ms(self.kick.wait(), 1000)
                 except asyncio.TimeoutError:
-                    self._maybe_rewind()
+                    pass
                 continue
             batch = []
             for seq, body in ob.read_from(self.next):
@@ -189,15 +196,21 @@ class Link:
                     break  # link down before it was taken: send it again later
                 self.next = seq + 1
                 self.sent += 1
-                self._active = self.ticks()
+                if seq <= ob.acked + 1:  # the oldest unacked one: its ack wait starts now
+                    self._active = self.ticks()
             batch = m = None  # hold no client across sessions (RAM, see run())
 
     def _maybe_rewind(self):
         ob = self.outbox
         m = self.mqtt
-        if ob.pending() and m is not None and not m.inflight and \
+        # Not only when nothing is in flight: with events going out every second, the
+        # newest one's PUBACK is nearly always pending when the drain turns idle. A
+        # duplicate costs nothing (the cloud drops it by seq).
+        if ob.pending() and m is not None and \
                 self.diff(self.ticks(), self._active) > self.ack_wait_ms:
             print("link: no ack for %d ms; resending from seq %d" % (self.ack_wait_ms, ob.acked + 1))
             self.next = ob.acked + 1
             self.rewinds += 1
             self._active = self.ticks()
+            return True
+        return False

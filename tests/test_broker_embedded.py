@@ -5,6 +5,8 @@ persistent session that reconnects while other clients subscribe to new
 filters used to die with "dictionary changed size during iteration"
 (cloud/broker.py's _SnapshotTable is the fix). This reproduces that race:
 with the fix removed, the loop's exception handler sees the RuntimeError.
+amqtt also sent a reconnecting client the retained messages of other clients'
+filters (cloud/broker.py's _Broker is the fix).
 """
 
 from __future__ import annotations
@@ -106,3 +108,51 @@ async def test_reconnect_while_others_subscribe() -> None:
             c.loop_stop()
         await broker.stop()
         loop.set_exception_handler(None)
+
+
+def _received_on_connect(port: int, cid: str, topic_filter: str) -> list[str]:
+    """Connect a persistent session that already holds topic_filter; the topics
+    of what it is sent within a moment."""
+    got: list[str] = []
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=cid, clean_session=False)
+    c.on_message = lambda cl, ud, msg: got.append(msg.topic)
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    c.subscribe(topic_filter, 1)
+    time.sleep(0.5)
+    c.disconnect()
+    c.loop_stop()
+    got.clear()
+    c.reconnect()
+    c.loop_start()
+    time.sleep(1.0)
+    c.disconnect()
+    c.loop_stop()
+    return got
+
+
+async def test_a_reconnecting_client_gets_only_its_own_filters_retained_messages() -> None:
+    port = free_port()
+    broker = await EmbeddedBroker("127.0.0.1", port).start()
+    try:
+        def scenario() -> tuple[list[str], list[str]]:
+            t2 = _client(port, "t2")
+            t2.publish("fp/v1/dev/t2/status", b"online", qos=1, retain=True).wait_for_publish(10)
+            t2.disconnect()
+            t2.loop_stop()
+            cloud = _client(port, "cloud", clean=False)  # holds every status, stays connected
+            cloud.subscribe("fp/v1/dev/+/status", 1)
+            time.sleep(0.3)
+            try:
+                terminal = _received_on_connect(port, "t1", "fp/v1/dev/t1/cmd")
+                monitor = _received_on_connect(port, "monitor", "fp/v1/dev/+/status")
+            finally:
+                cloud.disconnect()
+                cloud.loop_stop()
+            return terminal, monitor
+
+        terminal, monitor = await asyncio.wait_for(asyncio.to_thread(scenario), 60)
+        assert terminal == [], f"t1 was sent another terminal's retained messages: {terminal}"
+        assert "fp/v1/dev/t2/status" in monitor  # its own filter's retained status still comes
+    finally:
+        await broker.stop()

@@ -9,7 +9,7 @@ import time
 
 from fingerpos import protocol
 
-from tests.support.firmware import KEY, assert_healthy, enrol, provision, run_terminal
+from tests.support.firmware import KEY, assert_healthy, enrol, provision, run_terminal, sell
 
 session = contextlib.contextmanager(run_terminal)
 
@@ -199,4 +199,29 @@ def test_a_key_during_a_finger_session_ends_it_before_a_trade_screen_opens(tmp_p
         t.press("101#2##1000#", gap=0)
         t.wait_display("CHG 5.00")
         assert cloud.wait_event("sale")["data"]["payment"]["amount"] == 500
+        assert_healthy(t)
+
+
+def test_events_the_cloud_never_got_are_sent_again_while_newer_ones_flow(
+        tmp_path, broker, topic_prefix):
+    """The broker may take (PUBACK) events that no subscriber gets: after a broker restart
+    the cloud's subscription can come back after the terminal. The cloud's acks then stop
+    at the gap while newer events (heartbeats, every second here) keep arriving. With no
+    ack progress for ack_wait_s after the oldest unacked event went out, the terminal sends
+    again from there, though newer events keep going out meanwhile."""
+    dev = topic_prefix + "r"
+    with session(tmp_path, broker.port, dev, heartbeat_s=1, ack_wait_s=3) as (t, cloud):
+        provision(t, cloud)
+        t.press("A1111#")
+        t.wait_display("LOGIN OK")
+        cloud.c.unsubscribe(protocol.evt_topic(dev))
+        time.sleep(0.5)
+        sell(t, 3)
+        time.sleep(1.5)  # published and acknowledged by the broker, to nobody
+        assert not cloud.of_type("sale")
+        cloud.c.subscribe(protocol.evt_topic(dev), 1)
+        cloud.wait(lambda: len(cloud.of_type("sale")) == 3
+                   and cloud.tracker.committed == max(cloud.events), 30,
+                   "the 3 sales and every event before the newest, sent again")
+        assert "no ack for 3000 ms; resending" in t.output()
         assert_healthy(t)

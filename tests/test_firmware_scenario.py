@@ -77,7 +77,12 @@ def test_scenario_enrol_alarm_login_300_sales_broker_outage(tmp_path, topic_pref
         t.wait_display("offline", timeout=20)
         sell(t, 100)
         b.start()
-        cloud.wait(lambda: len(cloud.of_type("sale")) == 300, 90, "300 sales after the outage")
+        try:
+            cloud.wait(lambda: len(cloud.of_type("sale")) == 300, 90, "300 sales after the outage")
+        except TimeoutError:
+            print(max(cloud.events), cloud.tracker.missing()[:10], cloud.deliveries, t.logs[-20:],
+                  t.output()[-2500:])
+            raise
         t.press("*")  # log out: the idle screen shows the outbox count
         t.wait_display("out 0", timeout=60)
 
