@@ -50,8 +50,11 @@ class Link:
         # for ack_wait_ms after that, the drain sends again from the oldest (the
         # broker may have taken events no subscriber got, e.g. after it restarted).
         # Newer events going out must not count: a terminal that keeps sending
-        # heartbeats would otherwise never resend.
+        # heartbeats would otherwise never resend. Each resend that brings no ack
+        # doubles the wait, up to 16 x ack_wait_ms, so a cloud that is down while the
+        # broker is up does not get the whole outbox again every ack_wait_s.
         self._active = ticks()
+        self._wait_ms = self.ack_wait_ms
         self._acked = outbox.acked
         # MQTT packets are read into this, for the life of the terminal: made now,
         # while the heap is young, it is one block that never moves (see mqtt.py).
@@ -115,6 +118,7 @@ class Link:
         if self.outbox.acked != self._acked:
             self._acked = self.outbox.acked
             self._active = self.ticks()
+            self._wait_ms = self.ack_wait_ms
 
     async def run(self):
         """One session: wait until wanted, then stay connected until suspend().
@@ -207,10 +211,11 @@ class Link:
         # newest one's PUBACK is nearly always pending when the drain turns idle. A
         # duplicate costs nothing (the cloud drops it by seq).
         if ob.pending() and m is not None and \
-                self.diff(self.ticks(), self._active) > self.ack_wait_ms:
-            print("link: no ack for %d ms; resending from seq %d" % (self.ack_wait_ms, ob.acked + 1))
+                self.diff(self.ticks(), self._active) > self._wait_ms:
+            print("link: no ack for %d ms; resending from seq %d" % (self._wait_ms, ob.acked + 1))
             self.next = ob.acked + 1
             self.rewinds += 1
             self._active = self.ticks()
+            self._wait_ms = min(self._wait_ms * 2, self.ack_wait_ms * 16)
             return True
         return False

@@ -225,3 +225,31 @@ def test_events_the_cloud_never_got_are_sent_again_while_newer_ones_flow(
                    "the 3 sales and every event before the newest, sent again")
         assert "no ack for 3000 ms; resending" in t.output()
         assert_healthy(t)
+
+
+def test_resending_to_a_cloud_that_never_acks_backs_off(tmp_path, broker, topic_prefix):
+    """The broker is up but the cloud does not ack (its ingestion is down): each resend
+    that brings no ack doubles the wait (1, 2, 4 s here), and an ack starts it over."""
+    dev = topic_prefix + "b"
+
+    def waits() -> list[int]:
+        return [int(x.split("no ack for ")[1].split()[0])
+                for x in t.output().splitlines() if "no ack for " in x]
+
+    def wait_for(n: int) -> None:
+        deadline = time.monotonic() + 20
+        while len(waits()) < n and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    with session(tmp_path, broker.port, dev, ack=False, heartbeat_s=60, ack_wait_s=1) as (t, cloud):
+        t.wait_display("online", timeout=15)
+        cloud.wait_event("boot")
+        wait_for(3)
+        assert waits()[:3] == [1000, 2000, 4000], waits()
+        cloud.send("ack", {"upto": cloud.tracker.committed})
+        t.wait_display("out 0", timeout=10)
+        n = len(waits())
+        t.press("A9999#")  # a failed login: a new event, never acked
+        wait_for(n + 1)
+        assert waits()[n:n + 1] == [1000], waits()
+        assert_healthy(t)
