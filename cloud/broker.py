@@ -54,7 +54,7 @@ class _SnapshotTable(dict):
 class _Broker(Broker):
     async def _publish_retained_messages_for_subscription(
             self, subscription: tuple[str, int], session: Session) -> None:
-        holders = dict.get(self._subscriptions, subscription[0]) or []
+        holders = self._subscriptions.get(subscription[0]) or []
         if any(s.client_id == session.client_id for s, _ in holders):
             await super()._publish_retained_messages_for_subscription(subscription, session)
 

@@ -253,3 +253,23 @@ def test_resending_to_a_cloud_that_never_acks_backs_off(tmp_path, broker, topic_
         wait_for(n + 1)
         assert waits()[n:n + 1] == [1000], waits()
         assert_healthy(t)
+
+
+def test_ack_and_time_commands_with_bad_values_are_counted_and_change_nothing(
+        tmp_path, broker, topic_prefix):
+    with session(tmp_path, broker.port, topic_prefix + "v", ack=False) as (t, cloud):
+        t.wait_display("online", timeout=15)
+        cloud.wait_event("boot")
+        for upto in ("99", None, 2.0, True):
+            cloud.send("ack", {"upto": upto})
+        for now in ("1800000000", None, 1.8e9):
+            cloud.send("time", {"now": now})
+        cloud.send("unlock", {})  # after them: they were all handled
+        t.wait_log("cmd unlock applied")
+        assert sum("cmd ack: bad data" in x for x in t.logs) == 4, t.logs[-10:]
+        assert sum("cmd time: bad data" in x for x in t.logs) == 3, t.logs[-10:]
+        t.wait_display("out ")
+        assert "out 0" not in " ".join(t.display)  # nothing acked: the events still wait
+        t.press("A9999#")  # a new event: the clock is still unset
+        assert cloud.wait_event("login")["ts"] == 0
+        assert_healthy(t)
