@@ -56,7 +56,7 @@ class App:
         self.outbox = Outbox(hal.DATA_DIR + "/outbox", self.dev, limit=self.s["outbox_bytes"])
         self.gate = CommandGate(self.key, self.dev, store)
         self.roster = Roster(store.load("roster", {"sellers": []}).get("sellers", []))
-        self.catalog = Catalog(store.load("catalog", {"items": []}).get("items", []))
+        self.catalog = Catalog(hal.DATA_DIR, store)
         self.guard = Guard(self.s, store.load("guard", {}), lambda data: store.save("guard", data))
         self.guard.start(hal.ticks_ms())
         self.locked = store.load("lock", {"locked": False}).get("locked", False)

@@ -31,11 +31,9 @@ def roster(app, data):
 
 
 def catalog(app, data):
-    items = data.get("items")
-    if not isinstance(items, list):
-        raise ValueError("items must be a list")
-    app.catalog.update(items)
-    app.store.save("catalog", {"items": app.catalog.as_list()})
+    # A page, or a whole catalogue from an older cloud: written to flash (catalog.py).
+    if app.catalog.page(data):
+        hal.log("catalog %s: %d items" % (app.catalog.version, app.catalog.count))
 
 
 def print_(app, data):

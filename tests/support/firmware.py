@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ import paho.mqtt.client as paho
 from fingerpos import protocol
 from fingerpos.protocol.chain import DUPLICATE, SeqTracker
 from fingerpos.tools.device import bundle as bundle_mod
+from fingerpos.tools.mosquitto import Mosquitto, free_port
 
+from tests.support.certs import make_ca
 from tests.support.terminal import REPO, Terminal
 
 KEY = bytes(range(32))
@@ -34,6 +37,49 @@ CATALOG = [{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"},
 # these fail on a regression.
 LIVE_PEAK_MAX = 112 * 1024
 HEAP_FREE_MIN = 18 * 1024
+
+
+@dataclass(frozen=True)
+class HeapProfile:
+    """One heap the whole-firmware scenario runs in (issue #13 item 6).
+
+    tls: the terminal talks TLS, and the unix HAL charges mbedtls's record buffers
+    to the GC heap as rp2 does (firmware/hal/unix.py). sales: (keyed online, keyed
+    while the broker is down); the smaller heaps run the whole flow with fewer sales.
+    """
+
+    name: str
+    heap: str
+    tls: bool
+    live_peak_max: int
+    heap_free_min: int
+    sales: tuple[int, int] = (200, 100)
+
+
+HEAP_PROFILES = (
+    HeapProfile("128k", "128k", False, LIVE_PEAK_MAX, HEAP_FREE_MIN),
+    HeapProfile("112k-tls", "112k", True, 108 * 1024, 4 * 1024, (60, 30)),
+    HeapProfile("96k", "96k", False, 92 * 1024, 4 * 1024, (60, 30)),
+)
+
+
+def heap_broker(tmp: Path, heap: HeapProfile, config: dict[str, Any]
+                ) -> tuple[Mosquitto, dict[str, Any]]:
+    """A started Mosquitto for the profile and the terminal's config pointing at it: a
+    TLS listener (certificate for 127.0.0.1, its CA in the device's ca.pem) when
+    heap.tls, else the plain one. The broker's plain port is always the cloud's."""
+    if not heap.tls:
+        b = Mosquitto().start()
+        config["broker"]["port"] = b.port
+        return b, config
+    ca, cert, key = make_ca(tmp / "certs", "fingerpos scenario CA")
+    tls_port = free_port()
+    b = Mosquitto(extra_config=f"listener {tls_port} 127.0.0.1\ncafile {ca}\n"
+                               f"certfile {cert}\nkeyfile {key}\n").start()
+    config["broker"].update(port=tls_port, tls=True)
+    (tmp / "device").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ca, tmp / "device" / "ca.pem")
+    return b, config
 
 _bundle_dir: Path | None = None
 
