@@ -146,10 +146,10 @@ g3.clear()
 check("clear resets", g3.failures == 0 and saved == {"failures": 0, "level": 0})
 
 # -- Sale: payment.amount is the total charged, tendered the cash handed over ---------
+import os  # noqa: E402
+
 from catalog import Catalog  # noqa: E402
 from sale import Sale, SaleError  # noqa: E402
-
-import os  # noqa: E402
 
 catdir = work + "/cat"
 os.mkdir(catdir)
