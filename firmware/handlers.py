@@ -24,6 +24,10 @@ def roster(app, data):
     sellers = data.get("sellers")
     if not isinstance(sellers, list):
         raise ValueError("sellers must be a list")
+    # RAM: the old roster goes before the new one is built: the two and the parsed
+    # command did not fit together with a 4 KB roster (issue #13). Should this fail,
+    # the command is not committed and comes again; roster.json keeps the old one.
+    app.roster.sellers = []
     app.roster.update(sellers)
     app.store.save("roster", {"sellers": app.roster.sellers})
     if app.seller is not None and app.roster.by_id(app.seller["id"]) is None:

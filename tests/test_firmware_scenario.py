@@ -25,7 +25,7 @@ from tests.support.firmware import (
 from tests.support.terminal import Terminal
 
 
-@pytest.mark.parametrize("heap", HEAP_PROFILES, ids=lambda h: h.name)
+@pytest.mark.parametrize("heap", HEAP_PROFILES)
 def test_scenario_enrol_alarm_login_300_sales_broker_outage(tmp_path, topic_prefix, heap):
     """Issue scenario 11, against a Mosquitto this test stops and starts, per heap profile."""
     dev = topic_prefix + "s"
