@@ -8,9 +8,11 @@
 # the Pico's flash, once per item keyed) with bytearray.find, so nothing is
 # allocated per record. A scan, not a binary search: it needs no order, so pages
 # are written as they arrive, and an old cloud's unsorted single command works.
+# Names (RAM): each new one is interned for good (firmware/README.md), so this
+# module reuses names the firmware has anyway (commit, pending, _fill, ".tmp").
 #
 # Pages (protocol/README.md, `catalog`): the pages of one version are appended to
-# catalog.new in order; when the last one is in, catalog.new is renamed over
+# catalog.bin.tmp in order; when the last one is in, that file is renamed over
 # catalog.bin (atomic on littlefs and POSIX), then the version is saved, so a
 # power loss leaves the old catalogue or the new one, never a mix. A page of
 # another version starts over; pages of the version in use are ignored (the cloud
@@ -29,21 +31,6 @@ _CHUNK = const(8)  # records per read
 _MAX_PAGES = const(64)
 
 
-def _record(it):
-    """A catalogue item (dict) as a record, or None for an item the terminal cannot sell."""
-    if not isinstance(it, dict):
-        return None
-    sku, price, cur = it.get("sku"), it.get("price"), it.get("currency", "EUR")
-    if not isinstance(sku, str) or type(price) is not int or not 0 <= price < 1 << 63 or \
-            not isinstance(cur, str):
-        return None
-    sku = sku.encode()
-    cur = cur.encode()
-    if not 0 < len(sku) <= _SKU_MAX or len(cur) != 3:
-        return None
-    return struct.pack(_FMT, len(sku), sku, cur, price)
-
-
 class Catalog:
     """get(sku) -> (price, currency) or None; page(data) takes one `catalog` command."""
 
@@ -53,9 +40,9 @@ class Catalog:
         doc = store.load("catalog", {})
         self.version = doc.get("version")
         self.count = doc.get("n", 0)
-        self._pending = None  # (version, pages, pages got, records) while collecting
+        self.pending = None  # (version, pages, pages got, records) while collecting
         if isinstance(doc.get("items"), list):  # an older firmware's (or a preload's) JSON
-            self._commit(None, self._fill(doc["items"], "wb"))
+            self.commit(None, self._fill(doc["items"], "wb"))
 
     def get(self, sku):
         key = sku.encode()
@@ -88,44 +75,52 @@ class Catalog:
         if not isinstance(items, list):
             raise ValueError("items must be a list")
         if "pages" not in data and "page" not in data and "version" not in data:
-            self._commit(None, self._fill(items, "wb"))  # one page (an older cloud)
+            self.commit(None, self._fill(items, "wb"))  # one page (an older cloud)
             return True
         v, p, n = data.get("version"), data.get("page"), data.get("pages")
         if not isinstance(v, str) or not 0 < len(v) <= 32 or type(p) is not int or \
                 type(n) is not int or not 1 <= p <= n <= _MAX_PAGES:
             raise ValueError("catalog page needs version (string), 1 <= page <= pages <= 64")
-        pend = self._pending
+        pend = self.pending
         if p == 1:
             if v == self.version:
-                self._pending = None
+                self.pending = None
                 return False  # the catalogue in use, sent again: nothing to write
             pend = (v, n, 0, 0)
         elif pend is None or pend[0] != v or pend[1] != n or p != pend[2] + 1:
             if v == self.version or (pend is not None and pend[0] == v and p <= pend[2]):
                 return False  # a page of the catalogue in use, or one we have (redelivered)
-            self._pending = None  # a page went missing: wait for the cloud's next sending
+            self.pending = None  # a page went missing: wait for the cloud's next sending
             raise ValueError("catalog page %d of %s out of order" % (p, v))
-        self._pending = None  # until this page is on flash
+        self.pending = None  # until this page is on flash
         pend = (v, n, p, pend[3] + self._fill(items, "wb" if p == 1 else "ab"))
         if p < n:
-            self._pending = pend
+            self.pending = pend
             return False
-        self._commit(v, pend[3])
+        self.commit(v, pend[3])
         return True
 
     def _fill(self, items, mode):
-        """Write items' records to catalog.new; returns how many (unsellable ones skipped)."""
+        """Write items' records to catalog.bin.tmp; returns how many, skipping items the
+        terminal cannot sell (no SKU or one over 64 bytes, a bad price or currency)."""
         got = 0
-        with open(self.path[:-3] + "new", mode) as f:
+        with open(self.path + ".tmp", mode) as f:
             for it in items:
-                rec = _record(it)
-                if rec is not None:
-                    f.write(rec)
+                if not isinstance(it, dict):
+                    continue
+                sku, price, cur = it.get("sku"), it.get("price"), it.get("currency", "EUR")
+                if not isinstance(sku, str) or type(price) is not int or \
+                        not 0 <= price < 1 << 63 or not isinstance(cur, str):
+                    continue
+                sku = sku.encode()
+                cur = cur.encode()
+                if 0 < len(sku) <= _SKU_MAX and len(cur) == 3:
+                    f.write(struct.pack(_FMT, len(sku), sku, cur, price))
                     got += 1
         return got
 
-    def _commit(self, version, count):
-        os.rename(self.path[:-3] + "new", self.path)
+    def commit(self, version, count):
+        os.rename(self.path + ".tmp", self.path)
         self.version = version
         self.count = count
         self.store.save("catalog", {"version": version, "n": count})

@@ -27,7 +27,7 @@ class CommandGate:
         self.bad = {}
         self.accepted = 0
         self._unsaved = 0
-        self._oom = None  # the tail of a command whose parsing ran out of heap
+        self.ooms = None  # the tail of a command whose parsing ran out of heap
 
     def verify(self, topic, payload, commit=True):
         """The command's body, or None (counted in `bad`). commit=False leaves the
@@ -42,8 +42,8 @@ class CommandGate:
                 # again); the same command again is dropped and counted, not parsed
                 # forever: three MemoryErrors in a minute would reset the terminal.
                 tail = bytes(payload[-16:])
-                if tail != self._oom:
-                    self._oom = tail
+                if tail != self.ooms:
+                    self.ooms = tail
                     raise
                 raise protocol.ProtocolError("no heap to parse %d bytes" % len(payload))
             dev, kind = protocol.parse_topic(topic)

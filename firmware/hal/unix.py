@@ -210,13 +210,14 @@ def _charge_tls():
 
     wrap = ssl.SSLContext.wrap_socket
 
-    def charged(ctx, sock, *args, **kw):
-        ctx.charged = None  # the last connection's buffers go first, as its close() would
-        ctx.charged = (bytearray(_TLS_IN), bytearray(_TLS_OUT))
+    # (names: wrap_socket, self, _buf are interned already: no new qstrs)
+    def wrap_socket(self, sock, *args, **kw):
+        self._buf = None  # the last connection's buffers go first, as its close() would
+        self._buf = (bytearray(_TLS_IN), bytearray(_TLS_OUT))
         log("tls: %d B of record buffers held on the heap" % (_TLS_IN + _TLS_OUT))
-        return wrap(ctx, sock, *args, **kw)
+        return wrap(self, sock, *args, **kw)
 
-    ssl.SSLContext.wrap_socket = charged
+    ssl.SSLContext.wrap_socket = wrap_socket
 
 
 try:
