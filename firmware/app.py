@@ -30,6 +30,10 @@ _SESSION_BASE_MAX = const(98 * 1024)  # heap in use before the driver loads, nor
 _NO_TRADE = const(("idle", "pin", "menu"))
 _PROMPTS = const(("order_new", "order_update", "price_result"))  # prompts.py's; the rest handlers.py's
 _SENSOR_LOAD_ORDER = const(("busio", "adafruit_fingerprint", "fingerprint", "sensor"))
+# RAM: collect every 8 KB of allocation, not only when the heap is full. Garbage left
+# to the end scatters the long-lived blocks made meanwhile across the heap; then a
+# 4 KB command or a 1 KB receipt found no free run with 20-30 KB free (issue #13).
+_GC_EVERY = const(8192)
 _diff = time.ticks_diff
 
 
@@ -56,7 +60,7 @@ class App:
         self.outbox = Outbox(hal.DATA_DIR + "/outbox", self.dev, limit=self.s["outbox_bytes"])
         self.gate = CommandGate(self.key, self.dev, store)
         self.roster = Roster(store.load("roster", {"sellers": []}).get("sellers", []))
-        self.catalog = Catalog(store.load("catalog", {"items": []}).get("items", []))
+        self.catalog = Catalog(hal.DATA_DIR, store)
         self.guard = Guard(self.s, store.load("guard", {}), lambda data: store.save("guard", data))
         self.guard.start(hal.ticks_ms())
         self.locked = store.load("lock", {"locked": False}).get("locked", False)
@@ -259,7 +263,7 @@ class App:
             sensor = None
             _driver(False)
             self.sensor_on = False
-            gc.threshold(-1)
+            gc.threshold(_GC_EVERY)
             gc.collect()
             hal.log("sensor session over: heap live %d" % gc.mem_alloc())
             self.link.resume()
@@ -314,6 +318,7 @@ class App:
             self.heap_peak, gc.mem_alloc(), free, self.outbox.pending(), self.link.sent))
 
     async def run(self):
+        gc.threshold(_GC_EVERY)
         self.wlan = hal.Wlan()
         self.emit_quiet("boot", {"fw": _VERSION, "reset": "power"})
         if self.guard.failures >= self.guard.max_failures:

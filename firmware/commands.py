@@ -27,13 +27,25 @@ class CommandGate:
         self.bad = {}
         self.accepted = 0
         self._unsaved = 0
+        self.ooms = None  # the tail of a command whose parsing ran out of heap
 
     def verify(self, topic, payload, commit=True):
         """The command's body, or None (counted in `bad`). commit=False leaves the
         seq for commit(body) once the command was carried out: one that failed for
         want of heap is then taken again when the broker redelivers it."""
         try:
-            body = protocol.verify(self.key, topic, payload)
+            try:
+                body = protocol.verify(self.key, topic, payload)
+            except MemoryError:
+                # No free block for the parsed command (the heap fragments). The first
+                # time, up to the caller (the MQTT session restarts, the broker sends it
+                # again); the same command again is dropped and counted, not parsed
+                # forever: three MemoryErrors in a minute would reset the terminal.
+                tail = bytes(payload[-16:])
+                if tail != self.ooms:
+                    self.ooms = tail
+                    raise
+                raise protocol.ProtocolError("no heap to parse %d bytes" % len(payload))
             dev, kind = protocol.parse_topic(topic)
             if kind != protocol.CMD or dev != self.dev:
                 raise protocol.WrongDevice("command for %s/%s" % (dev, kind))

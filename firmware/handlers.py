@@ -24,6 +24,10 @@ def roster(app, data):
     sellers = data.get("sellers")
     if not isinstance(sellers, list):
         raise ValueError("sellers must be a list")
+    # RAM: the old roster goes before the new one is built: the two and the parsed
+    # command did not fit together with a 4 KB roster (issue #13). Should this fail,
+    # the command is not committed and comes again; roster.json keeps the old one.
+    app.roster.sellers = []
     app.roster.update(sellers)
     app.store.save("roster", {"sellers": app.roster.sellers})
     if app.seller is not None and app.roster.by_id(app.seller["id"]) is None:
@@ -31,11 +35,9 @@ def roster(app, data):
 
 
 def catalog(app, data):
-    items = data.get("items")
-    if not isinstance(items, list):
-        raise ValueError("items must be a list")
-    app.catalog.update(items)
-    app.store.save("catalog", {"items": app.catalog.as_list()})
+    # A page, or a whole catalogue from an older cloud: written to flash (catalog.py).
+    if app.catalog.page(data):
+        hal.log("catalog %s: %d items" % (app.catalog.version, app.catalog.count))
 
 
 def print_(app, data):

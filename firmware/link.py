@@ -22,7 +22,11 @@ from outbox import Outbox
 import protocol
 
 _BATCH = const(4)  # bodies read from flash per batch (RAM: _BATCH x body size)
-_RX_BYTES = const(1536)  # the MQTT receive buffer (RAM: kept for good)
+# The MQTT receive buffer (RAM: kept for good): the largest valid command (4161-byte
+# payload, protocol.MAX_PAYLOAD) with its topic and packet id (max_packet below). A fresh 4 KB
+# block per big command failed on a fragmented heap (MemoryError with 30 KB free, a
+# reset on every catalogue, issue #13), so every valid command has room from boot.
+_RX_BYTES = const(4256)  # >= max_packet below
 
 
 class Link:
@@ -58,8 +62,7 @@ class Link:
         self._acked = outbox.acked
         # MQTT packets are read into this, for the life of the terminal: made now,
         # while the heap is young, it is one block that never moves (see mqtt.py).
-        # acks, order prompts, a roster or a short catalogue fit; the rare bigger
-        # command (a full catalogue, a receipt) gets its own buffer meanwhile.
+        # Every valid command fits; only an oversized packet gets a buffer of its own.
         self._rx = bytearray(_RX_BYTES)
 
     def _client(self):

@@ -26,7 +26,7 @@ class Sale:
         self.currency = None
 
     def add(self, sku, qty):
-        it = self.catalog.items.get(sku)
+        it = self.catalog.get(sku)
         if it is None:
             raise SaleError("UNKNOWN SKU " + sku)
         if not 0 < qty <= 999:

@@ -58,6 +58,20 @@ def over_limit(topic):
     return body + b"\n" + p.hmac_sha256_hex(KEY_A, topic.encode() + b"\n" + body)
 
 
+def catalog_page_at_limit():
+    """The first page paginate() makes of 40 products with 32-character Chinese names,
+    sealed with the longest device id the protocol allows."""
+    from fingerpos.cloud.commerce.catalog import paginate
+
+    items = [{"sku": str(2000 + i), "name": "铁观音" * 10 + "茶叶", "price": 100 * i,
+              "currency": "CNY"} for i in range(40)]
+    page = paginate(items)[0]
+    dev = "d" * 32
+    topic, payload, _ = p.seal(KEY_A, dev, p.CMD, 2**40, 1_790_000_000, "catalog", PREV, page)
+    assert 4096 - 200 < len(p.split(payload)[0]) <= 4096
+    return payload, topic, KEY_A, {"ok": True, "body": json.loads(p.split(payload)[0])}
+
+
 def build():
     e, c = p.EVT, p.CMD
     ta, tb = p.evt_topic("t1"), p.evt_topic("t2")
@@ -159,6 +173,15 @@ def build():
             "malformed"),
         bad("bad-device-id", "a device id with a character outside [A-Za-z0-9_-]", good,
             "fp/v1/dev/t+1/evt", "malformed"),
+        ok("cmd-catalog-page", "page 2 of 3 of a catalogue, Chinese names kept raw", "t1", c,
+           6, "catalog", {"version": "9f2c4e1a0b7d3e55", "page": 2, "pages": 3,
+                          "items": [{"sku": "1001", "name": "茉莉花茶", "price": 1800,
+                                     "currency": "CNY"},
+                                    {"sku": "1002", "name": "Oolong 乌龙", "price": 2600,
+                                     "currency": "CNY"}]}),
+        vec("cmd-catalog-page-limit", "a full catalogue page as the cloud fills it "
+            "(cloud/commerce/catalog.py paginate): at most 4096 bytes with 3-byte characters",
+            *catalog_page_at_limit()),
     ]
     return vs
 

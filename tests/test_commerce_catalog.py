@@ -3,7 +3,10 @@ filters (FTS5 on SQLite, tsvector on PostgreSQL), and the terminal's `catalog` c
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from fingerpos import protocol
 from fingerpos.cloud.commerce import catalog
 from fingerpos.cloud.models.shops import Product
 
@@ -121,17 +124,39 @@ async def test_oversized_product_body_is_refused(cloud):
     assert r.status == 413
 
 
-async def test_catalog_for_terminals_fits_one_command(cloud):
+async def test_catalog_for_terminals_comes_in_pages_under_the_body_limit(cloud):
+    """500 products in stock with Chinese names (3 UTF-8 bytes a character): every one is
+    in exactly one page, each page seals (protocol.seal, the 4096-byte limit) even with the
+    longest device id and seq the protocol allows, and the pages are nearly full."""
     await _shop(cloud)
     with in_app(cloud.app):
-        await Product.bulk_create([Product(shop_id="s1", sku=f"p{i:04d}", name="長い名前" * 10,
-                                           price=i, currency="EUR", stock=i % 2)
-                                   for i in range(400)])
-        data = await catalog.terminal_catalog("s1")
-    import json
-    assert 10 < len(data["items"]) < 200
-    assert all(item["sku"] != "p0000" for item in data["items"])       # out of stock left out
-    assert len(json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()) <= 3700
+        await Product.bulk_create([Product(shop_id="s1", sku=f"{1000 + i}", name="茉莉花茶" * 10,
+                                           price=i, currency="CNY", stock=1 + (i == 0) * -1)
+                                   for i in range(501)])
+        items = (await catalog.terminal_catalog("s1"))["items"]
+    pages = catalog.paginate(items)
+    assert [i["sku"] for i in items] == [str(1000 + i) for i in range(1, 501)]  # 1000: no stock
+    assert all(len(i["name"].encode()) == 32 * 3 for i in items)  # cut to 32 characters
+    assert [p["page"] for p in pages] == list(range(1, len(pages) + 1))
+    assert {p["pages"] for p in pages} == {len(pages)} and {p["version"] for p in pages} == {
+        pages[0]["version"]}
+    assert [i for p in pages for i in p["items"]] == items
+    sizes = []
+    for p in pages:
+        _, payload, _ = protocol.seal(bytes(32), "d" * 32, protocol.CMD, 2**53 - 1,
+                                      99_999_999_999, "catalog", "0" * 32, p)
+        sizes.append(len(protocol.split(payload)[0]))
+    assert max(sizes) <= 4096 and min(sizes[:-1]) > 4096 - 200, sizes
+    raw = sum(len(json.dumps(i, ensure_ascii=False, separators=(",", ":")).encode()) + 1
+              for i in items)
+    assert len(pages) == -(-raw // (sum(sizes) // len(pages) - 150)) or len(pages) < raw / 3800 + 2
+    # the same catalogue, the same version (a terminal that has it writes nothing);
+    # a price edit, a new one
+    assert catalog.paginate(items)[0]["version"] == pages[0]["version"]
+    items[7] = dict(items[7], price=1)
+    assert catalog.paginate(items)[0]["version"] != pages[0]["version"]
+    assert catalog.paginate([]) == [{"version": catalog.paginate([])[0]["version"], "page": 1,
+                                     "pages": 1, "items": []}]
 
 
 async def test_products_from_before_the_migration_become_searchable(tmp_path, request):

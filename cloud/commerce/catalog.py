@@ -7,10 +7,12 @@ which the full-text index (fulltext.py) follows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from typing import Any
 
+from fingerpos import protocol
 from fingerpos.cloud import audit
 from fingerpos.cloud.commerce import fulltext, search
 from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
@@ -22,10 +24,57 @@ from fingerpos.cloud.orders import notify
 from tortoise.exceptions import IntegrityError
 
 log = logging.getLogger(__name__)
-# What a terminal gets: it sells by sku at the counter. A command body is at most
-# 4096 bytes (protocol), so the list is cut to fit with room for the envelope.
-TERMINAL_ITEMS = 300
-_CATALOG_BYTES = 3600
+# What a terminal gets: it sells by sku at the counter, and keeps the catalogue on
+# flash (firmware/catalog.py), so a shop's whole range goes, in `catalog` pages that
+# each fit the 4096-byte body limit (protocol/README.md). 64 pages at most.
+TERMINAL_ITEMS = 1000
+MAX_PAGES = 64
+_NAME_CHARS = 32
+
+
+def _envelope_bytes() -> int:
+    """The most a `catalog` body takes besides its data: the longest device id, seq,
+    ts and prev the protocol allows (a page must fit whatever seq it is sent with)."""
+    body = protocol.make_body("x" * 32, 2**53 - 1, 10**11 - 1, "catalog", "0" * 32, {},
+                              protocol.CMD)
+    return len(body) - 2
+
+
+_DATA_BYTES = protocol.MAX_BODY - _envelope_bytes()
+
+
+def _compact(value: Any) -> bytes:
+    # the bytes make_body writes (compact, UTF-8 kept raw: a Chinese character is 3)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def paginate(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `catalog` commands' data for items: pages filled up to the body limit.
+
+    `version` is a hash of the whole item list: the terminal switches to a version when
+    all its pages arrived, and skips a version it already has (the cloud re-sends the
+    catalogue on every connect). An empty catalogue is one page with no items.
+    """
+    version = hashlib.sha256(_compact(items)).hexdigest()[:16]
+    head = len(_compact({"version": version, "page": MAX_PAGES, "pages": MAX_PAGES,
+                         "items": []}))
+    pages: list[list[dict[str, Any]]] = [[]]
+    used = head
+    for item in items:
+        size = len(_compact(item)) + 1  # the comma
+        if size + head > _DATA_BYTES:
+            log.warning("catalog: %s does not fit a page: not sent", item.get("sku"))
+            continue
+        if used + size > _DATA_BYTES and pages[-1]:
+            if len(pages) == MAX_PAGES:
+                log.warning("catalog: more than %d pages: the rest is not sent", MAX_PAGES)
+                break
+            pages.append([])
+            used = head
+        pages[-1].append(item)
+        used += size
+    return [{"version": version, "page": n, "pages": len(pages), "items": page}
+            for n, page in enumerate(pages, 1)]
 
 
 def check_editor(user: User, shop_id: str) -> None:
@@ -116,18 +165,19 @@ async def find(text: str, filters: fulltext.Filters, limit: int, offset: int
 
 
 async def terminal_catalog(shop_id: str) -> dict[str, Any]:
-    """The `catalog` command's data: products in stock, by sku (protocol/README.md)."""
+    """The shop's products in stock, by sku, as the terminal sells them: {"items": [...]}
+    (the `catalog` pages are paginate(items))."""
     rows = await Product.filter(shop_id=shop_id, stock__gt=0).order_by("sku").limit(
         TERMINAL_ITEMS).values("sku", "name", "price", "currency")
-    items, used = [], 20
-    for r in rows:
-        item = {"sku": r["sku"], "name": r["name"][:32], "price": r["price"],
-                "currency": r["currency"]}
-        used += len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()) + 1
-        if used > _CATALOG_BYTES:
-            break
-        items.append(item)
-    return {"items": items}
+    return {"items": [{"sku": r["sku"], "name": r["name"][:_NAME_CHARS], "price": r["price"],
+                       "currency": r["currency"]} for r in rows]}
+
+
+async def _send_pages(device_id: str, pages: list[dict[str, Any]]) -> bool:
+    sent = True
+    for page in pages:  # in order: MQTT keeps a session's QoS 1 messages in order
+        sent = await notify.send_command(device_id, "catalog", page) and sent
+    return sent
 
 
 async def send_catalog(device_id: str) -> bool:
@@ -135,16 +185,16 @@ async def send_catalog(device_id: str) -> bool:
     device = await Device.get_or_none(id=device_id)
     if device is None or device.revoked:
         return False
-    return await notify.send_command(device_id, "catalog", await terminal_catalog(device.shop))
+    return await _send_pages(device_id, paginate((await terminal_catalog(device.shop))["items"]))
 
 
 async def push_to_terminals(shop_id: str) -> int:
     """The shop's catalogue changed: each of its active terminals gets the new one."""
-    data = await terminal_catalog(shop_id)
+    pages = paginate((await terminal_catalog(shop_id))["items"])
     sent = 0
     for device in await Device.filter(shop=shop_id, revoked=False):
         try:
-            sent += await notify.send_command(device.id, "catalog", data)
+            sent += await _send_pages(device.id, pages)
         except LookupError as e:  # revoked a moment ago; the others still get theirs
             log.warning("catalog for %s not sent: %s", device.id, e)
     return sent

@@ -146,16 +146,81 @@ g3.clear()
 check("clear resets", g3.failures == 0 and saved == {"failures": 0, "level": 0})
 
 # -- Sale: payment.amount is the total charged, tendered the cash handed over ---------
+import gc  # noqa: E402
+import os  # noqa: E402
+
+for name in ("commands", "login"):  # room to compile catalog.py and sale.py from source
+    sys.modules.pop(name, None)
+gc.collect()
 from catalog import Catalog  # noqa: E402
 from sale import Sale, SaleError  # noqa: E402
 
-cat = Catalog([{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"},
-               {"sku": "102", "name": "Cup " * 100, "price": 900}, {"sku": "103", "price": -1}])
-check("catalogue keeps price and currency per SKU",
-      cat.items == {"101": (250, "EUR"), "102": (900, "EUR")}, cat.items)
-check("catalogue as stored", sorted(cat.as_list(), key=lambda i: i["sku"])
-      == [{"sku": "101", "price": 250, "currency": "EUR"},
-          {"sku": "102", "price": 900, "currency": "EUR"}], cat.as_list())
+catdir = work + "/cat"
+os.mkdir(catdir)
+cstore = Store(catdir)
+cat = Catalog(catdir, cstore)
+check("no catalogue: no price", cat.get("101") is None)
+cat.page({"items": [{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"},
+                    {"sku": "102", "name": "Cup " * 100, "price": 900}, {"sku": "103", "price": -1},
+                    {"sku": "9" * 65, "price": 1}, {"sku": "104", "price": 5, "currency": "EURO"},
+                    "junk", {"sku": "\u8336", "price": 300, "currency": "CNY"}]})
+check("single-page catalogue (older cloud): price and currency per SKU, bad items skipped",
+      (cat.get("101"), cat.get("102"), cat.get("103"), cat.get("104"), cat.get("\u8336"), cat.count)
+      == ((250, "EUR"), (900, "EUR"), None, None, (300, "CNY"), 3), cat.count)
+check("no partial SKU match", cat.get("10") is None and cat.get("1011") is None)
+
+
+class pages:  # made one page at a time (RAM: 540 dicts do not fit this heap)
+    def __init__(self, v, n, per=30, price=0):
+        self.v, self.n, self.per, self.price = v, n, per, price
+
+    def __getitem__(self, p):
+        if isinstance(p, slice):
+            return [self[i] for i in range(*p.indices(self.n))]
+        if p >= self.n:
+            raise IndexError
+        return {"version": self.v, "page": p + 1, "pages": self.n,
+                "items": [{"sku": str(1000 + p * self.per + i), "name": "\u8336" * 20,
+                           "price": self.price + p * self.per + i, "currency": "CNY"}
+                          for i in range(self.per)]}
+
+
+v1 = pages("a1", 18)  # 540 products
+done = [cat.page(v1[i]) for i in range(17)]
+check("pages collected: the old catalogue stays in use until the last",
+      done == [False] * 17 and cat.get("101") == (250, "EUR") and cat.get("1000") is None, done)
+check("the last page switches", cat.page(v1[17]) and cat.version == "a1" and cat.count == 540
+      and cat.get("101") is None and cat.get("1000") == (0, "CNY")
+      and cat.get("1539") == (539, "CNY"), (cat.version, cat.count))
+check("the catalogue in use sent again: nothing written",
+      [cat.page(v1[i]) for i in range(18)] == [False] * 18 and cat.version == "a1")
+v2 = pages("b2", 3, 60, 7)
+cat.page(v2[0])
+try:
+    cat.page(v2[2])
+    check("a missing page refuses the rest", False, "accepted")
+except ValueError:
+    check("a missing page refuses the rest", cat.version == "a1" and cat.get("1000") == (0, "CNY"))
+check("redelivered page ignored; a new sending completes", [cat.page(v2[i]) for i in range(3)]
+      == [False, False, True] and cat.get("1000") == (7, "CNY") and cat.count == 180)
+for bad in ({"version": "c", "page": 2, "pages": 1, "items": []},
+            {"version": 3, "page": 1, "pages": 1, "items": []},
+            {"version": "c", "page": 1, "pages": 65, "items": []},
+            {"version": "c", "page": True, "pages": 1, "items": []},
+            {"version": "c", "page": 1, "pages": 1, "items": {}}):
+    try:
+        cat.page(bad)
+        check("bad page refused %r" % bad, False, "accepted")
+    except ValueError:
+        pass
+check("bad pages change nothing", cat.version == "b2" and cat.count == 180)
+cat = Catalog(catdir, cstore)
+check("after a reboot the same catalogue", cat.version == "b2" and cat.get("1179") == (186, "CNY"))
+cstore.save("catalog", {"items": [{"sku": "5", "price": 1, "currency": "EUR"}]})
+cat = Catalog(catdir, cstore)
+check("an older firmware's catalog.json is taken over", cat.get("5") == (1, "EUR")
+      and cat.get("1000") is None and cstore.load("catalog", {}) == {"version": None, "n": 1})
+cat.page({"items": [{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"}]})
 sale = Sale(cat)
 sale.add("101", 3)
 d = sale.data("t1-9", 1000)

@@ -15,14 +15,18 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
+import pytest
 from fingerpos import protocol
 from fingerpos.protocol.chain import DUPLICATE, SeqTracker
 from fingerpos.tools.device import bundle as bundle_mod
+from fingerpos.tools.mosquitto import Mosquitto, free_port
 
+from tests.support.certs import make_ca
 from tests.support.terminal import REPO, Terminal
 
 KEY = bytes(range(32))
@@ -34,6 +38,57 @@ CATALOG = [{"sku": "101", "name": "Tea", "price": 250, "currency": "EUR"},
 # these fail on a regression.
 LIVE_PEAK_MAX = 112 * 1024
 HEAP_FREE_MIN = 18 * 1024
+
+
+@dataclass(frozen=True)
+class HeapProfile:
+    """One heap the whole-firmware scenario runs in (issue #13 item 6).
+
+    tls: the terminal talks TLS, and the unix HAL charges mbedtls's record buffers
+    to the GC heap as rp2 does (firmware/hal/unix.py). sales: (keyed online, keyed
+    while the broker is down); the smaller heaps run the whole flow with fewer sales.
+    """
+
+    name: str
+    heap: str
+    tls: bool
+    live_peak_max: int
+    heap_free_min: int
+    sales: tuple[int, int] = (200, 100)
+
+
+# The 112k-TLS and 96k targets of issue #13 item 6 are not met yet: the terminal's
+# resident heap after boot (~94 KB on the unix port, 70 KB of it modules and interned
+# names) leaves no room for TLS's 20 KB in 112 KiB, nor for a session in 96 KiB; both
+# fail while provisioning. They run (xfail, not strict) so a heap saving shows at once.
+_NOT_YET = pytest.mark.xfail(reason="issue #13 item 6: resident heap ~94 KB; see the "
+                             "fwmem report", strict=False)
+HEAP_PROFILES = (
+    pytest.param(HeapProfile("128k", "128k", False, LIVE_PEAK_MAX, HEAP_FREE_MIN), id="128k"),
+    pytest.param(HeapProfile("112k-tls", "112k", True, 108 * 1024, 4 * 1024, (60, 30)),
+                 marks=_NOT_YET, id="112k-tls"),
+    pytest.param(HeapProfile("96k", "96k", False, 92 * 1024, 4 * 1024, (60, 30)),
+                 marks=_NOT_YET, id="96k"),
+)
+
+
+def heap_broker(tmp: Path, heap: HeapProfile, config: dict[str, Any]
+                ) -> tuple[Mosquitto, dict[str, Any]]:
+    """A started Mosquitto for the profile and the terminal's config pointing at it: a
+    TLS listener (certificate for 127.0.0.1, its CA in the device's ca.pem) when
+    heap.tls, else the plain one. The broker's plain port is always the cloud's."""
+    if not heap.tls:
+        b = Mosquitto().start()
+        config["broker"]["port"] = b.port
+        return b, config
+    ca, cert, key = make_ca(tmp / "certs", "fingerpos scenario CA")
+    tls_port = free_port()
+    b = Mosquitto(extra_config=f"listener {tls_port} 127.0.0.1\ncafile {ca}\n"
+                               f"certfile {cert}\nkeyfile {key}\n").start()
+    config["broker"].update(port=tls_port, tls=True)
+    (tmp / "device").mkdir(parents=True, exist_ok=True)
+    shutil.copy(ca, tmp / "device" / "ca.pem")
+    return b, config
 
 _bundle_dir: Path | None = None
 
