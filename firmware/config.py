@@ -59,6 +59,11 @@ def load(path):
     port = broker.get("port", 1883)
     if type(port) is not int or not 0 < port < 65536:
         raise ConfigError("bad broker port")
+    # keepalive (s) bounds how long a dead link goes unnoticed: the reader gives up
+    # after 1.5 x keepalive without a packet (MQTT 3.1.1 section 3.1.2.10).
+    keepalive = broker.get("keepalive", 30)
+    if type(keepalive) is not int or not 2 <= keepalive <= 600:
+        raise ConfigError("bad broker keepalive")
     wifi = cfg.get("wifi")
     if not isinstance(wifi, dict):
         cfg["wifi"] = {}

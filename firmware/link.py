@@ -69,7 +69,8 @@ class Link:
         dev = cfg["id"]
         broker = cfg["broker"]
         return MQTTClient(dev, broker["host"], broker.get("port", 1883), user=dev,
-                          password=protocol.broker_password(self.key), keepalive=30,
+                          password=protocol.broker_password(self.key),
+                          keepalive=broker.get("keepalive", 30),
                           will=(self.status, b"offline", 1, True),
                           ssl=self._tls() if broker.get("tls") else None,
                           on_message=self.on_command, on_connect=self._online,
@@ -104,6 +105,11 @@ class Link:
         return ctx
 
     async def _online(self):
+        # A new session restarts the resend wait at ack_wait_s: a broker that restarted
+        # may have lost what it had taken, and the back-off grown while it was away
+        # (up to 16 x ack_wait_s) would otherwise hold those events back for minutes.
+        self._active = self.ticks()
+        self._wait_ms = self.ack_wait_ms
         await self.mqtt.subscribe(self.cmd, 1)
         await self.mqtt.publish(self.status, b"online", 1, True)
 
