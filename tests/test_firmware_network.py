@@ -17,7 +17,16 @@ import time
 
 from fingerpos.tools.mosquitto import Mosquitto
 
-from tests.support.firmware import Cloud, assert_healthy, make_config, mpy_bundle, provision, sell
+from tests.support.firmware import (
+    CATALOG,
+    Cloud,
+    assert_healthy,
+    make_config,
+    mpy_bundle,
+    provision,
+    sell,
+    sellers,
+)
 from tests.support.netproxy import NetProxy
 from tests.support.terminal import Terminal
 
@@ -191,3 +200,53 @@ def test_resend_wait_restarts_on_a_new_session(tmp_path, topic_prefix):
             t.stop()
             cloud.close()
             b.stop()
+
+
+def relaunch_with(t: Terminal, **hal: object) -> int:
+    """Power-cycle the terminal with extra hal.json keys (the board it runs on)."""
+    import json
+
+    t.kill()
+    path = t.device_dir / "hal.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | hal))
+    t.mark()
+    t._launch()
+    return t.control.end
+
+
+def logs_since(t: Terminal, start: int) -> list[str]:
+    with t.control._cond:
+        return [m["log"] for _, m in list(t.control.events)[start:] if "log" in m]
+
+
+def test_slow_wifi_join_is_not_restarted_and_a_missing_display_is_survived(
+        tmp_path, broker, topic_prefix):
+    """A join that takes 7 s (WPA + DHCP on a busy AP) is not restarted by the 5 s retry
+    (on the CYW43 a connect() during a join starts it over: it would never finish); a
+    board with no display answering on I2C runs headless, sells, and does not crash."""
+    dev = topic_prefix + "h"
+    cloud = Cloud(broker.port, dev)
+    t = Terminal(tmp_path, make_config(dev, broker.port, heartbeat_s=600),
+                 firmware_dir=mpy_bundle())
+    t.start()
+    try:
+        since = relaunch_with(t, wlan_join_ms=7000, display="missing")
+        t.wait_log("wlan: joined", timeout=20)
+        logs = logs_since(t, since)
+        assert [x for x in logs if x.startswith("wlan: connect")] == ["wlan: connect test"], logs
+        assert any(x.startswith("display: no device answers") for x in logs), logs
+        cloud.wait_event("boot")
+        cloud.send("roster", {"sellers": sellers()})
+        t.wait_log("cmd roster applied")
+        cloud.send("catalog", {"items": CATALOG})
+        t.wait_log("cmd catalog applied")
+        t.press("A1111#")
+        t.wait_log("login pin ok")
+        t.press("B101#2##1000#", gap=0.05)
+        sale = cloud.wait_event("sale")
+        assert sale["data"]["items"][0]["sku"] == "101"
+        assert t.wait_gpio("status_led", 1) is not None
+        assert_healthy(t)
+    finally:
+        t.stop()
+        cloud.close()

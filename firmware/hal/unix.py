@@ -248,20 +248,46 @@ class Keypad:
 
 
 class Display:
+    """The screen. hal.json "display": "missing" plays a board whose I2C display does not
+    answer (ENODEV, as machine.I2C raises): like hal/pico.py the terminal then runs
+    headless, says so in the log once and blinks the status LED, never raising."""
+
+    def __init__(self):
+        self.missing = _conf.get("display") == "missing"
+        if self.missing:
+            log("display: no device answers (ENODEV): running headless")
+
     def show(self, lines):
+        if self.missing:
+            out("status_led", 1)  # the signal a headless terminal gives
+            return
         _link.send({"display": [str(s)[:21] for s in lines[:4]]})
 
 
 class Wlan:
+    """hal.json "wlan_join_ms": how long a join takes (default 0). As on the CYW43, a
+    connect() during a join starts it over."""
+
     def __init__(self):
         self._up = False
+        self._join_at = None  # ticks when the join under way completes
+        self._join_ms = _conf.get("wlan_join_ms", 0)
 
     def connect(self, ssid, password):
-        self._up = True
+        self._up = False
+        self._join_at = time.ticks_add(time.ticks_ms(), self._join_ms)
         log("wlan: connect %s" % ssid)
+
+    def joining(self):
+        if self._join_at is not None and time.ticks_diff(time.ticks_ms(), self._join_at) >= 0:
+            self._join_at = None
+            self._up = True
+            log("wlan: joined")
+        return self._join_at is not None
 
     def isconnected(self):
         _link.pump()
+        self.joining()
         return self._up and _link.wlan
 
     def rssi(self):
