@@ -31,6 +31,16 @@ def settings(overrides):
     return out
 
 
+def outbox_room(path, used):
+    """The most outbox_bytes the flash at `path` can hold: what the outbox uses now plus
+    the filesystem's free space (os.statvfs: f_bavail blocks of f_frsize bytes), less a
+    margin for the other files (roster, catalogue, settings) and littlefs's metadata."""
+    import os
+
+    st = os.statvfs(path)
+    return used + st[4] * st[1] - 16384
+
+
 def load(path):
     """Read and check path/config.json. Returns the config dict with `key` as bytes
     and `settings` complete. Raises ConfigError saying what is wrong.
