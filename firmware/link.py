@@ -16,6 +16,7 @@
 import asyncio
 import sys
 
+import hal
 from micropython import const
 from outbox import Outbox
 
@@ -75,15 +76,13 @@ class Link:
                           ssl=self._tls() if broker.get("tls") else None,
                           on_message=self.on_command, on_connect=self._online,
                           max_packet=protocol.MAX_PAYLOAD + 80, rxbuf=self._rx,
-                          max_inflight=4)
+                          max_inflight=4, resolve=hal.resolve)
 
     def _tls(self):
         # The broker's CA comes with the provisioning bundle as ca.pem next to
         # config.json; without it the link is encrypted but the broker is not
         # authenticated, which the log says on every connect.
         import ssl
-
-        import hal
 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         try:

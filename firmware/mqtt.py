@@ -118,7 +118,7 @@ class MQTTClient:
 
     def __init__(self, client_id, host, port=1883, user=None, password=None,
                  keepalive=30, will=None, ssl=None, max_packet=6144, max_inflight=16,
-                 on_message=None, on_connect=None, clean=False, rxbuf=None):
+                 on_message=None, on_connect=None, clean=False, rxbuf=None, resolve=None):
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -137,6 +137,7 @@ class MQTTClient:
         self.on_message = on_message
         self.on_connect = on_connect
         self.clean = clean
+        self.resolve = resolve  # async host -> numeric address (hal.resolve: never blocks long)
         self.subscriptions = []  # (topic, qos) renewed on every connect
         self.inflight = {}  # pid -> (topic, payload, retain): sent, no PUBACK yet
         self.connected = asyncio.Event()
@@ -299,10 +300,14 @@ class MQTTClient:
     # -- connection ---------------------------------------------------------
     async def connect(self):
         """One connection attempt: CONNECT, CONNACK, subscribe, resend in-flight."""
+        # open_connection() resolves a name with the blocking getaddrinfo: give it a number.
+        host = await self.resolve(self.host) if self.resolve else self.host
         if self.ssl:
-            r, w = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
+            # the certificate is checked against the name, not the number
+            r, w = await asyncio.open_connection(host, self.port, ssl=self.ssl,
+                                                 server_hostname=self.host)
         else:
-            r, w = await asyncio.open_connection(self.host, self.port)
+            r, w = await asyncio.open_connection(host, self.port)
         self._reader, self._writer = r, w
         self._lock = asyncio.Lock()
         try:

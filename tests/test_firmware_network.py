@@ -250,3 +250,26 @@ def test_slow_wifi_join_is_not_restarted_and_a_missing_display_is_survived(
     finally:
         t.stop()
         cloud.close()
+
+
+def test_a_dns_server_that_does_not_answer_never_starves_the_watchdog(
+        tmp_path, broker, topic_prefix):
+    """The broker given by name, and a resolver that answers only after 12 s (a DNS server
+    behind a dead uplink): the lookup must not block the loop past the 8 s watchdog; the
+    link comes up once the name resolves, and the answer is kept for the reconnects."""
+    dev = topic_prefix + "n"
+    cloud = Cloud(broker.port, dev)
+    cfg = make_config(dev, broker.port, heartbeat_s=600)
+    cfg["broker"]["host"] = "localhost"  # /etc/hosts: the reference answer is 127.0.0.1
+    t = Terminal(tmp_path, cfg, firmware_dir=mpy_bundle())
+    t.start()
+    try:
+        since = relaunch_with(t, dns_hang_ms=12000)
+        cloud.wait(lambda: b"online" in cloud.status, 40, "online after the slow lookup")
+        assert not [m for m in t.watchdog if m["wdt"] == "starved"]
+        assert "dns: no answer for localhost" in t.output()
+        assert t.control.wait_for(lambda m: m.get("wdt") == "feed", since, 5) is not None
+        assert_healthy(t)
+    finally:
+        t.stop()
+        cloud.close()

@@ -135,6 +135,24 @@ class Watchdog:
         self._wdt.feed()
 
 
+_dns = {}
+
+
+async def resolve(host):
+    """host as a numeric address: used as is when numeric, else looked up once and kept
+    (lwIP's getaddrinfo blocks the loop while it waits for the DNS server, so it must
+    not run on every reconnect; a numeric broker address in config.json avoids it)."""
+    if host[0].isdigit() or ":" in host:
+        return host
+    addr = _dns.get(host)
+    if addr is None:
+        import socket
+
+        ai = socket.getaddrinfo(host, 0, 0, socket.SOCK_STREAM)[0][-1]
+        addr = _dns[host] = ai[0] if isinstance(ai, tuple) else host
+    return addr
+
+
 def now():
     """Unix seconds, or 0 while the clock is unset."""
     return time.time() + _EPOCH if _clock_set else 0
