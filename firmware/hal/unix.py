@@ -271,11 +271,10 @@ class Wlan:
     def __init__(self):
         self._up = False
         self._join_at = None  # ticks when the join under way completes
-        self._join_ms = _conf.get("wlan_join_ms", 0)
 
     def connect(self, ssid, password):
         self._up = False
-        self._join_at = time.ticks_add(time.ticks_ms(), self._join_ms)
+        self._join_at = time.ticks_add(time.ticks_ms(), _conf.get("wlan_join_ms", 0))
         log("wlan: connect %s" % ssid)
 
     def joining(self):
@@ -328,8 +327,7 @@ class Watchdog:
 # hal.json "dns_hang_ms" plays a resolver that answers only after that long.
 _DNS_MS = const(4000)
 _dns = {}  # host -> address string, or None while its lookup runs
-_dns_hang = _conf.get("dns_hang_ms", 0)
-if _dns_hang:
+if _conf.get("dns_hang_ms"):
     class _SlowResolver:
         # `socket` for everyone who imports it from now on (asyncio's open_connection
         # too): a builtin module's attributes cannot be replaced on MicroPython.
@@ -338,7 +336,7 @@ if _dns_hang:
 
         def getaddrinfo(self, host, *args):
             if host and not host[0].isdigit():
-                time.sleep_ms(_dns_hang)
+                time.sleep_ms(_conf["dns_hang_ms"])
             return socket.getaddrinfo(host, *args)
 
     sys.modules["socket"] = _SlowResolver()
