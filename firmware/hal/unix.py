@@ -339,13 +339,14 @@ if _conf.get("dns_hang_ms"):
                 time.sleep_ms(_conf["dns_hang_ms"])
             return socket.getaddrinfo(host, *args)
 
-    sys.modules["socket"] = _SlowResolver()
+    sys.modules["socket"] = _SlowResolver()  # type: ignore[assignment]
 
 
 def _lookup(host):
     try:
-        _dns[host] = socket.inet_ntop(socket.AF_INET, sys.modules.get("socket", socket).getaddrinfo(
-            host, 0, socket.AF_INET, socket.SOCK_STREAM)[0][-1][4:8])
+        ai = sys.modules.get("socket", socket).getaddrinfo(host, 0, socket.AF_INET,
+                                                            socket.SOCK_STREAM)[0][-1]
+        _dns[host] = "%d.%d.%d.%d" % tuple(ai[4:8])  # the unix port's sockaddr_in bytes
     except Exception as e:  # noqa: BLE001 - on a thread: say it, the caller times out
         print("hal: dns %s: %s" % (host, e))
         _dns.pop(host, None)
