@@ -297,7 +297,7 @@ class App:
             if _diff(now, self.alive.get("ui", now)) < 5000 and \
                     _diff(now, self.alive.get("sensor", now)) < 30000:
                 wdt.feed()
-            if tick % 5 == 0 and not self.wlan.isconnected():
+            if tick % 5 == 0 and not self.wlan.isconnected() and not self.wlan.joining():
                 self.wlan.connect(w.get("ssid", ""), w.get("password", ""))
             if _diff(now, beat_at) >= 0:
                 beat_at = time.ticks_add(now, (self.s["heartbeat_s"] or 60) * 1000)

@@ -31,6 +31,16 @@ def settings(overrides):
     return out
 
 
+def outbox_room(path, used):
+    """The most outbox_bytes the flash at `path` can hold: what the outbox uses now plus
+    the filesystem's free space (os.statvfs: f_bavail blocks of f_frsize bytes), less a
+    margin for the other files (roster, catalogue, settings) and littlefs's metadata."""
+    import os
+
+    st = os.statvfs(path)
+    return used + st[4] * st[1] - 16384
+
+
 def load(path):
     """Read and check path/config.json. Returns the config dict with `key` as bytes
     and `settings` complete. Raises ConfigError saying what is wrong.
@@ -59,6 +69,11 @@ def load(path):
     port = broker.get("port", 1883)
     if type(port) is not int or not 0 < port < 65536:
         raise ConfigError("bad broker port")
+    # keepalive (s) bounds how long a dead link goes unnoticed: the reader gives up
+    # after 1.5 x keepalive without a packet (MQTT 3.1.1 section 3.1.2.10).
+    keepalive = broker.get("keepalive", 30)
+    if type(keepalive) is not int or not 2 <= keepalive <= 600:
+        raise ConfigError("bad broker keepalive")
     wifi = cfg.get("wifi")
     if not isinstance(wifi, dict):
         cfg["wifi"] = {}

@@ -91,6 +91,10 @@ def config_(app, data):
             raise ValueError("unknown setting %s" % k)
         if type(v) is not int or v < least.get(k, 0):
             raise ValueError("setting %s must be an integer >= %d" % (k, least.get(k, 0)))
+    room = config.outbox_room(app.outbox.path, app.outbox.used())
+    if data.get("outbox_bytes", 0) > room:  # the flash could not hold it: ENOSPC mid-sale
+        raise ValueError("setting outbox_bytes %d is beyond the flash (at most %d)" % (
+            data["outbox_bytes"], room))
     saved = app.store.load("settings", {})
     saved.update(data)
     new = config.settings(saved)

@@ -16,6 +16,7 @@
 import asyncio
 import sys
 
+import hal
 from micropython import const
 from outbox import Outbox
 
@@ -72,20 +73,19 @@ class Link:
         dev = cfg["id"]
         broker = cfg["broker"]
         return MQTTClient(dev, broker["host"], broker.get("port", 1883), user=dev,
-                          password=protocol.broker_password(self.key), keepalive=30,
+                          password=protocol.broker_password(self.key),
+                          keepalive=broker.get("keepalive", 30),
                           will=(self.status, b"offline", 1, True),
                           ssl=self._tls() if broker.get("tls") else None,
                           on_message=self.on_command, on_connect=self._online,
                           max_packet=protocol.MAX_PAYLOAD + 80, rxbuf=self._rx,
-                          max_inflight=4)
+                          max_inflight=4, resolve=hal.resolve)
 
     def _tls(self):
         # The broker's CA comes with the provisioning bundle as ca.pem next to
         # config.json; without it the link is encrypted but the broker is not
         # authenticated, which the log says on every connect.
         import ssl
-
-        import hal
 
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         try:
@@ -107,6 +107,11 @@ class Link:
         return ctx
 
     async def _online(self):
+        # A new session restarts the resend wait at ack_wait_s: a broker that restarted
+        # may have lost what it had taken, and the back-off grown while it was away
+        # (up to 16 x ack_wait_s) would otherwise hold those events back for minutes.
+        self._active = self.ticks()
+        self._wait_ms = self.ack_wait_ms
         await self.mqtt.subscribe(self.cmd, 1)
         await self.mqtt.publish(self.status, b"online", 1, True)
 

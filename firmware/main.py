@@ -77,7 +77,10 @@ def main():
     except Exception as e:  # a bug: say it on the screen, wait, then reboot (not a tight loop)
         sys.print_exception(e)
         hal.log("fatal: %s %s" % (type(e).__name__, e))
-        hal.Display().show(["TERMINAL ERROR", str(e)[:21], "restarting..."])
+        try:  # the error must reach the reset even when the screen is what failed
+            hal.Display().show(["TERMINAL ERROR", str(e)[:21], "restarting..."])
+        except Exception as e2:
+            hal.log("display: %s %s" % (type(e2).__name__, e2))
         time.sleep(10)
         hal.reset()
 

@@ -118,7 +118,7 @@ class MQTTClient:
 
     def __init__(self, client_id, host, port=1883, user=None, password=None,
                  keepalive=30, will=None, ssl=None, max_packet=6144, max_inflight=16,
-                 on_message=None, on_connect=None, clean=False, rxbuf=None):
+                 on_message=None, on_connect=None, clean=False, rxbuf=None, resolve=None):
         self.client_id = client_id
         self.host = host
         self.port = port
@@ -137,6 +137,7 @@ class MQTTClient:
         self.on_message = on_message
         self.on_connect = on_connect
         self.clean = clean
+        self.resolve = resolve  # async host -> numeric address (hal.resolve: never blocks long)
         self.subscriptions = []  # (topic, qos) renewed on every connect
         self.inflight = {}  # pid -> (topic, payload, retain): sent, no PUBACK yet
         self.connected = asyncio.Event()
@@ -157,9 +158,18 @@ class MQTTClient:
         w = self._writer
         if w is None:
             raise OSError("not connected")
-        async with self._lock:
+        lock = self._lock  # this connection's: a writer stuck on a dead one holds only that
+        async with lock:
+            if w is not self._writer:
+                raise OSError("not connected")
             w.write(data)
-            await w.drain()
+            try:
+                # Bounded: on a network that went dark with the send buffer full, drain()
+                # would wait forever, holding the lock and the caller (the outbox drain).
+                await asyncio.wait_for_ms(w.drain(), self.keepalive * 1000)
+            except asyncio.TimeoutError:
+                self._close()
+                raise OSError("send timed out")
 
     def _next_pid(self):
         while True:
@@ -177,7 +187,12 @@ class MQTTClient:
         if not qos:
             await self._send(publish(topic, payload, 0, retain, 0, False))
             return 0
+        # The window's wait ends with the connection: a publisher that waited on a
+        # session that died must not wait on for good (issue #13: the drain was parked
+        # here on a client that had been replaced, and nothing was ever sent again).
         while len(self.inflight) >= self.max_inflight:
+            if self._writer is None:
+                raise OSError("not connected")
             self._room.clear()
             await self._room.wait()
         if self._writer is None:
@@ -285,11 +300,16 @@ class MQTTClient:
     # -- connection ---------------------------------------------------------
     async def connect(self):
         """One connection attempt: CONNECT, CONNACK, subscribe, resend in-flight."""
+        # open_connection() resolves a name with the blocking getaddrinfo: give it a number.
+        host = await self.resolve(self.host) if self.resolve else self.host
         if self.ssl:
-            r, w = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
+            # the certificate is checked against the name, not the number
+            r, w = await asyncio.open_connection(host, self.port, ssl=self.ssl,
+                                                 server_hostname=self.host)
         else:
-            r, w = await asyncio.open_connection(self.host, self.port)
+            r, w = await asyncio.open_connection(host, self.port)
         self._reader, self._writer = r, w
+        self._lock = asyncio.Lock()
         try:
             await self._send(connect(self.client_id, self.keepalive, self.clean, self.will,
                                          self.user, self.password))
@@ -318,8 +338,13 @@ class MQTTClient:
         self._reader = None
         self._room.set()  # wake publishers: they will see "not connected"
         if w is not None:
+            # MicroPython's StreamWriter.close() does nothing (up to 1.28 at least: only
+            # wait_closed() closes the socket), and the socket is not freed by the GC
+            # either: each reconnect kept one fd (an lwIP PCB on the Pico W, which has
+            # few). Close the socket itself; it is idempotent, so a later close is fine.
             try:
                 w.close()
+                w.s.close()
             except OSError:
                 pass
 
@@ -331,8 +356,18 @@ class MQTTClient:
         except OSError:
             pass  # the reader notices the dead link and reconnects
 
+    async def _hello(self):
+        try:
+            await self.on_connect()
+        except OSError:
+            pass  # the link went down again: the reader notices and reconnects
+
     async def _serve(self):
         ping = asyncio.create_task(self._pinger())
+        # on_connect (SUBSCRIBE, the retained `online`) runs beside the reader, not
+        # before it: its QoS 1 publish may wait for window room, which only PUBACKs
+        # read here make (issue #13's wedge: `online out 7` for good after a cut).
+        hello = asyncio.create_task(self._hello()) if self.on_connect is not None else None
         try:
             while True:
                 # A PINGRESP (at least) arrives every keepalive/2 on a live link.
@@ -340,6 +375,8 @@ class MQTTClient:
                 await self._handle(head, body)
         finally:
             ping.cancel()
+            if hello is not None:
+                hello.cancel()
 
     async def run(self, base_ms=500, cap_ms=30000):
         """Stay connected until stop(): connect, serve, back off, repeat."""
@@ -348,8 +385,6 @@ class MQTTClient:
             try:
                 await self.connect()
                 fails = 0
-                if self.on_connect is not None:
-                    await self.on_connect()
                 await self._serve()
             except (OSError, asyncio.TimeoutError) as e:
                 self._close()

@@ -181,7 +181,17 @@ class Outbox:
                 self.refused += 1
             raise OutboxFull("OUTBOX FULL: %d events wait for the cloud" % self.pending())
         prev = protocol.chain_hash(body)  # before the write: nothing after it allocates,
-        self._write(self.seq + 1, body)  # so a MemoryError cannot leave seq and prev apart
+        try:  # so a MemoryError cannot leave seq and prev apart
+            self._write(self.seq + 1, body)
+        except OSError as e:
+            # A full filesystem (ENOSPC, 28 on littlefs and the unix port) is a full
+            # outbox to the seller: the sale is refused with the OUTBOX FULL message,
+            # the seq is not consumed, and the torn tail, if any, is never appended
+            # to (_write set _open_new), so the reader stops before it.
+            if e.errno != 28:
+                raise
+            self.refused += 1
+            raise OutboxFull("FLASH FULL: %d events wait for the cloud" % self.pending())
         self.seq += 1
         self.prev = prev
         return self.seq, body

@@ -262,6 +262,35 @@ def test_selftest_reports_every_check(board, capsys):
     assert (board.root / "gpio.log").read_text() == "buzzer 1\nbuzzer 0\nstrobe 1\nstrobe 0\n"
 
 
+SLOW_WIFI_HAL = FAKE_HAL.replace("return True", "return False") + """
+import time
+class Watchdog:
+    # the app's running WDT: every feed is logged with its time
+    def __init__(self, timeout_ms):
+        self.feed()
+    def feed(self):
+        with open('wdt.log', 'a') as f:
+            f.write('%d\\n' % time.ticks_ms())
+"""
+
+
+def test_selftest_feeds_the_watchdog_while_wifi_joins(board, capsys, monkeypatch):
+    """A Wi-Fi that never joins: the selftest reports it, and never leaves the app's
+    watchdog unfed longer than the RP2040 allows (8388 ms, its largest timeout)."""
+    from fingerpos.tools.device import selftest
+
+    monkeypatch.setattr(selftest, "WIFI_WAIT_MS", 9000)
+    (board.root / "hal.py").write_text(SLOW_WIFI_HAL)
+    (board.root / "fingerprint.py").write_text(FAKE_FINGERPRINT)
+    (board.root / "config.json").write_text(json.dumps({"wifi": {"ssid": "shopnet"}}))
+    rc = main(["device", "selftest", "--port", board.port, "--root", str(board.root)])
+    out = capsys.readouterr().out
+    assert rc == 1 and "FAIL  wifi      not connected to shopnet after 9 s" in out, out
+    feeds = [int(x) for x in (board.root / "wdt.log").read_text().split()]
+    gaps = [b - a for a, b in zip(feeds, feeds[1:], strict=False)]
+    assert feeds and max(gaps, default=0) < 8388 - 1000, gaps
+
+
 def test_selftest_on_a_board_without_firmware(board, capsys):
     rc = main(["device", "selftest", "--port", board.port, "--root", str(board.root)])
     out = capsys.readouterr().out

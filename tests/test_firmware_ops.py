@@ -14,6 +14,13 @@ from tests.support.firmware import KEY, assert_healthy, enrol, provision, run_te
 session = contextlib.contextmanager(run_terminal)
 
 
+def _flash_free(path) -> int:
+    import os
+
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
 def test_stalled_main_loop_is_reset_by_the_watchdog(tmp_path, broker, topic_prefix):
     with session(tmp_path, broker.port, topic_prefix + "w") as (t, cloud):
         t.wait_display("online", timeout=15)
@@ -70,7 +77,9 @@ def test_config_command_changes_settings_live_and_refuses_bad_values(tmp_path, b
     with session(tmp_path, broker.port, topic_prefix + "c") as (t, cloud):
         provision(t, cloud)
         bad = [{"max_failures": 0}, {"max_failures": "5"}, {"colour": 1},
-               {"max_failures": 5, "session_s": -1}, {"max_failures": True}]
+               {"max_failures": 5, "session_s": -1}, {"max_failures": True},
+               # beyond what the filesystem holds (the host's own statvfs: the reference)
+               {"outbox_bytes": _flash_free(tmp_path) + (1 << 30)}]
         for data in bad:  # each refused whole: nothing of it applies
             cloud.send("config", data)
         cloud.send("time", {"now": 1_800_000_000})  # after them: they were all handled

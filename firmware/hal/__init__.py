@@ -16,6 +16,7 @@ if sys.platform == "rp2":
         now,
         out,
         reset,
+        resolve,
         set_time,
         ticks_ms,
         touch,
@@ -33,6 +34,7 @@ else:
         now,
         out,
         reset,
+        resolve,
         set_time,
         ticks_ms,
         touch,
@@ -40,4 +42,4 @@ else:
     )
 
 __all__ = ["DATA_DIR", "Display", "Keypad", "Watchdog", "Wlan", "log", "mem_free", "now", "out",
-           "reset", "set_time", "ticks_ms", "touch", "uart"]
+           "reset", "resolve", "set_time", "ticks_ms", "touch", "uart"]

@@ -77,15 +77,30 @@ class Keypad:
 
 
 class Display:
-    def __init__(self):
-        from hal.ssd1306 import SSD1306
+    """The SSD1306. With no device at the address (machine.I2C raises OSError ENODEV
+    or ETIMEDOUT) the terminal runs headless: logged once, the status LED lit as the
+    signal, and show() never raises (the app's error handler shows errors here too)."""
 
+    def __init__(self):
+        self._oled = None
         cfg = board.DISPLAY_I2C
-        i2c = I2C(cfg["id"], sda=Pin(cfg["sda"]), scl=Pin(cfg["scl"]), freq=cfg["freq"])
-        self._oled = SSD1306(i2c, cfg["addr"], cfg["width"], cfg["height"])
+        try:
+            from hal.ssd1306 import SSD1306
+
+            i2c = I2C(cfg["id"], sda=Pin(cfg["sda"]), scl=Pin(cfg["scl"]), freq=cfg["freq"])
+            self._oled = SSD1306(i2c, cfg["addr"], cfg["width"], cfg["height"])
+        except OSError as e:
+            log("display: none at I2C 0x%02x (%s): running headless" % (cfg["addr"], e))
 
     def show(self, lines):
-        self._oled.text_lines([str(s)[:21] for s in lines[:4]])
+        if self._oled is not None:
+            try:
+                self._oled.text_lines([str(s)[:21] for s in lines[:4]])
+                return
+            except OSError as e:
+                log("display: %s: running headless" % e)
+                self._oled = None
+        out("status_led", 1)
 
 
 class Wlan:
@@ -95,6 +110,13 @@ class Wlan:
 
     def connect(self, ssid, pw):
         self._wlan.connect(ssid, pw)
+
+    def joining(self):
+        # A join under way: connect() again would restart it, so a slow AP (WPA
+        # handshake + DHCP take seconds) would never be joined. rp2's status()
+        # gives the cyw43 link state: CYW43_LINK_JOIN (1) and CYW43_LINK_NOIP (2,
+        # joined, DHCP pending) come before CYW43_LINK_UP (3) = network.STAT_GOT_IP.
+        return 0 < self._wlan.status() < network.STAT_GOT_IP
 
     def isconnected(self):
         return self._wlan.isconnected()
@@ -111,6 +133,24 @@ class Watchdog:
 
     def feed(self):
         self._wdt.feed()
+
+
+_dns = {}
+
+
+async def resolve(host):
+    """host as a numeric address: used as is when numeric, else looked up once and kept
+    (lwIP's getaddrinfo blocks the loop while it waits for the DNS server, so it must
+    not run on every reconnect; a numeric broker address in config.json avoids it)."""
+    if host[0].isdigit() or ":" in host:
+        return host
+    addr = _dns.get(host)
+    if addr is None:
+        import socket
+
+        ai = socket.getaddrinfo(host, 0, 0, socket.SOCK_STREAM)[0][-1]
+        addr = _dns[host] = ai[0] if isinstance(ai, tuple) else host
+    return addr
 
 
 def now():

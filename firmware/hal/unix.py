@@ -284,20 +284,45 @@ class Keypad:
 
 
 class Display:
+    """The screen. hal.json "display": "missing" plays a board whose I2C display does not
+    answer (ENODEV, as machine.I2C raises): like hal/pico.py the terminal then runs
+    headless, says so in the log once and blinks the status LED, never raising."""
+
+    def __init__(self):
+        self.missing = _conf.get("display") == "missing"
+        if self.missing:
+            log("display: no device answers (ENODEV): running headless")
+
     def show(self, lines):
+        if self.missing:
+            out("status_led", 1)  # the signal a headless terminal gives
+            return
         _link.send({"display": [str(s)[:21] for s in lines[:4]]})
 
 
 class Wlan:
+    """hal.json "wlan_join_ms": how long a join takes (default 0). As on the CYW43, a
+    connect() during a join starts it over."""
+
     def __init__(self):
         self._up = False
+        self._join_at = None  # ticks when the join under way completes
 
     def connect(self, ssid, password):
-        self._up = True
+        self._up = False
+        self._join_at = time.ticks_add(time.ticks_ms(), _conf.get("wlan_join_ms", 0))
         log("wlan: connect %s" % ssid)
+
+    def joining(self):
+        if self._join_at is not None and time.ticks_diff(time.ticks_ms(), self._join_at) >= 0:
+            self._join_at = None
+            self._up = True
+            log("wlan: joined")
+        return self._join_at is not None
 
     def isconnected(self):
         _link.pump()
+        self.joining()
         return self._up and _link.wlan
 
     def rssi(self):
@@ -328,6 +353,59 @@ class Watchdog:
             time.sleep_ms(50)
         _link.send({"wdt": "starved"})
         os.system("kill -9 $PPID")  # $PPID of the shell is this process
+
+
+# -- name resolution ---------------------------------------------------------
+# socket.getaddrinfo blocks (glibc here, lwIP on the board): a DNS server that does not
+# answer stalls the whole loop past the watchdog. So a numeric address is used as is,
+# a name is looked up on a thread the loop polls for at most _DNS_MS (< the 8 s
+# watchdog), and the last answer is kept, so a lookup is made once, not per reconnect.
+# hal.json "dns_hang_ms" plays a resolver that answers only after that long.
+_DNS_MS = const(4000)
+_dns = {}  # host -> address string, or None while its lookup runs
+if _conf.get("dns_hang_ms"):
+    class _SlowResolver:
+        # `socket` for everyone who imports it from now on (asyncio's open_connection
+        # too): a builtin module's attributes cannot be replaced on MicroPython.
+        def __getattr__(self, name):
+            return getattr(socket, name)
+
+        def getaddrinfo(self, host, *args):
+            if host and not host[0].isdigit():
+                time.sleep_ms(_conf["dns_hang_ms"])
+            return socket.getaddrinfo(host, *args)
+
+    sys.modules["socket"] = _SlowResolver()  # type: ignore[assignment]
+
+
+def _lookup(host):
+    try:
+        ai = sys.modules.get("socket", socket).getaddrinfo(host, 0, socket.AF_INET,
+                                                            socket.SOCK_STREAM)[0][-1]
+        _dns[host] = "%d.%d.%d.%d" % tuple(ai[4:8])  # the unix port's sockaddr_in bytes
+    except Exception as e:  # noqa: BLE001 - on a thread: say it, the caller times out
+        print("hal: dns %s: %s" % (host, e))
+        _dns.pop(host, None)
+
+
+async def resolve(host):
+    """host as a numeric address, without blocking the loop more than a poll. Raises
+    OSError when the lookup has not answered within _DNS_MS (it goes on meanwhile)."""
+    import asyncio
+
+    if host[0].isdigit() or ":" in host:
+        return host
+    if host not in _dns:
+        _dns[host] = None
+        _thread.start_new_thread(_lookup, (host,))
+    for _ in range(_DNS_MS // 50):
+        if _dns.get(host, 0) != None:  # noqa: E711 - None while pending, gone on failure
+            break
+        await asyncio.sleep_ms(50)
+    addr = _dns.get(host)
+    if addr is None:
+        raise OSError("dns: no answer for %s within %d ms" % (host, _DNS_MS))
+    return addr
 
 
 def now():

@@ -236,7 +236,7 @@ except SaleError as e:
 # -- MQTT packet codec (mqtt.py): bytes in, bytes out, no socket ------------------------
 import gc  # noqa: E402
 
-for name in ("sale", "catalog", "login", "store"):  # room to compile mqtt.py from source
+for name in ("sale", "catalog", "login", "store", "commands"):  # room to compile mqtt.py from source
     sys.modules.pop(name, None)
 gc.collect()
 import mqtt  # noqa: E402

@@ -29,6 +29,19 @@ except Exception as e:
     hal = None
     rep('firmware', False, 'the firmware is not flashed (%s)' % err(e))
 if hal:
+    # The app's watchdog (machine.WDT, at most 8388 ms on the RP2040) keeps running after
+    # mpremote's Ctrl-C: it cannot be stopped once started. Feed it through every check,
+    # or a slow Wi-Fi join resets the board mid-report. Without a running app this
+    # starts it, so the board restarts into the app a few seconds after the report.
+    try:
+        wdt = hal.Watchdog(8000) if hasattr(hal, 'Watchdog') else None
+    except Exception as e:
+        wdt = None
+        rep('watchdog', False, err(e))
+    def feed():
+        if wdt:
+            wdt.feed()
+    feed()
     try:
         import fingerprint
         s = fingerprint.open_sensor()
@@ -39,6 +52,7 @@ if hal:
             rep('sensor', False, s.error or 'no answer')
     except Exception as e:
         rep('sensor', False, err(e))
+    feed()
     for pin in ('buzzer', 'strobe'):
         try:
             hal.out(pin, 1)
@@ -52,6 +66,7 @@ if hal:
         with open(d + ('' if d.endswith('/') else '/') + 'config.json') as f:
             wifi = json.load(f).get('wifi') or {}
         seen = None
+        feed()
         try:
             import network
             seen = [n[0].decode() for n in network.WLAN(network.STA_IF).scan()]
@@ -64,7 +79,9 @@ if hal:
             w.connect(wifi['ssid'], wifi.get('password', ''))
             t = time.ticks_ms()
             while not w.isconnected() and time.ticks_diff(time.ticks_ms(), t) < WIFI_MS:
+                feed()
                 time.sleep_ms(200)
+            feed()
             scan = '' if seen is None else ('; %s in scan of %d networks' % (
                 'seen' if wifi['ssid'] in seen else 'NOT seen', len(seen)))
             if w.isconnected():
