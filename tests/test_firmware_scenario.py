@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fingerpos.tools.mosquitto import Mosquitto
 
 from tests.support.firmware import (
@@ -24,13 +25,14 @@ from tests.support.firmware import (
 from tests.support.terminal import Terminal
 
 
-def test_scenario_enrol_alarm_login_300_sales_broker_outage(tmp_path, topic_prefix):
-    """Issue scenario 11, against a Mosquitto this test stops and starts."""
+@pytest.mark.parametrize("profile", ["r503", "r307"])  # tools/sensor_profiles.py
+def test_scenario_enrol_alarm_login_300_sales_broker_outage(tmp_path, topic_prefix, profile):
+    """Issue scenario 11, against a Mosquitto this test stops and starts, on each sensor model."""
     dev = topic_prefix + "s"
     b = Mosquitto().start()
     cloud = Cloud(b.port, dev)
     t = Terminal(tmp_path, make_config(dev, b.port, heartbeat_s=3),
-                 firmware_dir=mpy_bundle())
+                 firmware_dir=mpy_bundle(), profile=profile)
     t.start()
     try:
         provision(t, cloud)
