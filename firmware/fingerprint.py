@@ -208,11 +208,13 @@ class Sensor:
         self.reason = None
         return slot, confidence
 
-    async def enrol(self, slot=None, prompt=None, timeout_ms=20000, poll_ms=100):
+    async def enrol(self, slot=None, prompt=None, timeout_ms=25000, poll_ms=100):
         """Two scans -> RegModel -> Store in `slot` (None: the first free one).
 
         Returns (code, slot): code OK, TIMEOUT, FULL or a sensor code (describe() it).
-        prompt(text) is called with what the seller should do next.
+        prompt(text) is called when each step starts, with what the seller should do
+        next; each step (place, lift, place again) may take up to timeout_ms of wall
+        time. 25 s: a step must end well inside the app's 30 s sensor watchdog window.
         """
         if slot is None:
             slot = self.free_slot()
@@ -235,11 +237,15 @@ class Sensor:
         return self._call("store_model", slot, 1), slot
 
     async def _wait(self, present, timeout_ms, poll_ms):
-        for _ in range(max(1, timeout_ms // poll_ms)):
+        # Wall time, not a count of polls: each GenImg takes its own time (R503 ~50 ms
+        # without a finger), so 200 polls of 100 ms used to last over 30 s.
+        start = _ms(None)
+        while True:
             if self.finger_present() == present:
                 return True
+            if _ms(start) >= timeout_ms:
+                return False
             await asyncio.sleep(poll_ms / 1000)  # sleep_ms is MicroPython-only; CPython tests run this
-        return False
 
     def free_slot(self):
         """The lowest empty template slot, or None when the library is full."""
@@ -254,6 +260,10 @@ class Sensor:
         self._call("count_templates")
         return self.driver.template_count
 
+    def has(self, slot):
+        """True when slot holds a template (LoadChar into char buffer 2 succeeds)."""
+        return self._call("load_model", slot, 2) == OK
+
     def delete(self, slot):
         return self._call("delete_model", slot)
 
@@ -263,6 +273,18 @@ class Sensor:
     def led(self, color=1, mode=3, speed=0x80, cycles=0):
         """R503 ring LED (1 red, 2 blue, 3 purple; mode 1 breathe, 2 flash, 3 on, 4 off)."""
         return self._call("set_led", color, mode, speed, cycles)
+
+
+def _ms(start):
+    # _ms(None): a millisecond clock; _ms(t): ms since t. MicroPython's ticks wrap,
+    # so the difference goes through ticks_diff there; CPython (the tests) has monotonic.
+    import time
+
+    if hasattr(time, "ticks_ms"):
+        now = time.ticks_ms()
+        return now if start is None else time.ticks_diff(now, start)
+    now = int(time.monotonic() * 1000)
+    return now if start is None else now - start
 
 
 def _say(prompt, text):

@@ -9,6 +9,7 @@ import time
 
 import hal
 from fingerprint import OK, SensorError, describe, open_sensor
+from outbox import OutboxFull
 
 
 class SensorTask:
@@ -37,6 +38,10 @@ class SensorTask:
         if s.ok:
             hal.log("sensor: security level %s, %s slots" % (s.security_level, s.capacity))
             self.healthy()
+            try:
+                self.recover()
+            except SensorError as e:
+                self.fault(e)
         else:
             self.fault(s.error)
         busy = hal.ticks_ms()
@@ -86,9 +91,11 @@ class SensorTask:
         app = self.app
         seller = app.enrol_for
         app.enrol_for = None
-        app.alive["sensor"] = hal.ticks_ms() + 20000  # enrol waits for fingers
 
         def prompt(text):
+            # Each step (place, lift, place again) may take its whole timeout, so the
+            # watchdog's sensor check is fed when a step starts, not once per session.
+            app.alive["sensor"] = hal.ticks_ms()
             app.ui.message(["ENROL " + seller, text])
 
         # The roster is the authority on used slots; taking the first slot it does
@@ -103,12 +110,52 @@ class SensorTask:
         if self.sensor.capacity and slot >= self.sensor.capacity:
             app.ui.notify("ENROL FAILED: sensor full")
             return
-        code, slot = await self.sensor.enrol(slot=slot, prompt=prompt)
+        # Written before the template can exist, cleared once the event is in the
+        # outbox: a reset in between leaves this note, and recover() finishes the job.
+        app.store.save("enrolling", {"seller": seller, "slot": slot})
+        try:
+            self.sensor.delete(slot)  # a stale template must not pass for this one later
+            code, slot = await self.sensor.enrol(slot=slot, prompt=prompt)
+        except SensorError:
+            app.ui.notify("ENROL FAILED: sensor")
+            raise  # run() raises the sensor alarm; the note is resolved at the next start
         if code != OK:
+            app.store.save("enrolling", {})
             app.ui.notify("ENROL FAILED: " + describe(code))
-            return
+        elif self.finish(seller, slot):
+            app.ui.notify("ENROLLED %s SLOT %d" % (seller, slot))
+        # a finger left on the glass after any outcome is not read as a login
+        await self.wait_lift()
+
+    def finish(self, seller, slot):
+        """The template is stored: emit the enrol event, then take the slot into the
+        roster. If the event cannot be written, the slot is freed (DeleteChar) and
+        nothing of the enrolment is left. Returns True when it is done."""
+        app = self.app
+        try:
+            app.emit("enrol", {"seller": seller, "slot": slot})
+        except (OutboxFull, OSError) as e:
+            hal.log("enrol: event not written (%s): slot %d freed" % (e, slot))
+            self.sensor.delete(slot)
+            app.store.save("enrolling", {})
+            app.ui.notify("ENROL FAILED: " + ("outbox full" if isinstance(e, OutboxFull)
+                                              else "flash error"))
+            return False
         app.roster.add_slot(seller, slot)
         app.store.save("roster", {"sellers": app.roster.sellers})
-        app.emit_quiet("enrol", {"seller": seller, "slot": slot})
-        app.ui.notify("ENROLLED %s SLOT %d" % (seller, slot))
-        await self.wait_lift()
+        app.store.save("enrolling", {})
+        return True
+
+    def recover(self):
+        """An enrolment the terminal did not finish (reset between the sensor's Store
+        and the outbox): if its template is on the sensor, send the event now (the
+        cloud takes a repeated enrol for the same slot as one), else forget it."""
+        note = self.app.store.load("enrolling", {})
+        seller, slot = note.get("seller"), note.get("slot")
+        if not isinstance(seller, str) or type(slot) is not int:
+            return
+        if self.sensor.has(slot):
+            hal.log("enrol: finishing %s slot %d after a reset" % (seller, slot))
+            self.finish(seller, slot)
+        else:
+            self.app.store.save("enrolling", {})

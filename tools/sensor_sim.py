@@ -69,6 +69,9 @@ class SensorSim:
         self._threads: list[threading.Thread] = []
         # the last instruction codes received, in order (for tests; bounded for long demos)
         self.commands: deque[int] = deque(maxlen=1000)
+        # fault injection: called with each instruction code after the model carried it
+        # out and before the reply goes out (e.g. to cut the host's power right there)
+        self.before_reply: Any = None
         self.connections = 0
 
     # ----- lifecycle
@@ -192,6 +195,9 @@ class SensorSim:
                 if wait > 0:
                     time.sleep(wait)  # the module is busy (capture, search) before it answers
                 body, extra = self.model.handle(packet.payload)
+                hook = self.before_reply
+                if hook is not None:
+                    hook(packet.payload[0])
         out = bytearray(sp.encode(sp.PID_ACK, body, self.address))
         with self._lock:
             if self._garbage:
