@@ -64,6 +64,8 @@ class CheckedFingerprint(Adafruit_Fingerprint):
             buf = CheckedFingerprint._buf = bytearray(44)
         res = memoryview(buf)
         uart = self._uart
+        if uart is None:
+            raise SensorError("no UART")
         n = uart.readinto(res[:2])
         if not n:
             raise SensorError("no reply from sensor")
@@ -107,6 +109,8 @@ class CheckedFingerprint(Adafruit_Fingerprint):
         """
         self._send_packet([0x04, 1, 0, 0, capacity >> 8, capacity & 0xFF])
         uart = self._uart
+        if uart is None:
+            raise SensorError("no UART")
         wait = uart.timeout
         # R503 manual: 1:N takes < 10 ms per stored template, so a full 200-slot
         # library may need 2 s; the R307 datasheet gives < 1 s for 1:1000.
@@ -170,6 +174,12 @@ class Sensor:
     def ok(self):
         return self.driver is not None
 
+    def _driver(self):
+        d = self.driver
+        if d is None:  # _call() raised already; this keeps the type checker sure of it
+            raise SensorError(self.error)
+        return d
+
     def _call(self, name, *args):
         if self.driver is None and not self.start():
             raise SensorError(self.error)
@@ -201,7 +211,8 @@ class Sensor:
         if code != OK:
             self.reason = "bad_image"
             return None
-        slot, confidence = self.driver.finger_id, self.driver.confidence
+        d = self._driver()
+        slot, confidence = d.finger_id, d.confidence
         if confidence < threshold:
             self.reason = "low_confidence"
             return None
@@ -250,7 +261,7 @@ class Sensor:
     def free_slot(self):
         """The lowest empty template slot, or None when the library is full."""
         self._call("read_templates")
-        used = set(self.driver.templates)
+        used = set(self._driver().templates)
         for slot in range(self.capacity):
             if slot not in used:
                 return slot
@@ -258,7 +269,7 @@ class Sensor:
 
     def count(self):
         self._call("count_templates")
-        return self.driver.template_count
+        return self._driver().template_count
 
     def has(self, slot):
         """True when slot holds a template (LoadChar into char buffer 2 succeeds)."""
@@ -283,8 +294,8 @@ def _ms(start):
     if hasattr(time, "ticks_ms"):
         now = time.ticks_ms()
         return now if start is None else time.ticks_diff(now, start)
-    now = int(time.monotonic() * 1000)
-    return now if start is None else now - start
+    ms = int(time.monotonic() * 1000)  # type: ignore[attr-defined]  # CPython only
+    return ms if start is None else ms - start
 
 
 def _say(prompt, text):

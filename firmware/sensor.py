@@ -15,7 +15,7 @@ from outbox import OutboxFull
 class SensorTask:
     def __init__(self, app):
         self.app = app
-        self.sensor = None
+        # self.sensor: the Sensor, from run() on (open_sensor)
 
     def fault(self, msg):
         app = self.app
