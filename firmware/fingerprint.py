@@ -94,19 +94,22 @@ class CheckedFingerprint(Adafruit_Fingerprint):
             self._bad("bad checksum")
         return list(res[9:7 + length])
 
-    def _bad(self, what):
+    def _bad(self, msg):
         self._flush()
-        raise SensorError("garbled reply from sensor (%s)" % what)
+        raise SensorError("garbled reply from sensor (%s)" % msg)
 
-    def search(self, capacity):
-        """1:N search of char buffer 1 over slots 0..capacity-1 -> confirmation code;
-        finger_id / confidence are set on a match.
+    def finger_search(self):
+        """1:N search of char buffer 1 over the whole library -> confirmation code;
+        finger_id / confidence are set on a match. (Replaces the driver's, which reads
+        the system parameters again first, and keeps the driver's name: RAM, no new
+        interned name.)
 
         Search 0x04, never HiSpeedSearch 0x1B: the R503 and R551 do not implement 0x1B
         (adafruit/Adafruit_CircuitPython_Fingerprint #20, fixed by finger_search in PR #21;
         brianrho/FPM #8, #23: "don't support [0x1B], or time out"), every R30x/AS608 has
         0x04, and FPM #23 measured no speed difference on 143 prints.
         """
+        capacity = self.library_size
         self._send_packet([0x04, 1, 0, 0, capacity >> 8, capacity & 0xFF])
         uart = self._uart
         if uart is None:
@@ -174,12 +177,6 @@ class Sensor:
     def ok(self):
         return self.driver is not None
 
-    def _driver(self):
-        d = self.driver
-        if d is None:  # _call() raised already; this keeps the type checker sure of it
-            raise SensorError(self.error)
-        return d
-
     def _call(self, name, *args):
         if self.driver is None and not self.start():
             raise SensorError(self.error)
@@ -204,15 +201,15 @@ class Sensor:
         if self._call("image_2_tz", 1) != OK:
             self.reason = "bad_image"
             return None
-        code = self._call("search", self.capacity)
+        code = self._call("finger_search")
         if code == NOTFOUND:
             self.reason = "no_match"
             return None
         if code != OK:
             self.reason = "bad_image"
             return None
-        d = self._driver()
-        slot, confidence = d.finger_id, d.confidence
+        d = self.driver  # set: _call() raised otherwise
+        slot, confidence = d.finger_id, d.confidence  # type: ignore[union-attr]
         if confidence < threshold:
             self.reason = "low_confidence"
             return None
@@ -261,7 +258,7 @@ class Sensor:
     def free_slot(self):
         """The lowest empty template slot, or None when the library is full."""
         self._call("read_templates")
-        used = set(self._driver().templates)
+        used = set(self.driver.templates)  # type: ignore[union-attr]  # _call() raised if None
         for slot in range(self.capacity):
             if slot not in used:
                 return slot
@@ -269,11 +266,7 @@ class Sensor:
 
     def count(self):
         self._call("count_templates")
-        return self._driver().template_count
-
-    def has(self, slot):
-        """True when slot holds a template (LoadChar into char buffer 2 succeeds)."""
-        return self._call("load_model", slot, 2) == OK
+        return self.driver.template_count  # type: ignore[union-attr]  # _call() raised if None
 
     def delete(self, slot):
         return self._call("delete_model", slot)

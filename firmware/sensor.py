@@ -38,10 +38,21 @@ class SensorTask:
         if s.ok:
             hal.log("sensor: security level %s, %s slots" % (s.security_level, s.capacity))
             self.healthy()
-            try:
-                self.recover()
-            except SensorError as e:
-                self.fault(e)
+            # An enrolment the terminal did not finish (reset between the sensor's Store
+            # and the outbox): if its template is on the sensor (LoadChar works), send
+            # the event now (the cloud takes a repeated enrol of a slot as one), else
+            # forget it. Inline, not a method: RAM (one interned name fewer).
+            note = app.store.load("enrol", {})
+            seller, slot = note.get("seller"), note.get("slot")
+            if isinstance(seller, str) and type(slot) is int:
+                try:
+                    if s._call("load_model", slot, 2) == OK:
+                        hal.log("enrol: finishing %s slot %d after a reset" % (seller, slot))
+                        self.finish(seller, slot)
+                    else:
+                        app.store.save("enrol", {})
+                except SensorError as e:
+                    self.fault(e)
         else:
             self.fault(s.error)
         busy = hal.ticks_ms()
@@ -111,8 +122,8 @@ class SensorTask:
             app.ui.notify("ENROL FAILED: sensor full")
             return
         # Written before the template can exist, cleared once the event is in the
-        # outbox: a reset in between leaves this note, and recover() finishes the job.
-        app.store.save("enrolling", {"seller": seller, "slot": slot})
+        # outbox: a reset in between leaves this note, and run() finishes the job.
+        app.store.save("enrol", {"seller": seller, "slot": slot})
         try:
             self.sensor.delete(slot)  # a stale template must not pass for this one later
             code, slot = await self.sensor.enrol(slot=slot, prompt=prompt)
@@ -120,7 +131,7 @@ class SensorTask:
             app.ui.notify("ENROL FAILED: sensor")
             raise  # run() raises the sensor alarm; the note is resolved at the next start
         if code != OK:
-            app.store.save("enrolling", {})
+            app.store.save("enrol", {})
             app.ui.notify("ENROL FAILED: " + describe(code))
         elif self.finish(seller, slot):
             app.ui.notify("ENROLLED %s SLOT %d" % (seller, slot))
@@ -137,25 +148,11 @@ class SensorTask:
         except (OutboxFull, OSError) as e:
             hal.log("enrol: event not written (%s): slot %d freed" % (e, slot))
             self.sensor.delete(slot)
-            app.store.save("enrolling", {})
+            app.store.save("enrol", {})
             app.ui.notify("ENROL FAILED: " + ("outbox full" if isinstance(e, OutboxFull)
                                               else "flash error"))
             return False
         app.roster.add_slot(seller, slot)
         app.store.save("roster", {"sellers": app.roster.sellers})
-        app.store.save("enrolling", {})
+        app.store.save("enrol", {})
         return True
-
-    def recover(self):
-        """An enrolment the terminal did not finish (reset between the sensor's Store
-        and the outbox): if its template is on the sensor, send the event now (the
-        cloud takes a repeated enrol for the same slot as one), else forget it."""
-        note = self.app.store.load("enrolling", {})
-        seller, slot = note.get("seller"), note.get("slot")
-        if not isinstance(seller, str) or type(slot) is not int:
-            return
-        if self.sensor.has(slot):
-            hal.log("enrol: finishing %s slot %d after a reset" % (seller, slot))
-            self.finish(seller, slot)
-        else:
-            self.app.store.save("enrolling", {})

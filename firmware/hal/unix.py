@@ -46,7 +46,6 @@ except (OSError, ValueError) as e:
     _conf = {}
 if not isinstance(_conf, dict):
     _conf = {}
-_touch_on = 1 if _conf.get("touch_active") == 1 else 0
 
 
 def _addr(name):
@@ -78,7 +77,7 @@ class TcpUart:
         self._next_try = time.ticks_ms()
         # the control channel's state (harness -> HAL)
         self.keys = []
-        self.touch = 1 - _touch_on  # the touch line's level: idle until the harness says
+        self.touch = 0 if _conf.get("touch_active") == 1 else 1  # the line idles until told
         self.wlan = True
         self.hang = 0  # ms the next HAL call blocks (an injected fault)
 
@@ -241,7 +240,7 @@ def out(name, value):
 def touch():
     """True while a finger is on the glass (the line at its active level)."""
     _link.pump()
-    return _link.touch == _touch_on
+    return _link.touch == (1 if _conf.get("touch_active") == 1 else 0)
 
 
 def log(text):
