@@ -109,7 +109,7 @@ class CheckedFingerprint(Adafruit_Fingerprint):
         brianrho/FPM #8, #23: "don't support [0x1B], or time out"), every R30x/AS608 has
         0x04, and FPM #23 measured no speed difference on 143 prints.
         """
-        capacity = self.library_size
+        capacity = self.library_size or 0  # read by __init__ (ReadSysPara)
         self._send_packet([0x04, 1, 0, 0, capacity >> 8, capacity & 0xFF])
         uart = self._uart
         if uart is None:
