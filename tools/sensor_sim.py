@@ -21,8 +21,8 @@ instruction the model lacks, get confirmation code 0x01.
 
 Per profile the simulator also keeps the model's timing (GenImg capture, Search per
 stored template, scaled by --time-scale; 0 answers at once), its power-on behaviour
-(a new connection is the module powering up: commands in its first ready_s are
-ignored, then the R503 sends its 0x55 handshake byte) and its address: a command
+(power_on(), at start(): commands in its first ready_s are ignored, then the
+R503 sends its 0x55 handshake byte to the connected host) and its address: a command
 packet whose address field is not the module's (default FFFFFFFF) gets no reply.
 """
 
@@ -73,9 +73,12 @@ class SensorSim:
         # out and before the reply goes out (e.g. to cut the host's power right there)
         self.before_reply: Any = None
         self.connections = 0
+        self._ready_at = 0.0
+        self._greeted = True
 
     # ----- lifecycle
     def start(self) -> SensorSim:
+        self.power_on()
         self._spawn(self._accept_sensor)
         if self._control:
             self._spawn(self._accept_control)
@@ -141,18 +144,26 @@ class SensorSim:
                 _close(old)
             self._spawn(self._serve_sensor, conn)
 
+    def power_on(self) -> None:
+        """Power the module up (start() does): it ignores commands for the profile's
+        ready_s, then greets the host once (the R503's 0x55). On the board the sensor is
+        powered with the Pico, so the firmware's first command usually comes after that."""
+        with self._lock:
+            self._ready_at = time.monotonic() + self.profile.ready_s * self.time_scale
+            self._greeted = not self.profile.power_on_byte
+
     def touch_level(self, touched: bool) -> int:
         """The touch/wake line's level for a finger on (True) or off the glass (profile)."""
         return self.profile.touch_level(touched)
 
     def _serve_sensor(self, conn: socket.socket) -> None:
         reader = sp.FrameReader()
-        # A connection is the module powering up (profile.ready_s, power_on_byte).
-        ready_at = time.monotonic() + self.profile.ready_s * self.time_scale
-        greeted = not self.profile.power_on_byte
         while not self._stopped.is_set():
-            if not greeted and time.monotonic() >= ready_at:
-                greeted = True
+            with self._lock:
+                greet = not self._greeted and time.monotonic() >= self._ready_at
+                if greet:
+                    self._greeted = True
+            if greet:
                 try:
                     conn.sendall(self.profile.power_on_byte)
                 except OSError:
@@ -165,7 +176,7 @@ class SensorSim:
                 return
             if not data:
                 return
-            if time.monotonic() < ready_at:
+            if time.monotonic() < self._ready_at:
                 continue  # still initialising: the module "can't accept commands" yet
             reader.feed(data)
             for frame in reader.frames():
