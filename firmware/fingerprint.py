@@ -76,7 +76,9 @@ class CheckedFingerprint(Adafruit_Fingerprint):
                 self._bad("bad header")
             buf[0] = buf[1]
             n = 1 + (uart.readinto(res[1:2]) or 0)
-        if n != 2 or uart.readinto(res[2:9]) != 7:
+        if n != 2:  # stray bytes (a 0x55 greeting), then silence: no reply at all
+            raise SensorError("no reply from sensor")
+        if uart.readinto(res[2:9]) != 7:
             self._bad("short reply")
         a = self.address
         if res[2] != a[0] or res[3] != a[1] or res[4] != a[2] or res[5] != a[3] or \
@@ -152,24 +154,19 @@ class Sensor:
 
     def start(self):
         """Handshake and read the system parameters. Returns True when the sensor is usable."""
-        # Two tries: a module still initialising ignores commands (R503 manual V1.2.2
-        # "Power-on delay time": ~50 ms; R307: ~200 ms), so the first VfyPwd after
-        # power-on may get no reply at all. Input left on the line (the R503's 0x55
-        # power-on byte, half a reply) is dropped before each try.
-        for _ in range(2):
-            reset = getattr(self.uart, "reset_input_buffer", None)
-            if reset:
-                reset()
-            try:
-                self.driver = CheckedFingerprint(self.uart, self.password)
-                break
-            except (RuntimeError, OSError, ValueError, IndexError) as e:
-                self.driver = None
-                self.error = "sensor: %s" % (e.args[0] if e.args else e)
-        if self.driver is None:
+        # One try. The module is powered with the board and initialises in well under
+        # the firmware's own boot (R503 manual V1.2.2 "Power-on delay time": ~50 ms),
+        # and the 0x55 it then sends is skipped by _get_packet. No draining first: on
+        # the unix twin that would silently reconnect a pulled cable, which must show
+        # as a sensor fault.
+        try:
+            self.driver = CheckedFingerprint(self.uart, self.password)
+        except (RuntimeError, OSError, ValueError, IndexError) as e:
+            self.driver = None
+            self.error = "sensor: %s" % (e.args[0] if e.args else e)
             return False
         self.security_level = self.driver.security_level
-        self.capacity = self.driver.library_size
+        self.capacity = self.driver.library_size or 0
         self.error = None
         return True
 
