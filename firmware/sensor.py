@@ -35,6 +35,12 @@ class SensorTask:
         was pressed (app.sensor_stop)."""
         app = self.app
         self.sensor = s = open_sensor()
+        if not s.ok and not idle_ms:
+            # The boot check (idle_ms 0) may come before the module has initialised
+            # (R503 manual "Power-on delay time": ~50 ms, during which commands are
+            # ignored; the unix port boots faster than that): one more try.
+            await asyncio.sleep_ms(300)
+            s.start()
         if s.ok:
             hal.log("sensor: security level %s, %s slots" % (s.security_level, s.capacity))
             self.healthy()
