@@ -7,7 +7,12 @@ BOARD = "Raspberry Pi Pico W"
 
 # R503 / R307 / AS608 fingerprint sensor: UART0 at 57600 8N1, touch (WAKEUP) line.
 SENSOR_UART = {"id": 0, "tx": 0, "rx": 1, "baud": 57600}
-SENSOR_TOUCH = {"pin": 2, "active": 1}  # R503 WAKEUP goes high while a finger is on the glass
+# "active": the touch line's level while a finger is on the glass. The R503's WAKEUP
+# is high with no finger and low while touched (R503 manual V1.2.2 "Hardware
+# Connection"; R503S manual pin 5), the R307's Touch output is "low effective" (R307
+# datasheet); both can be ordered with the other polarity (R503S manual: the output
+# mode can be changed before delivery), which is then "active": 1 here.
+SENSOR_TOUCH = {"pin": 2, "active": 0}
 
 # TTL thermal receipt printer: UART1 at 9600 8N1.
 PRINTER_UART = {"id": 1, "tx": 4, "rx": 5, "baud": 9600}

@@ -53,31 +53,81 @@ class CheckedFingerprint(Adafruit_Fingerprint):
     _buf = None
 
     def _get_packet(self, expected):
+        # The reply's own length field says how much to read, not `expected`: a model
+        # that lacks an instruction answers it with the confirmation code alone (R503
+        # and HiSpeedSearch: 12 bytes where 16 were expected), and waiting for the
+        # missing 4 would time out. Bytes before the start code are skipped (at most
+        # 8): the R503 sends one 0x55 after power-on and after SoftReset (R503 manual
+        # V1.2.2, HandShake 0x40 and SoftReset 0x3D), which would shift every later reply.
         buf = self._buf
-        if buf is None or len(buf) < expected:
-            buf = self._buf = bytearray(max(expected, 44))
-        res = memoryview(buf)[:expected]
-        n = self._uart.readinto(res)
+        if buf is None:
+            buf = CheckedFingerprint._buf = bytearray(44)
+        res = memoryview(buf)
+        uart = self._uart
+        if uart is None:
+            raise SensorError("no UART")
+        n = uart.readinto(res[:2])
         if not n:
             raise SensorError("no reply from sensor")
-        if n != expected:
-            self._flush()
-            raise SensorError("short reply from sensor (%d of %d bytes)" % (n, expected))
+        skipped = 0
+        while n == 2 and (buf[0] != 0xEF or buf[1] != 0x01):
+            skipped += 1
+            if skipped > 8:
+                self._bad("bad header")
+            buf[0] = buf[1]
+            n = 1 + (uart.readinto(res[1:2]) or 0)
+        if n != 2:  # stray bytes (a 0x55 greeting), then silence: no reply at all
+            raise SensorError("no reply from sensor")
+        if uart.readinto(res[2:9]) != 7:
+            self._bad("short reply")
         a = self.address
-        if res[0] != 0xEF or res[1] != 0x01 or res[2] != a[0] or res[3] != a[1] or \
-                res[4] != a[2] or res[5] != a[3] or res[6] != 0x07:
-            self._flush()
-            raise SensorError("garbled reply from sensor (bad header)")
-        if (res[7] << 8 | res[8]) != expected - 9:
-            self._flush()
-            raise SensorError("garbled reply from sensor (bad length)")
+        if res[2] != a[0] or res[3] != a[1] or res[4] != a[2] or res[5] != a[3] or \
+                res[6] != 0x07:
+            self._bad("bad header")
+        length = res[7] << 8 | res[8]
+        if length < 3 or length + 9 > len(buf):
+            self._bad("bad length")
+        if uart.readinto(res[9:9 + length]) != length:
+            self._bad("short reply")
         total = 0
-        for i in range(6, expected - 2):
+        for i in range(6, 7 + length):
             total += res[i]
-        if total & 0xFFFF != (res[expected - 2] << 8 | res[expected - 1]):
-            self._flush()
-            raise SensorError("garbled reply from sensor (bad checksum)")
-        return list(res[9:expected - 2])
+        if total & 0xFFFF != (res[7 + length] << 8 | res[8 + length]):
+            self._bad("bad checksum")
+        return list(res[9:7 + length])
+
+    def _bad(self, msg):
+        self._flush()
+        raise SensorError("garbled reply from sensor (%s)" % msg)
+
+    def finger_search(self):
+        """1:N search of char buffer 1 over the whole library -> confirmation code;
+        finger_id / confidence are set on a match. (Replaces the driver's, which reads
+        the system parameters again first, and keeps the driver's name: RAM, no new
+        interned name.)
+
+        Search 0x04, never HiSpeedSearch 0x1B: the R503 and R551 do not implement 0x1B
+        (adafruit/Adafruit_CircuitPython_Fingerprint #20, fixed by finger_search in PR #21;
+        brianrho/FPM #8, #23: "don't support [0x1B], or time out"), every R30x/AS608 has
+        0x04, and FPM #23 measured no speed difference on 143 prints.
+        """
+        capacity = self.library_size or 0  # read by __init__ (ReadSysPara)
+        self._send_packet([0x04, 1, 0, 0, capacity >> 8, capacity & 0xFF])
+        uart = self._uart
+        if uart is None:
+            raise SensorError("no UART")
+        wait = uart.timeout
+        # R503 manual: 1:N takes < 10 ms per stored template, so a full 200-slot
+        # library may need 2 s; the R307 datasheet gives < 1 s for 1:1000.
+        uart.timeout = 3
+        try:
+            r = self._get_packet(16)
+        finally:
+            uart.timeout = wait
+        if r[0] == OK and len(r) >= 5:
+            self.finger_id = r[1] << 8 | r[2]
+            self.confidence = r[3] << 8 | r[4]
+        return r[0]
 
     def _flush(self):
         # drop what is left of a broken reply so the next command starts clean
@@ -104,6 +154,11 @@ class Sensor:
 
     def start(self):
         """Handshake and read the system parameters. Returns True when the sensor is usable."""
+        # One try. The module is powered with the board and initialises in well under
+        # the firmware's own boot (R503 manual V1.2.2 "Power-on delay time": ~50 ms),
+        # and the 0x55 it then sends is skipped by _get_packet. No draining first: on
+        # the unix twin that would silently reconnect a pulled cable, which must show
+        # as a sensor fault.
         try:
             self.driver = CheckedFingerprint(self.uart, self.password)
         except (RuntimeError, OSError, ValueError, IndexError) as e:
@@ -111,7 +166,7 @@ class Sensor:
             self.error = "sensor: %s" % (e.args[0] if e.args else e)
             return False
         self.security_level = self.driver.security_level
-        self.capacity = self.driver.library_size
+        self.capacity = self.driver.library_size or 0
         self.error = None
         return True
 
@@ -143,25 +198,28 @@ class Sensor:
         if self._call("image_2_tz", 1) != OK:
             self.reason = "bad_image"
             return None
-        code = self._call("finger_fast_search")
+        code = self._call("finger_search")
         if code == NOTFOUND:
             self.reason = "no_match"
             return None
         if code != OK:
             self.reason = "bad_image"
             return None
-        slot, confidence = self.driver.finger_id, self.driver.confidence
+        d = self.driver  # set: _call() raised otherwise
+        slot, confidence = d.finger_id, d.confidence  # type: ignore[union-attr]
         if confidence < threshold:
             self.reason = "low_confidence"
             return None
         self.reason = None
         return slot, confidence
 
-    async def enrol(self, slot=None, prompt=None, timeout_ms=20000, poll_ms=100):
+    async def enrol(self, slot=None, prompt=None, timeout_ms=25000, poll_ms=100):
         """Two scans -> RegModel -> Store in `slot` (None: the first free one).
 
         Returns (code, slot): code OK, TIMEOUT, FULL or a sensor code (describe() it).
-        prompt(text) is called with what the seller should do next.
+        prompt(text) is called when each step starts, with what the seller should do
+        next; each step (place, lift, place again) may take up to timeout_ms of wall
+        time. 25 s: a step must end well inside the app's 30 s sensor watchdog window.
         """
         if slot is None:
             slot = self.free_slot()
@@ -184,16 +242,20 @@ class Sensor:
         return self._call("store_model", slot, 1), slot
 
     async def _wait(self, present, timeout_ms, poll_ms):
-        for _ in range(max(1, timeout_ms // poll_ms)):
+        # Wall time, not a count of polls: each GenImg takes its own time (R503 ~50 ms
+        # without a finger), so 200 polls of 100 ms used to last over 30 s.
+        start = _ms(None)
+        while True:
             if self.finger_present() == present:
                 return True
+            if _ms(start) >= timeout_ms:
+                return False
             await asyncio.sleep(poll_ms / 1000)  # sleep_ms is MicroPython-only; CPython tests run this
-        return False
 
     def free_slot(self):
         """The lowest empty template slot, or None when the library is full."""
         self._call("read_templates")
-        used = set(self.driver.templates)
+        used = set(self.driver.templates)  # type: ignore[union-attr]  # _call() raised if None
         for slot in range(self.capacity):
             if slot not in used:
                 return slot
@@ -201,7 +263,7 @@ class Sensor:
 
     def count(self):
         self._call("count_templates")
-        return self.driver.template_count
+        return self.driver.template_count  # type: ignore[union-attr]  # _call() raised if None
 
     def delete(self, slot):
         return self._call("delete_model", slot)
@@ -212,6 +274,18 @@ class Sensor:
     def led(self, color=1, mode=3, speed=0x80, cycles=0):
         """R503 ring LED (1 red, 2 blue, 3 purple; mode 1 breathe, 2 flash, 3 on, 4 off)."""
         return self._call("set_led", color, mode, speed, cycles)
+
+
+def _ms(start):
+    # _ms(None): a millisecond clock; _ms(t): ms since t. MicroPython's ticks wrap,
+    # so the difference goes through ticks_diff there; CPython (the tests) has monotonic.
+    import time
+
+    if hasattr(time, "ticks_ms"):
+        now = time.ticks_ms()
+        return now if start is None else time.ticks_diff(now, start)
+    ms = int(time.monotonic() * 1000)  # type: ignore[attr-defined]  # CPython only
+    return ms if start is None else ms - start
 
 
 def _say(prompt, text):

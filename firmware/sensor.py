@@ -9,12 +9,13 @@ import time
 
 import hal
 from fingerprint import OK, SensorError, describe, open_sensor
+from outbox import OutboxFull
 
 
 class SensorTask:
     def __init__(self, app):
         self.app = app
-        self.sensor = None
+        # self.sensor: the Sensor, from run() on (open_sensor)
 
     def fault(self, msg):
         app = self.app
@@ -34,9 +35,30 @@ class SensorTask:
         was pressed (app.sensor_stop)."""
         app = self.app
         self.sensor = s = open_sensor()
+        if not s.ok and not idle_ms:
+            # The boot check (idle_ms 0) may come before the module has initialised
+            # (R503 manual "Power-on delay time": ~50 ms, during which commands are
+            # ignored; the unix port boots faster than that): one more try.
+            await asyncio.sleep_ms(300)
+            s.start()
         if s.ok:
             hal.log("sensor: security level %s, %s slots" % (s.security_level, s.capacity))
             self.healthy()
+            # An enrolment the terminal did not finish (reset between the sensor's Store
+            # and the outbox): if its template is on the sensor (LoadChar works), send
+            # the event now (the cloud takes a repeated enrol of a slot as one), else
+            # forget it. Inline, not a method: RAM (one interned name fewer).
+            note = app.store.load("enrol", {})
+            seller, slot = note.get("seller"), note.get("slot")
+            if isinstance(seller, str) and type(slot) is int:
+                try:
+                    if s._call("load_model", slot, 2) == OK:
+                        hal.log("enrol: finishing %s slot %d after a reset" % (seller, slot))
+                        self.finish(seller, slot)
+                    else:
+                        app.store.save("enrol", {})
+                except SensorError as e:
+                    self.fault(e)
         else:
             self.fault(s.error)
         busy = hal.ticks_ms()
@@ -86,9 +108,11 @@ class SensorTask:
         app = self.app
         seller = app.enrol_for
         app.enrol_for = None
-        app.alive["sensor"] = hal.ticks_ms() + 20000  # enrol waits for fingers
 
         def prompt(text):
+            # Each step (place, lift, place again) may take its whole timeout, so the
+            # watchdog's sensor check is fed when a step starts, not once per session.
+            app.alive["sensor"] = hal.ticks_ms()
             app.ui.message(["ENROL " + seller, text])
 
         # The roster is the authority on used slots; taking the first slot it does
@@ -103,12 +127,38 @@ class SensorTask:
         if self.sensor.capacity and slot >= self.sensor.capacity:
             app.ui.notify("ENROL FAILED: sensor full")
             return
-        code, slot = await self.sensor.enrol(slot=slot, prompt=prompt)
+        # Written before the template can exist, cleared once the event is in the
+        # outbox: a reset in between leaves this note, and run() finishes the job.
+        app.store.save("enrol", {"seller": seller, "slot": slot})
+        try:
+            self.sensor.delete(slot)  # a stale template must not pass for this one later
+            code, slot = await self.sensor.enrol(slot=slot, prompt=prompt)
+        except SensorError:
+            app.ui.notify("ENROL FAILED: sensor")
+            raise  # run() raises the sensor alarm; the note is resolved at the next start
         if code != OK:
+            app.store.save("enrol", {})
             app.ui.notify("ENROL FAILED: " + describe(code))
-            return
+        elif self.finish(seller, slot):
+            app.ui.notify("ENROLLED %s SLOT %d" % (seller, slot))
+        # a finger left on the glass after any outcome is not read as a login
+        await self.wait_lift()
+
+    def finish(self, seller, slot):
+        """The template is stored: emit the enrol event, then take the slot into the
+        roster. If the event cannot be written, the slot is freed (DeleteChar) and
+        nothing of the enrolment is left. Returns True when it is done."""
+        app = self.app
+        try:
+            app.emit("enrol", {"seller": seller, "slot": slot})
+        except (OutboxFull, OSError) as e:
+            hal.log("enrol: event not written (%s): slot %d freed" % (e, slot))
+            self.sensor.delete(slot)
+            app.store.save("enrol", {})
+            app.ui.notify("ENROL FAILED: " + ("outbox full" if isinstance(e, OutboxFull)
+                                              else "flash error"))
+            return False
         app.roster.add_slot(seller, slot)
         app.store.save("roster", {"sellers": app.roster.sellers})
-        app.emit_quiet("enrol", {"seller": seller, "slot": slot})
-        app.ui.notify("ENROLLED %s SLOT %d" % (seller, slot))
-        await self.wait_lift()
+        app.store.save("enrol", {})
+        return True

@@ -49,7 +49,8 @@ def fixture_src(tmp_path) -> Path:
 
 def protocol_entries() -> list[str]:
     return sorted("protocol/" + p.relative_to(REPO / "protocol").as_posix()[:-3] + ".mpy"
-                  for p in (REPO / "protocol").rglob("*.py"))
+                  for p in (REPO / "protocol").rglob("*.py")
+                  if p.relative_to(REPO / "protocol").as_posix() not in bundle_mod.CLOUD_ONLY)
 
 
 def test_fixture_tree_bundle_has_the_exact_file_set(fixture_src, tmp_path):
@@ -98,6 +99,8 @@ def test_repo_firmware_bundle(tmp_path):
     paths = {f.path for f in b.files}
     for py in (src / "firmware").rglob("*.py"):
         rel = py.relative_to(src / "firmware").as_posix()
+        if rel in bundle_mod.HOST_ONLY:
+            continue
         assert (rel if rel in ("main.py", "boot.py") else rel[:-3] + ".mpy") in paths
     assert set(protocol_entries()) <= paths
     assert b.fits, b.needed_bytes
@@ -190,3 +193,32 @@ def test_manifest_check_catches_a_changed_file(fixture_src, tmp_path):
     (out / "app" / "core.mpy").write_bytes(b"M\x06tampered")
     with pytest.raises(bundle_mod.BundleError, match="changed since the bundle was built"):
         bundle_mod.load_manifest(out)
+
+
+def test_pico_bundle_ships_only_what_the_board_runs(tmp_path):
+    """Issue #13: hal/unix.mpy and the cloud-only protocol modules were on the Pico."""
+    config = write_config(tmp_path / "c" / "config.json")
+    pico = {f.path for f in bundle_mod.build(REPO, config, tmp_path / "pico").files}
+    assert "hal/pico.mpy" in pico and "protocol/__init__.mpy" in pico
+    assert "hal/unix.mpy" not in pico
+    assert not {"protocol/chain.mpy", "protocol/subscriptions.mpy"} & pico
+    unix = {f.path for f in bundle_mod.build(REPO, config, tmp_path / "unix", target="unix").files}
+    assert unix - pico == {"hal/unix.mpy"}
+    with pytest.raises(bundle_mod.BundleError, match="unknown bundle target"):
+        bundle_mod.plan(REPO, "esp32")
+
+
+def test_the_terminal_never_imports_a_cloud_only_protocol_module():
+    """What makes leaving them out safe: no firmware file imports protocol.chain/subscriptions."""
+    import ast
+    names = {"protocol." + n[:-3] for n in bundle_mod.CLOUD_ONLY}
+    for py in [*(REPO / "firmware").rglob("*.py"), REPO / "protocol" / "__init__.py"]:
+        for node in ast.walk(ast.parse(py.read_text())):
+            if isinstance(node, ast.Import):
+                used = {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                mod = node.module or "protocol"  # `from . import chain` inside protocol/
+                used = {mod} | {f"{mod}.{a.name}" for a in node.names}
+            else:
+                continue
+            assert not used & names, (py, used)

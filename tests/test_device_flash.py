@@ -313,7 +313,7 @@ def repo_bundle(tmp_path) -> Path:
                                   "wifi": {"ssid": "shopnet", "password": "12345678"},
                                   "broker": {"host": "127.0.0.1", "port": 1883, "tls": False}}))
     out = tmp_path / "repo-bundle"
-    bundle_mod.build(src, config, out)
+    bundle_mod.build(src, config, out, target="unix")  # the "board" here is the unix port
     return out
 
 

@@ -38,15 +38,37 @@ def _stub_dir(tmp: Path) -> tuple[Path, Path]:
     return typeshed, config
 
 
-def test_pico_hal_type_checks_against_pico_w_stubs(tmp_path):
+# Modules with type errors left when this check was widened (issue #13), each in a file
+# another change of that round owned (link/mqtt: the link work; protocol, outbox, app:
+# the heap/catalogue work): 25 errors, listed in the fwsensor report. Remove a name
+# once its module checks clean; every other module must have 0 errors.
+NOT_YET_CLEAN = frozenset({"app", "link", "mqtt", "outbox", "protocol", "protocol.chain"})
+
+
+def firmware_modules() -> list[str]:
+    """Every module of firmware/ (top level and hal/) as mypy -m arguments."""
+    mods = []
+    for py in sorted((REPO / "firmware").rglob("*.py")):
+        rel = py.relative_to(REPO / "firmware").with_suffix("")
+        mods += ["-m", ".".join(rel.parts).removesuffix(".__init__")]
+    return mods
+
+
+def test_firmware_and_protocol_type_check_against_pico_w_stubs(tmp_path):
+    """All of firmware/ and protocol/ (issue #13: it used to be hal and board only)."""
     stubs = tmp_path / "stubs"
     typeshed, config = _stub_dir(stubs)
+    # the R30x driver ships no type information: its module is read, its errors are not ours
+    config.write_text(config.read_text() + "\n[mypy-adafruit_fingerprint]\nignore_errors = True\n"
+                      f"\n[mypy-{','.join(sorted(NOT_YET_CLEAN))}]\nignore_errors = True\n")
+    driver = Path(__import__("adafruit_fingerprint").__file__).parent
+    (stubs / "adafruit_fingerprint.py").write_text((driver / "adafruit_fingerprint.py").read_text())
     out = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", str(config),
          "--custom-typeshed-dir", str(typeshed), "--platform", "rp2", "--python-version", "3.11",
          "--check-untyped-defs", "--allow-untyped-globals", "--no-incremental",
-         "--cache-dir", str(tmp_path / "cache"), "-p", "hal", "-m", "board"],
+         "--cache-dir", str(tmp_path / "cache"), *firmware_modules(), "-p", "protocol"],
         capture_output=True, text=True, timeout=240, cwd=REPO,
-        env={"MYPYPATH": f"{REPO / 'firmware'}:{stubs}", "PATH": "/usr/bin:/bin"})
+        env={"MYPYPATH": f"{REPO / 'firmware'}:{REPO}:{stubs}", "PATH": "/usr/bin:/bin"})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Success" in out.stdout

@@ -44,3 +44,39 @@ def test_guides_exist_and_name_the_real_commands():
     guide = (docs / "bring-up.md").read_text()
     assert "fingerpos device flash --port" in guide and "fingerpos device provision" in guide
     assert "flyback" in (docs / "safety.md").read_text()
+
+
+def test_docs_name_the_micropython_version_the_flash_gate_enforces():
+    """Issue #13: the flash gate said 1.22, README 1.22, firmware/README and hardware_docs 1.24."""
+    import re
+
+    from fingerpos.tools.device import board as board_mod
+
+    want = ".".join(map(str, board_mod.MIN_MICROPYTHON))
+    docs = [REPO / "README.md", REPO / "firmware" / "README.md",
+            *sorted((REPO / "hardware_docs").glob("*.md"))]
+    seen = 0
+    for path in docs:
+        for m in re.finditer(r"MicroPython[^.\n]{0,40}?\b(1\.\d+)\b|\((1\.\d+)(?:\+| or newer)",
+                             path.read_text()):
+            assert (m.group(1) or m.group(2)) == want, f"{path.name}: {m.group(0)!r}"
+            seen += 1
+    assert seen >= 4
+
+
+def test_docs_state_the_scenario_thresholds_the_test_enforces():
+    from tests.support.firmware import HEAP_FREE_MIN, LIVE_PEAK_MAX
+
+    text = (REPO / "firmware" / "README.md").read_text()
+    assert f"passes {LIVE_PEAK_MAX // 1024} KB" in text
+    assert f"under {HEAP_FREE_MIN // 1024} KB" in text
+
+
+def test_bring_up_flash_command_is_one_the_cli_accepts():
+    import re
+
+    guide = (REPO / "hardware_docs" / "bring-up.md").read_text()
+    flashes = re.findall(r"^fingerpos device flash [^\n#]*", guide, re.M)
+    assert flashes
+    for cmd in flashes:
+        assert "--port" in cmd and ("--id" in cmd or "--bundle" in cmd), cmd

@@ -18,7 +18,9 @@ from .support.socket_uart import SocketUart
 
 @pytest.fixture
 def sim():
-    with SensorSim() as s:
+    # The R30x command set with HiSpeedSearch and no power-on byte is the R307's
+    # profile; answered at once (time_scale=0) so the protocol tests stay fast.
+    with SensorSim(profile="r307", capacity=200, time_scale=0) as s:
         yield s
 
 
@@ -121,10 +123,20 @@ def test_bad_image_and_no_image(sim, driver):
     assert driver.image_2_tz(1) == af.FEATUREFAIL
 
 
-def test_led_and_echo(sim, driver):
-    assert driver.set_led(color=2, mode=1, speed=0x40, cycles=3) == af.OK
-    assert sim.state()["led"] == (1, 0x40, 2, 3)
-    assert driver.check_module() is True
+def r503_driver(sim: SensorSim) -> tuple[af.Adafruit_Fingerprint, SocketUart]:
+    """The plain driver on an R503, started the way its manual says: after the 0x55 byte."""
+    uart = SocketUart("127.0.0.1", sim.port)
+    assert uart.read(1) == bytes((sp.MODULE_OK,))
+    return af.Adafruit_Fingerprint(uart), uart
+
+
+def test_led_and_echo():
+    with SensorSim(control_port=None, time_scale=0) as sim:  # the ring LED is the R503's
+        driver, uart = r503_driver(sim)
+        assert driver.set_led(color=2, mode=1, speed=0x40, cycles=3) == af.OK
+        assert sim.state()["led"] == (1, 0x40, 2, 3)
+        assert driver.check_module() is True
+        uart.close()
 
 
 def test_wrong_password_is_refused(sim):
@@ -170,6 +182,11 @@ def test_control_port_round_trip(sim):
         ctl.close()
 
 
+class _Port:
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+
 def test_module_cli_help_and_run():
     out = subprocess.run([sys.executable, "-m", "fingerpos.tools.sensor_sim", "--help"],
                          capture_output=True, text=True, timeout=30)
@@ -183,8 +200,8 @@ def test_module_cli_help_and_run():
         ctl = SensorControl("127.0.0.1", ports[1])
         assert ctl.call("place", finger="x") == {"ok": True}
         ctl.close()
-        uart = SocketUart("127.0.0.1", ports[0])
-        assert af.Adafruit_Fingerprint(uart).get_image() == af.OK
+        driver, uart = r503_driver(_Port(ports[0]))
+        assert driver.get_image() == af.OK
         uart.close()
     finally:
         proc.terminate()

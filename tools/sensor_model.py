@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass
 
 from fingerpos.tools import sensor_packets as sp
+from fingerpos.tools import sensor_profiles
+from fingerpos.tools.sensor_profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,17 @@ def default_confidence(finger: str) -> int:
 
 
 class SensorModel:
-    """R503-like sensor state: image buffer, char buffers 1/2, template library, system parameters."""
+    """One sensor's state: image buffer, char buffers 1/2, template library, system parameters.
 
-    def __init__(self, capacity: int = 200, security_level: int = 3,
-                 password: bytes = b"\x00\x00\x00\x00") -> None:
-        self.capacity = capacity
+    The profile (tools/sensor_profiles.py) says which instructions the model has;
+    any other gets sensor_profiles.UNSUPPORTED, as that model answers it.
+    """
+
+    def __init__(self, capacity: int | None = None, security_level: int = 3,
+                 password: bytes = b"\x00\x00\x00\x00",
+                 profile: Profile | str = sensor_profiles.DEFAULT_PROFILE) -> None:
+        self.profile = sensor_profiles.get(profile) if isinstance(profile, str) else profile
+        self.capacity = self.profile.capacity if capacity is None else capacity
         self.security_level = security_level
         self.password = password
         self.library: dict[int, Template] = {}
@@ -75,14 +83,29 @@ class SensorModel:
             return bytes((sp.RECEIVE_ERROR,)), b""
         with self._lock:
             op, args = payload[0], payload[1:]
-            handler = _HANDLERS.get(op)
+            handler = _HANDLERS.get(op) if op in self.profile.commands else None
             if handler is None:
-                return bytes((sp.RECEIVE_ERROR,)), b""
+                return bytes((sensor_profiles.UNSUPPORTED,)), b""
             try:
                 reply = handler(self, args)
             except (IndexError, struct.error):  # a command with too few parameter bytes
                 reply = bytes((sp.RECEIVE_ERROR,)) + bytes(_REPLY_SIZE.get(op, 1) - 1)
-            return reply, (bytes((sp.MODULE_OK,)) if op == sp.SOFT_RESET else b"")
+            # R503 manual page=32: after SoftReset the module sends 0x55 again
+            return reply, (self.profile.power_on_byte if op == sp.SOFT_RESET else b"")
+
+    def delay(self, payload: bytes) -> float:
+        """Seconds the model takes to answer this command (the profile's timings)."""
+        op = payload[0] if payload else -1
+        if op not in self.profile.commands:
+            return 0.0
+        if op == sp.GEN_IMG:
+            return self.profile.capture_s if self._finger else self.profile.no_finger_s
+        if op in (sp.SEARCH, sp.HI_SPEED_SEARCH) and len(payload) >= 6:
+            start, count = struct.unpack(">HH", payload[2:6])
+            with self._lock:
+                n = sum(1 for p in self.library if start <= p < start + count)
+            return n * self.profile.search_s_per_template
+        return 0.0
 
     def _vfy_pwd(self, a: bytes) -> bytes:
         return bytes((sp.OK if a[:4] == self.password else sp.PASS_FAIL,))
@@ -200,6 +223,7 @@ _HANDLERS = {
     sp.EMPTY: SensorModel._empty, sp.TEMPLATE_NUM: SensorModel._template_num,
     sp.READ_INDEX_TABLE: SensorModel._read_index_table, sp.AURA_LED_CONFIG: SensorModel._aura,
     sp.SOFT_RESET: SensorModel._ok, sp.GET_ECHO: SensorModel._echo,
+    sp.HANDSHAKE: SensorModel._ok, sp.CHECK_SENSOR: SensorModel._ok,
 }
 
 # Reply payload sizes, so a malformed command still gets a reply of the size the host reads.

@@ -13,9 +13,17 @@ disconnect, silent (on), empty, state. Only binds 127.0.0.1 unless told otherwis
 
 Simulated instructions: VfyPwd, ReadSysPara, SetSysPara, GenImg, Img2Tz, RegModel,
 Store, LoadChar, Match, Search, HiSpeedSearch, DeletChar, Empty, TemplateNum,
-ReadIndexTable, AuraLedConfig, SoftReset, GetEcho (see tools/sensor_model.py).
-Template/image transfer (UpChar, DownChar, UpImage, DownImage) is not: those,
-like any unknown instruction, get confirmation code 0x01.
+ReadIndexTable, AuraLedConfig, SoftReset, GetEcho, HandShake, CheckSensor (see
+tools/sensor_model.py), each only where the profile's model has it
+(tools/sensor_profiles.py: --profile r503, the default, or r307). Template/image
+transfer (UpChar, DownChar, UpImage, DownImage) is not simulated: those, like any
+instruction the model lacks, get confirmation code 0x01.
+
+Per profile the simulator also keeps the model's timing (GenImg capture, Search per
+stored template, scaled by --time-scale; 0 answers at once), its power-on behaviour
+(power_on(), at start(): commands in its first ready_s are ignored, then the
+R503 sends its 0x55 handshake byte to the connected host) and its address: a command
+packet whose address field is not the module's (default FFFFFFFF) gets no reply.
 """
 
 from __future__ import annotations
@@ -26,10 +34,12 @@ import signal
 import socket
 import sys
 import threading
+import time
 from collections import deque
 from typing import Any
 
 from fingerpos.tools import sensor_packets as sp
+from fingerpos.tools import sensor_profiles
 from fingerpos.tools.sensor_model import SensorModel
 
 
@@ -37,8 +47,14 @@ class SensorSim:
     """One simulated sensor: a SensorModel behind a TCP port, plus a JSON control port."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, control_port: int | None = 0,
-                 capacity: int = 200, security_level: int = 3) -> None:
-        self.model = SensorModel(capacity=capacity, security_level=security_level)
+                 capacity: int | None = None, security_level: int = 3,
+                 profile: str = sensor_profiles.DEFAULT_PROFILE, time_scale: float = 1.0,
+                 address: bytes = sp.DEFAULT_ADDRESS) -> None:
+        self.profile = sensor_profiles.get(profile)
+        self.model = SensorModel(capacity=capacity, security_level=security_level,
+                                 profile=self.profile)
+        self.time_scale = time_scale
+        self.address = address
         self.host = host
         self._listener = _listen(host, port)
         self.port = self._listener.getsockname()[1]
@@ -53,10 +69,16 @@ class SensorSim:
         self._threads: list[threading.Thread] = []
         # the last instruction codes received, in order (for tests; bounded for long demos)
         self.commands: deque[int] = deque(maxlen=1000)
+        # fault injection: called with each instruction code after the model carried it
+        # out and before the reply goes out (e.g. to cut the host's power right there)
+        self.before_reply: Any = None
         self.connections = 0
+        self._ready_at = 0.0
+        self._greeted = True
 
     # ----- lifecycle
     def start(self) -> SensorSim:
+        self.power_on()
         self._spawn(self._accept_sensor)
         if self._control:
             self._spawn(self._accept_control)
@@ -122,9 +144,30 @@ class SensorSim:
                 _close(old)
             self._spawn(self._serve_sensor, conn)
 
+    def power_on(self) -> None:
+        """Power the module up (start() does): it ignores commands for the profile's
+        ready_s, then greets the host once (the R503's 0x55). On the board the sensor is
+        powered with the Pico, so the firmware's first command usually comes after that."""
+        with self._lock:
+            self._ready_at = time.monotonic() + self.profile.ready_s * self.time_scale
+            self._greeted = not self.profile.power_on_byte
+
+    def touch_level(self, touched: bool) -> int:
+        """The touch/wake line's level for a finger on (True) or off the glass (profile)."""
+        return self.profile.touch_level(touched)
+
     def _serve_sensor(self, conn: socket.socket) -> None:
         reader = sp.FrameReader()
         while not self._stopped.is_set():
+            with self._lock:
+                greet = not self._greeted and time.monotonic() >= self._ready_at
+                if greet:
+                    self._greeted = True
+            if greet:
+                try:
+                    conn.sendall(self.profile.power_on_byte)
+                except OSError:
+                    return
             try:
                 data = conn.recv(1024)
             except TimeoutError:
@@ -133,6 +176,8 @@ class SensorSim:
                 return
             if not data:
                 return
+            if time.monotonic() < self._ready_at:
+                continue  # still initialising: the module "can't accept commands" yet
             reader.feed(data)
             for frame in reader.frames():
                 reply = self._answer(frame)
@@ -151,12 +196,20 @@ class SensorSim:
         except sp.PacketError:
             body, extra = bytes((sp.RECEIVE_ERROR,)), b""
         else:
+            if packet.address != self.address:
+                return b""  # addressed to another module: this one stays silent
             if packet.pid != sp.PID_COMMAND or not packet.payload:
                 body, extra = bytes((sp.RECEIVE_ERROR,)), b""
             else:
                 self.commands.append(packet.payload[0])
+                wait = self.model.delay(packet.payload) * self.time_scale
+                if wait > 0:
+                    time.sleep(wait)  # the module is busy (capture, search) before it answers
                 body, extra = self.model.handle(packet.payload)
-        out = bytearray(sp.encode(sp.PID_ACK, body))
+                hook = self.before_reply
+                if hook is not None:
+                    hook(packet.payload[0])
+        out = bytearray(sp.encode(sp.PID_ACK, body, self.address))
         with self._lock:
             if self._garbage:
                 self._garbage -= 1
@@ -284,13 +337,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=0, help="sensor port (default: a free one)")
     p.add_argument("--control-port", type=int, default=0,
                    help="JSON control port (default: a free one)")
-    p.add_argument("--capacity", type=int, default=200, help="template slots (default 200)")
+    p.add_argument("--profile", default=sensor_profiles.DEFAULT_PROFILE,
+                   choices=sorted(sensor_profiles.PROFILES),
+                   help="sensor model to behave as (default %(default)s)")
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="multiply the model's reply times by this (0: answer at once)")
+    p.add_argument("--capacity", type=int, default=None,
+                   help="template slots (default: the profile's)")
     p.add_argument("--security-level", type=int, default=3, choices=range(1, 6),
                    help="security level the sensor reports (1-5, default 3)")
     args = p.parse_args(argv)
     try:
         sim = SensorSim(args.host, args.port, args.control_port, args.capacity,
-                        args.security_level).start()
+                        args.security_level, profile=args.profile,
+                        time_scale=max(0.0, args.time_scale)).start()
     except OSError as e:
         print(f"error: cannot listen: {e}", file=sys.stderr)
         return 1

@@ -16,7 +16,11 @@ _EPOCH = 0 if time.gmtime(0)[0] == 1970 else 946684800
 _clock_set = False
 _uarts = {}
 _outputs = {}
-_touch = Pin(board.SENSOR_TOUCH["pin"], Pin.IN)
+# The R503's WAKEUP is a CMOS output (R503 manual V1.2.2 "Hardware Connection"): it
+# drives both levels, so no pull is needed; a pull-up keeps an unplugged sensor from
+# floating into "touched" on an active-low line.
+_touch = Pin(board.SENSOR_TOUCH["pin"], Pin.IN, Pin.PULL_UP if board.SENSOR_TOUCH["active"] == 0
+             else Pin.PULL_DOWN)
 
 
 def uart(name):
@@ -44,6 +48,8 @@ def out(name, value):
 
 
 def touch():
+    """True while a finger is on the glass. The line's active level is board data
+    (board.SENSOR_TOUCH["active"]): 0 for the R503 and R307 as shipped."""
     return _touch.value() == board.SENSOR_TOUCH["active"]
 
 

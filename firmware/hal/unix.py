@@ -8,11 +8,16 @@
 #
 # The control channel is newline-delimited JSON. HAL -> harness: {"gpio": name,
 # "v": 0|1, "t": ms}, {"display": [lines]}, {"log": text}, {"printer": base64},
-# {"wdt": ...}. Harness -> HAL: {"key": "5"}, {"touch": true|false}, {"wlan":
+# {"wdt": ...}. Harness -> HAL: {"key": "5"}, {"touch": 0|1}, {"wlan":
 # true|false}, {"hang": ms} (a fault: the app's next HAL call blocks for ms, like
 # a peripheral holding the bus, so the main loop stalls and the watchdog must
 # reset the board). Without a harness (no "control" in hal.json, or it went
 # away) messages go to stdout, so the firmware still runs.
+#
+# "touch" is the touch/wake line's electrical level, as a GPIO reads it: the R503's
+# line is high without a finger and low while touched (tools/sensor_profiles.py).
+# hal.json "touch_active" is the level that means a finger (the twin's board data,
+# like board.SENSOR_TOUCH["active"] on the Pico; default 0, as there).
 #
 # One module with one socket class for both (RAM: on the terminal every module
 # path and name is interned for good, see firmware/README.md).
@@ -72,7 +77,7 @@ class TcpUart:
         self._next_try = time.ticks_ms()
         # the control channel's state (harness -> HAL)
         self.keys = []
-        self.touch = False
+        self.touch = 0 if _conf.get("touch_active") == 1 else 1  # the line idles until told
         self.wlan = True
         self.hang = 0  # ms the next HAL call blocks (an injected fault)
 
@@ -180,7 +185,7 @@ class TcpUart:
                     len(self.keys) < 32:
                 self.keys.append(key)
             if "touch" in msg:
-                self.touch = bool(msg["touch"])
+                self.touch = 1 if msg["touch"] else 0
             if "wlan" in msg:
                 self.wlan = bool(msg["wlan"])
             hang = msg.get("hang")
@@ -269,8 +274,9 @@ def out(name, value):
 
 
 def touch():
+    """True while a finger is on the glass (the line at its active level)."""
     _link.pump()
-    return _link.touch
+    return _link.touch == (1 if _conf.get("touch_active") == 1 else 0)
 
 
 def log(text):

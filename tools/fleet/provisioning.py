@@ -30,7 +30,7 @@ def member_from_dir(device_dir: Path, src_root: Path = SOURCE_ROOT) -> FleetMemb
     for k, v in SIM_SETTINGS.items():
         config["settings"].setdefault(k, v)
     out = device_dir / "bundle"
-    bundle_mod.build(src_root, config_path, out)
+    bundle_mod.build(src_root, config_path, out, target="unix")  # runs on the unix port
     return FleetMember(config, out, device_dir / "sim")
 
 

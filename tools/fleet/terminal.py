@@ -58,7 +58,8 @@ class Terminal:
                  firmware_dir: Path = SOURCE_ROOT / "firmware", main: str = "main.py",
                  path: tuple[Path, ...] = (), heap: str = "128k",
                  sensor: SensorSim | None = None, printer: str | None = None,
-                 device_dir: Path | None = None, max_events: int | None = None) -> None:
+                 device_dir: Path | None = None, max_events: int | None = None,
+                 touch_active: int | None = None, profile: str | None = None) -> None:
         self.root = Path(root)
         self.device_dir = Path(device_dir) if device_dir else self.root / "device"
         self.firmware_dir = Path(firmware_dir)
@@ -67,8 +68,13 @@ class Terminal:
         self.heap = heap
         self.config = config
         self.printer = printer
+        # the board's touch polarity (hal.json "touch_active"; None: the HAL's default,
+        # board.py's); the line's level itself follows the simulated sensor's profile
+        self.touch_active = touch_active
         self._own_sim = sensor is None
-        self.sim = sensor or SensorSim(control_port=None)
+        # profile: the simulated sensor's model (tools/sensor_profiles.py; None: r503)
+        self.sim = sensor or (SensorSim(control_port=None, profile=profile) if profile
+                              else SensorSim(control_port=None))
         self.control = ControlServer(max_events)
         self.proc: subprocess.Popen | None = None
         self._cursor = {"display": 0, "gpio": 0, "log": 0}
@@ -83,6 +89,8 @@ class Terminal:
         hal = {"sensor": f"127.0.0.1:{self.sim.port}", "control": f"127.0.0.1:{self.control.port}"}
         if self.printer:
             hal["printer"] = self.printer
+        if self.touch_active is not None:
+            hal["touch_active"] = self.touch_active
         (self.device_dir / "hal.json").write_text(json.dumps(hal))
         lib = self.root / "lib"
         lib.mkdir(exist_ok=True)
@@ -158,7 +166,9 @@ class Terminal:
             time.sleep(gap)
 
     def touch(self, on: bool = True) -> None:
-        self.control.send({"touch": on})
+        """A finger on (or off) the glass: the touch line goes to the level the sensor's
+        profile drives (the R503's is low while touched)."""
+        self.control.send({"touch": self.sim.touch_level(on)})
 
     def place(self, finger: str, **kw: Any) -> None:
         """A finger on the sensor: the simulator sees it and the touch line goes active."""
