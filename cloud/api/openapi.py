@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from fingerpos.cloud.api.routes import ROUTES, V1, Route
 
-_INT_PARAMS = {"order", "alarm"}
+_INT_PARAMS = {"order", "alarm", "user"}
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _REASONS = {400: "invalid input", 401: "not authenticated", 403: "not allowed (role, CSRF, Origin)",
             404: "not found", 409: "conflict with the current state", 413: "body too large",

@@ -51,6 +51,15 @@ ROUTES: list[Route] = [
     Route("POST", V1 + "/auth/login", va.login, P.PUBLIC, "Log in; sets the session cookie, returns the CSRF token",
           s.Login, errors=(400, 401, 413, 429)),
     Route("POST", V1 + "/auth/logout", va.logout, P.SIGNED_IN, "Log out (ends the session)", errors=(401, 403)),
+    Route("POST", V1 + "/auth/password", va.change_password, P.SIGNED_IN,
+          "Change your own password (the current one first); your other sessions and API "
+          "tokens end", s.PasswordChange, errors=(400, 401, 403, 413)),
+    Route("POST", V1 + "/auth/reset", va.reset_password, P.PUBLIC,
+          "Set a new password with a one-time reset link's token", s.PasswordReset,
+          errors=(400, 413, 429)),
+    Route("POST", V1 + "/users/{user}/reset-link", va.reset_link, P.MANAGERS,
+          "Issue a one-time password reset link (24 h) for one of your shop's people "
+          "(managers) or anyone (admins)", ok=201, errors=(401, 403, 404)),
     Route("GET", V1 + "/auth/me", va.me, P.SIGNED_IN, "The current user and the session's CSRF token",
           errors=(401,)),
     Route("GET", V1 + "/devices", vd.list_, P.STAFF, "Terminals of the caller's shop (all for admins)"),
