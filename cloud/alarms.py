@@ -1,20 +1,53 @@
-"""Alarms: raise (deduplicated per device and kind while open), acknowledge, clear."""
+"""Alarms: raise (deduplicated per device and kind while open), acknowledge, clear.
+
+An alarm belongs to the shop of its terminal (an alarm without one, such as failed web
+logins, to no shop: admins only). Its JSON and feed messages carry that `shop`, so the
+monitor feed can send each alarm only to the staff of its shop.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from fingerpos.cloud import audit, monitor
 from fingerpos.cloud.errors import Conflict, NotFound
 from fingerpos.cloud.models.alarms import Alarm
+from fingerpos.cloud.models.devices import Device
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
+from tortoise.expressions import F, Subquery
 
 SEVERITIES = ("info", "warning", "critical")
 
 
-def alarm_json(a: Alarm) -> dict:
-    return {"id": a.id, "device": a.device_id, "kind": a.kind, "severity": a.severity,
+def of_shop(query: Any, shop: str | None) -> Any:
+    """The alarms of `query` raised by terminals of `shop` (None: every alarm, for admins)."""
+    if shop is None:
+        return query
+    return query.filter(device_id__in=Subquery(Device.filter(shop=shop).values("id")))
+
+
+async def shop_of(device_id: str | None) -> str | None:
+    if not device_id:
+        return None
+    row = await Device.filter(id=device_id).first().values("shop")
+    return row["shop"] if row else None
+
+
+async def as_json(rows: list[Alarm]) -> list[dict]:
+    """Alarms as JSON with their shops (one query for all of them)."""
+    ids = {a.device_id for a in rows if a.device_id}
+    shops = dict(await Device.filter(id__in=ids).values_list("id", "shop")) if ids else {}
+    return [alarm_json(a, shops.get(a.device_id)) for a in rows]
+
+
+async def _publish(alarm: Alarm) -> None:
+    await monitor.publish(None, "alarm", alarm_json(alarm, await shop_of(alarm.device_id)))
+
+
+def alarm_json(a: Alarm, shop: str | None = None) -> dict:
+    return {"id": a.id, "device": a.device_id, "shop": shop, "kind": a.kind,
+            "severity": a.severity,
             "message": a.message, "count": a.count, "first_at": a.first_at.isoformat(),
             "last_at": a.last_at.isoformat(),
             "acked_at": a.acked_at.isoformat() if a.acked_at else None,
@@ -41,7 +74,7 @@ async def raise_alarm(device_id: str | None, kind: str, severity: str, message: 
             continue
     else:
         raise Conflict(f"could not record alarm {key}")
-    await monitor.publish(None, "alarm", alarm_json(alarm))
+    await _publish(alarm)
     return alarm
 
 
@@ -53,7 +86,7 @@ async def acknowledge(alarm_id: int, user_id: int) -> Alarm:
         alarm.acked_at, alarm.acked_by = datetime.now(UTC), user_id
         await alarm.save(update_fields=["acked_at", "acked_by"])
         await audit.record(f"user:{user_id}", "alarm.ack", f"alarm:{alarm_id}", user_id=user_id)
-    await monitor.publish(None, "alarm", alarm_json(alarm))
+    await _publish(alarm)
     return alarm
 
 
@@ -66,7 +99,7 @@ async def clear(alarm_id: int, user_id: int) -> Alarm:
         alarm.cleared_at, alarm.cleared_by, alarm.open_key = datetime.now(UTC), user_id, None
         await alarm.save(update_fields=["cleared_at", "cleared_by", "open_key"])
         await audit.record(f"user:{user_id}", "alarm.clear", f"alarm:{alarm_id}", user_id=user_id)
-    await monitor.publish(None, "alarm", alarm_json(alarm))
+    await _publish(alarm)
     return alarm
 
 
@@ -79,5 +112,5 @@ async def clear_kind(device_id: str | None, kind: str) -> Alarm | None:
     alarm.cleared_at, alarm.open_key = datetime.now(UTC), None
     await alarm.save(update_fields=["cleared_at", "open_key"])
     await audit.record(f"device:{device_id}", "alarm.clear", f"alarm:{alarm.id}")
-    await monitor.publish(None, "alarm", alarm_json(alarm))
+    await _publish(alarm)
     return alarm

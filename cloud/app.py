@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from fingerpos.cloud import db, monitor, timers
-from fingerpos.cloud.api import middleware
+from fingerpos.cloud.api import middleware, policy
 from fingerpos.cloud.api.routes import add_routes
 from fingerpos.cloud.appkeys import CONFIG, KEYRING, METRICS, THROTTLE
 from fingerpos.cloud.auth_signin import login_throttle
@@ -44,7 +44,8 @@ def _ingest_resources(config: Config) -> list[CleanupCtx]:
 def create_app(config: Config) -> web.Application:
     """Build the app for a validated copy of `config` (raises ConfigError when it is bad)."""
     config = config.validated()
-    app = web.Application(middlewares=[middleware.errors, db.context_middleware],
+    app = web.Application(middlewares=[middleware.errors, db.context_middleware,
+                                       policy.middleware],
                           client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[METRICS] = Registry()

@@ -79,12 +79,24 @@ class Identity:
     session: Session | None = None
 
 
+IDENTITY = web.RequestKey("fp_identity", object)   # Identity | None, once found
+
+
 async def identify(request: web.Request) -> Identity | None:
     """The caller from a bearer token or a session cookie; None when anonymous.
 
     A bad or expired credential is an error, not anonymity: a client that
-    sent one should learn it is no longer logged in.
+    sent one should learn it is no longer logged in. The answer is kept on the
+    request: the route's policy guard asks first, the view may ask again for free.
     """
+    if IDENTITY in request:
+        return request[IDENTITY]  # type: ignore[return-value]
+    found = await _identify(request)
+    request[IDENTITY] = found
+    return found
+
+
+async def _identify(request: web.Request) -> Identity | None:
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")

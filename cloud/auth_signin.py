@@ -5,6 +5,15 @@ metrics, the alarm and the records the account owner is shown at the next login.
 A failed attempt on an existing account is written to the audit trail as
 `auth.login_failed` with that account's id (the target is the client address);
 an unknown email is counted and throttled the same way, but has no owner to tell.
+
+Three throttles, after NIST SP 800-63B §5.2.2 (rate limiting, at most 100 failed
+attempts on one account): per (email, address), the tight one; per account across every
+address (a botnet on one account); and per address across every account (one address
+spraying a password over many). The account-wide limit must not become a lock an
+attacker can put on the owner: an address this account has signed in from before is not
+held to it (only to its own per-(email, address) limit), so the owner gets in from their
+usual place while strangers are stopped. The owner sees every failed attempt at their
+next login, and an alarm is raised when the account-wide limit is reached.
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from __future__ import annotations
 from aiohttp import web
 from fingerpos.cloud import alarms, audit, auth
 from fingerpos.cloud.appkeys import CONFIG, METRICS, THROTTLE
-from fingerpos.cloud.errors import Conflict, Unauthorized
+from fingerpos.cloud.errors import Conflict, Throttled, Unauthorized
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.throttle import Throttle
 from fingerpos.cloud.users import create_user
@@ -25,6 +34,23 @@ REGISTER_LIMIT = 20
 REGISTER_WINDOW_S = 3600
 REGISTRATIONS = Throttle("register", REGISTER_LIMIT, REGISTER_WINDOW_S,
                          "too many registrations from your address; try again later")
+
+
+ACCOUNT_LIMIT = 100          # NIST SP 800-63B §5.2.2: no more than 100 failed attempts
+ADDRESS_LIMIT = 50           # failures from one address over all accounts
+WIDE_WINDOW_S = 3600
+ACCOUNTS = Throttle("login_account", ACCOUNT_LIMIT, WIDE_WINDOW_S,
+                    "too many failed logins for this account; try again later from a "
+                    "place you have signed in from before")
+ADDRESSES = Throttle("login_address", ADDRESS_LIMIT, WIDE_WINDOW_S, LOGIN_THROTTLED)
+
+
+async def _known_address(email: str, addr: str) -> bool:
+    """Whether this account has signed in from `addr` before (its audit trail says so)."""
+    from fingerpos.cloud.models.alarms import AuditEntry
+    owner = await User.get_or_none(email=email)
+    return owner is not None and await AuditEntry.exists(user_id=owner.id, action="auth.login",
+                                                         target=addr)
 
 
 def login_throttle(max_failures: int, window_s: float) -> Throttle:
@@ -43,11 +69,15 @@ async def sign_in(app: web.Application, email: str, password: str, addr: str,
     email = email.strip().lower()
     throttle: Throttle = app[THROTTLE]  # type: ignore[assignment]
     await throttle.check(email, addr)
+    await ADDRESSES.check(addr)
+    if await ACCOUNTS.count(email) >= ACCOUNTS.limit and not await _known_address(email, addr):
+        raise Throttled(ACCOUNTS.message)
     user = await auth.authenticate(email, password)
     if user is None:
         await _failed(app, throttle, email, addr, via)
         raise Unauthorized(WRONG)
     await throttle.clear(email, addr)
+    await ACCOUNTS.clear(email)
     token, csrf = await auth.start_session(user)
     await audit.record(f"user:{user.id}", "auth.login", addr, {"via": via}, user_id=user.id)
     return user, token, csrf
@@ -56,6 +86,8 @@ async def sign_in(app: web.Application, email: str, password: str, addr: str,
 async def _failed(app: web.Application, throttle: Throttle, email: str, addr: str,
                   via: str) -> None:
     failures = await throttle.hit(email, addr)
+    await ADDRESSES.hit(addr)
+    account_failures = await ACCOUNTS.hit(email)
     app[METRICS].counter("fingerpos_login_failures_total", "Failed web logins").inc()
     owner = await User.get_or_none(email=email)
     if owner is not None:
@@ -64,6 +96,10 @@ async def _failed(app: web.Application, throttle: Throttle, email: str, addr: st
     if failures >= throttle.limit:
         await alarms.raise_alarm(None, "web_login", "warning",
                                  f"{failures} failed web logins for {email} from {addr}")
+    if account_failures == ACCOUNTS.limit:
+        await alarms.raise_alarm(None, "web_login_account", "warning",
+                                 f"{account_failures} failed web logins for {email} from "
+                                 "several addresses")
 
 
 async def register(email: str, password: str, name: str, addr: str, via: str) -> User | None:

@@ -7,7 +7,15 @@ client connected to any worker sees every change, whichever worker made it.
 (NOTIFY is transactional and ordered per sender, needs no extra service,
 and its 8000-byte payload limit is far above a feed message.)
 
-Kinds in use: order, alarm, counts, device, ingest (the last two published by cloud-b).
+Kinds in use: order, orders, alarm, counts, device, ingest (the last two published by
+cloud-b).
+
+Each client subscribes with its Audience (cloud/api/policy.py's Scope), and `deliver`
+hands a message only to the clients whose audience may see it: every message names
+the shop it belongs to (`publish` adds the shop of a device or alarm message's terminal
+when the publisher did not), so one shop's terminals, orders and alarms never reach
+another shop's socket, on this worker or any other. The state counts are computed per
+shop and each client is sent its own.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ import contextvars
 import json
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -34,6 +42,21 @@ CURRENT_APP: contextvars.ContextVar[web.Application | None] = contextvars.Contex
     "fingerpos_app", default=None)
 
 
+class Audience(Protocol):
+    """Who is at the other end of a feed (cloud/api/policy.py's Scope is one)."""
+
+    @property
+    def admin(self) -> bool: ...
+    @property
+    def shop(self) -> str | None: ...
+    @property
+    def buyer(self) -> int | None: ...
+    def sees_feed(self, kind: str, data: Any) -> bool: ...
+
+
+_SHOP_CACHE_MAX = 10_000
+
+
 class Hub:
     """This worker's feed clients, and the optional PostgreSQL fan-out.
 
@@ -44,26 +67,60 @@ class Hub:
     """
 
     def __init__(self) -> None:
-        self.clients: set[asyncio.Queue[str]] = set()
+        self.clients: dict[asyncio.Queue[str], Audience] = {}
+        self.device_shops: dict[str, str | None] = {}   # a terminal's shop never changes
         self._pg: Any = None          # asyncpg connection while fanning out
         self._outbox: list[str] = []
         self._pending = asyncio.Event()
         self.published = 0
 
-    def subscribe(self) -> asyncio.Queue[str]:
+    def subscribe(self, audience: Audience) -> asyncio.Queue[str]:
         queue: asyncio.Queue[str] = asyncio.Queue(_QUEUE_MAX)
-        self.clients.add(queue)
+        self.clients[queue] = audience
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
-        self.clients.discard(queue)
+        self.clients.pop(queue, None)
+
+    def put(self, queue: asyncio.Queue[str], text: str) -> None:
+        try:
+            queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.clients.pop(queue, None)   # its handler sees the drop and closes
 
     def deliver(self, text: str) -> None:
-        for queue in list(self.clients):
-            try:
-                queue.put_nowait(text)
-            except asyncio.QueueFull:
-                self.clients.discard(queue)   # its handler sees the drop and closes
+        """Hand one feed message to every client whose audience may see it."""
+        if not self.clients:
+            return
+        try:
+            msg = json.loads(text)
+            kind, data = msg["kind"], msg.get("data")
+        except (ValueError, KeyError, TypeError):
+            log.warning("monitor: dropped a malformed feed message")
+            return
+        per_shop: dict[str | None, str | None] = {}
+        for queue, audience in list(self.clients.items()):
+            if audience.sees_feed(kind, data):
+                self.put(queue, text)
+            elif kind == "ingest" and audience.shop is not None:
+                if audience.shop not in per_shop:
+                    per_shop[audience.shop] = _shop_items(data, audience.shop)
+                if per_shop[audience.shop]:
+                    self.put(queue, per_shop[audience.shop])  # type: ignore[arg-type]
+
+    async def shop_of(self, device_id: Any) -> str | None:
+        """The shop of a terminal (cached: a terminal's shop is set when it is registered)."""
+        if not isinstance(device_id, str) or not device_id:
+            return None
+        if device_id not in self.device_shops:
+            from fingerpos.cloud.models.devices import Device
+            row = await Device.filter(id=device_id[:32]).first().values("shop")
+            if row is None:
+                return None   # not registered (yet): ask again next time
+            if len(self.device_shops) >= _SHOP_CACHE_MAX:
+                self.device_shops.clear()
+            self.device_shops[device_id] = row["shop"]
+        return self.device_shops[device_id]
 
     def deliver_batch(self, batch: str) -> None:
         for text in batch.split("\n"):
@@ -101,6 +158,16 @@ class Hub:
                         self.deliver(text)
 
 
+def _shop_items(data: Any, shop: str) -> str | None:
+    """The part of an ingestion message a shop's staff may see: the events of their own
+    terminals ([device, seq, type, shop] items), without the fleet-wide figures."""
+    items = data.get("items") if isinstance(data, dict) else None
+    mine = [it for it in items or () if isinstance(it, list) and len(it) > 3 and it[3] == shop]
+    if not mine:
+        return None
+    return json.dumps({"kind": "ingest", "data": {"items": mine}}, separators=(",", ":"))
+
+
 def current_app() -> web.Application | None:
     return CURRENT_APP.get()
 
@@ -111,6 +178,13 @@ async def publish(app: web.Application | None, kind: str, payload: dict[str, Any
     if app is None or MONITOR not in app:
         return
     hub: Hub = app[MONITOR]  # type: ignore[assignment]
+    if kind == "ingest" and isinstance(payload, dict) and isinstance(payload.get("items"), list):
+        payload = {**payload, "items": [
+            [*item[:3], await hub.shop_of(item[0])] if isinstance(item, list) and item else item
+            for item in payload["items"]]}
+    if kind in ("device", "alarm") and isinstance(payload, dict) and "shop" not in payload:
+        payload = {**payload, "shop": await hub.shop_of(
+            payload.get("id") if kind == "device" else payload.get("device"))}
     await hub.send(json.dumps({"kind": kind, "data": payload}, separators=(",", ":"), default=str))
 
 
@@ -156,21 +230,51 @@ COUNTS_INTERVAL_S = 2.0
 
 
 async def _push_counts(app: web.Application, hub: Hub) -> None:
-    """Every COUNTS_INTERVAL_S, while this worker has feed clients, send them the order
-    state counts. Local only: every worker reads the same database, so no NOTIFY is needed,
-    and one query per interval (not per order change) keeps a busy stream cheap."""
-    from fingerpos.cloud.orders.queries import state_counts
-    last: dict[str, int] | None = None
+    """Every COUNTS_INTERVAL_S, while this worker has feed clients, send each of them the
+    order state counts it may see (its shop's; every shop's for admins) when they changed.
+    Local only: every worker reads the same database, so no NOTIFY is needed, and one
+    query per interval (not per order change) keeps a busy stream cheap."""
+    last: dict[asyncio.Queue[str], dict[str, int]] = {}
     while True:
         await asyncio.sleep(COUNTS_INTERVAL_S)
         if not hub.clients:
-            last = None
+            last.clear()
             continue
         try:
-            counts = await state_counts()
+            per_shop = await counts_by_shop()
         except (OSError, ConnectionError) as e:  # database away: the next round tries again
             log.warning("monitor counts: %s", e)
             continue
-        if counts != last:
-            hub.deliver(json.dumps({"kind": "counts", "data": counts}, separators=(",", ":")))
-            last = counts
+        for queue in [q for q in last if q not in hub.clients]:
+            del last[queue]
+        for queue, audience in list(hub.clients.items()):
+            if audience.buyer is not None:
+                continue
+            counts = counts_for(audience, per_shop)
+            if counts != last.get(queue):
+                hub.put(queue, json.dumps({"kind": "counts", "data": counts},
+                                          separators=(",", ":")))
+                last[queue] = counts
+
+
+async def counts_by_shop() -> dict[str, dict[str, int]]:
+    """{shop: {state: orders}} in one grouped query."""
+    from fingerpos.cloud.models.orders import Order
+    from tortoise.functions import Count
+    rows = await Order.all().annotate(n=Count("id")).group_by("shop_id", "state").values(
+        "shop_id", "state", "n")
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        out.setdefault(row["shop_id"], {})[row["state"]] = row["n"]
+    return out
+
+
+def counts_for(audience: Audience, per_shop: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The state counts this audience may see: its shop's, or every shop's summed."""
+    if not audience.admin:
+        return dict(per_shop.get(audience.shop or "", {}))
+    total: dict[str, int] = {}
+    for counts in per_shop.values():
+        for state, n in counts.items():
+            total[state] = total.get(state, 0) + n
+    return total

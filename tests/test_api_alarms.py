@@ -14,6 +14,8 @@ pytestmark = pytest.mark.cloud
 
 
 async def test_dedup_ack_clear_and_reopen(cloud):
+    await cloud.device("t1", "shop1")
+    await cloud.device("t2", "shop1")
     with in_app(cloud.app):
         first = await alarms.raise_alarm("t1", "seq_gap", "warning", "gap 5..7")
         await asyncio.gather(*[alarms.raise_alarm("t1", "seq_gap", "warning", f"gap {i}")

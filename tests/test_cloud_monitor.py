@@ -37,7 +37,9 @@ async def _buy(cloud) -> dict:
 
 async def test_feed_sends_snapshot_then_live_orders_and_alarms(cloud):
     manager = await cloud.user("manager", shop="shop1")
+    await cloud.device("t1", "shop1")
     ws = await cloud.client.ws_connect(WS, headers=manager)
+    admin_ws = await cloud.client.ws_connect(WS, headers=await cloud.admin())
     snapshot = await _next(ws, "snapshot")
     assert set(snapshot) == {"counts", "alarms", "devices"}
     order = await _buy(cloud)
@@ -46,11 +48,14 @@ async def test_feed_sends_snapshot_then_live_orders_and_alarms(cloud):
     with in_app(cloud.app):
         await alarms.raise_alarm("t1", "offline", "critical", "terminal offline")
         await monitor.publish(cloud.app, "ingest", {"rate": 5})   # what the ingestion publishes
-    assert (await _next(ws, "alarm"))["kind"] == "offline"
-    assert (await _next(ws, "ingest")) == {"rate": 5}
+    alarm = await _next(ws, "alarm")
+    assert (alarm["kind"], alarm["shop"]) == ("offline", "shop1")
+    # Fleet-wide ingestion figures belong to no shop: admins only.
+    assert (await _next(admin_ws, "ingest")) == {"rate": 5}
     snap = await (await cloud.client.get("/api/v1/monitor", headers=manager)).json()
     assert snap["counts"] == {"pending_payment": 1}
     await ws.close()
+    await admin_ws.close()
 
 
 async def test_feed_needs_staff_and_a_same_site_origin(cloud):
@@ -84,6 +89,7 @@ async def test_two_workers_on_one_postgres_both_feeds_see_every_change(
     a = CloudHarness(await aiohttp_client(create_app(base)))
     b = CloudHarness(await aiohttp_client(create_app(dataclasses.replace(base))))
     manager = await a.user("manager", shop="shop1")
+    await a.device("t7", "shop1")                # the alarm's terminal: the manager's shop
     feeds = [await h.client.ws_connect(WS, headers=manager) for h in (a, b)]
     for ws in feeds:
         await _next(ws, "snapshot")

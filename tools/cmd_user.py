@@ -43,6 +43,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     pin.add_argument("--db", metavar="URL", help="database URL (default: the SQLite file)")
     pin.add_argument("--data-dir", metavar="DIR", help="data directory")
     pin.set_defaults(func=_pin)
+    rl = ps.add_parser("reset-link", help="print a one-time password reset link (24 h)",
+                       description="Issue a one-time password reset link for a user and print "
+                       "it; hand it to them (no e-mail is sent). It works once, expires in 24 "
+                       "hours, and setting the password logs out their other sessions.")
+    rl.add_argument("--email", required=True)
+    rl.add_argument("--base-url", default="http://127.0.0.1:8080",
+                    help="the cloud's public URL the link starts with")
+    rl.add_argument("--db", metavar="URL", help="database URL (default: the SQLite file)")
+    rl.add_argument("--data-dir", metavar="DIR", help="data directory")
+    rl.set_defaults(func=_reset_link)
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -119,4 +129,22 @@ def _pin(args: argparse.Namespace) -> int:
     if not ok:
         return 1
     print(f"PIN set for {args.email}; terminals get it with their next roster", file=sys.stderr)
+    return 0
+
+
+def _reset_link(args: argparse.Namespace) -> int:
+    from fingerpos.cloud import passwords
+    from fingerpos.cloud.models.users import User
+
+    async def work(_config: Config) -> str:
+        user = await User.get_or_none(email=args.email.strip().lower())
+        if user is None:
+            raise db.DatabaseError(f"no user with the email {args.email}")
+        return await passwords.issue_reset(user, "cli")
+
+    ok, token = _run_or_report(_in_database(args, work))
+    if not ok or token is None:
+        return 1
+    print(args.base_url.rstrip("/") + passwords.RESET_PATH + token)
+    print(f"one-time link for {args.email}, valid for 24 hours", file=sys.stderr)
     return 0

@@ -8,11 +8,12 @@ from typing import Any
 from aiohttp import web
 from fingerpos.cloud.api.routes import ROUTES, V1, Route
 
-_INT_PARAMS = {"order", "alarm"}
+_INT_PARAMS = {"order", "alarm", "user"}
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _REASONS = {400: "invalid input", 401: "not authenticated", 403: "not allowed (role, CSRF, Origin)",
             404: "not found", 409: "conflict with the current state", 413: "body too large",
-            429: "too many failed logins"}
+            415: "the body is not application/json",
+            422: "Idempotency-Key reused with a different request", 429: "too many attempts"}
 
 
 def _schema(model: Any, defs: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +46,14 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {str(r.ok): {"description": "success"}}
     if r.ok != 101:
         responses[str(r.ok)]["content"] = ok_content
-    for status in r.errors:
+    errors = set(r.errors)
+    if r.body is not None:
+        errors.add(415)
+    if r.method not in ("GET", "HEAD"):
+        errors.add(403)    # cross-site requests are refused (Origin / Sec-Fetch-Site)
+    if "Idempotency-Key" in r.summary:
+        errors.add(422)
+    for status in sorted(errors):
         responses[str(status)] = {"description": _REASONS[status],
                                   "content": {"application/json": {"schema": _ERROR}}}
     op["responses"] = responses

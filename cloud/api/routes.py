@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from fingerpos.cloud import auth
+from fingerpos.cloud.api import policy as P
 from fingerpos.cloud.api import schemas as s
 from fingerpos.cloud.api import schemas_commerce as sc
 from fingerpos.cloud.api import views_auth as va
@@ -17,6 +19,7 @@ from fingerpos.cloud.api import views_orders as vo
 from fingerpos.cloud.api import views_payments as vp
 from fingerpos.cloud.api import views_receipts as vr
 from fingerpos.cloud.api import views_revisions as vrev
+from fingerpos.cloud.models.users import User
 from pydantic import BaseModel
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,116 +30,137 @@ class Route:
     method: str
     path: str
     handler: Handler
+    policy: P.Policy            # who may call it and which shop's data they see
     summary: str
     body: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     ok: int = 200
-    auth: bool = True           # needs a session cookie or bearer token
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404))
     content: str = "application/json"
+
+    @property
+    def auth(self) -> bool:
+        """Needs a session cookie or bearer token."""
+        return not self.policy.public
 
 
 V1 = "/api/v1"
 ROUTES: list[Route] = [
-    Route("POST", V1 + "/auth/register", va.register, "Register a buyer account", s.Register,
-          ok=201, auth=False, errors=(400, 413, 429)),
-    Route("POST", V1 + "/auth/login", va.login, "Log in; sets the session cookie, returns the CSRF token",
-          s.Login, auth=False, errors=(400, 401, 413, 429)),
-    Route("POST", V1 + "/auth/logout", va.logout, "Log out (ends the session)", errors=(401, 403)),
-    Route("GET", V1 + "/auth/me", va.me, "The current user and the session's CSRF token",
+    Route("POST", V1 + "/auth/register", va.register, P.PUBLIC, "Register a buyer account", s.Register,
+          ok=201, errors=(400, 413, 429)),
+    Route("POST", V1 + "/auth/login", va.login, P.PUBLIC, "Log in; sets the session cookie, returns the CSRF token",
+          s.Login, errors=(400, 401, 413, 429)),
+    Route("POST", V1 + "/auth/logout", va.logout, P.SIGNED_IN, "Log out (ends the session)", errors=(401, 403)),
+    Route("POST", V1 + "/auth/password", va.change_password, P.SIGNED_IN,
+          "Change your own password (the current one first); your other sessions and API "
+          "tokens end", s.PasswordChange, errors=(400, 401, 403, 413)),
+    Route("POST", V1 + "/auth/reset", va.reset_password, P.PUBLIC,
+          "Set a new password with a one-time reset link's token", s.PasswordReset,
+          errors=(400, 413, 429)),
+    Route("POST", V1 + "/users/{user}/reset-link", va.reset_link, P.MANAGERS,
+          "Issue a one-time password reset link (24 h) for one of your shop's people "
+          "(managers) or anyone (admins)", ok=201, errors=(401, 403, 404)),
+    Route("GET", V1 + "/auth/me", va.me, P.SIGNED_IN, "The current user and the session's CSRF token",
           errors=(401,)),
-    Route("GET", V1 + "/devices", vd.list_, "Terminals of the caller's shop (all for admins)"),
-    Route("POST", V1 + "/devices", vd.register, "Register a terminal and its key (admin, manager)",
+    Route("GET", V1 + "/devices", vd.list_, P.STAFF, "Terminals of the caller's shop (all for admins)"),
+    Route("POST", V1 + "/devices", vd.register, P.MANAGERS, "Register a terminal and its key (admin, manager)",
           s.DeviceIn, ok=201, errors=(400, 401, 403, 409, 413)),
-    Route("POST", V1 + "/devices/{device}/revoke", vd.revoke, "Revoke a terminal"),
-    Route("POST", V1 + "/devices/{device}/rotate", vd.rotate, "Replace a terminal's key",
+    Route("POST", V1 + "/devices/{device}/revoke", vd.revoke, P.MANAGERS, "Revoke a terminal"),
+    Route("POST", V1 + "/devices/{device}/rotate", vd.rotate, P.MANAGERS, "Replace a terminal's key",
           s.RotateKey, errors=(400, 401, 403, 404, 413)),
-    Route("POST", V1 + "/shops", vd.create_shop, "Create a shop (admin)", s.ShopIn, ok=201,
+    Route("POST", V1 + "/shops", vd.create_shop, P.ADMIN, "Create a shop (admin)", s.ShopIn, ok=201,
           errors=(400, 401, 403, 409, 413)),
-    Route("GET", V1 + "/shops/{shop}/products", vd.products, "A shop's products", query=s.NoQuery,
-          auth=False, errors=(400,)),
-    Route("POST", V1 + "/shops/{shop}/products", vcat.put_product,
+    Route("GET", V1 + "/shops/{shop}/products", vd.products, P.PUBLIC, "A shop's products", query=s.NoQuery,
+          errors=(400,)),
+    Route("POST", V1 + "/shops/{shop}/products", vcat.put_product, P.STAFF,
           "Create or update a product by sku (the shop's sellers and managers, admins)",
           sc.ProductFull, errors=(400, 401, 403, 404, 413)),
-    Route("GET", V1 + "/orders", vx.list_,
+    Route("GET", V1 + "/orders", vx.list_, P.SIGNED_IN,
           "Orders the caller may see, filtered; `next` is the keyset cursor for `before`",
           query=sc.OrderQuery),
-    Route("POST", V1 + "/orders", vo.create, "Place an order from a cart (buyer)", s.CartIn, ok=201,
+    Route("POST", V1 + "/orders", vo.create, P.BUYER, "Place an order from a cart (buyer)", s.CartIn, ok=201,
           errors=(400, 401, 403, 404, 413)),
     # Before /orders/{order}: routes match in this order.
-    Route("GET", V1 + "/orders/export.csv", vx.export_csv,
+    Route("GET", V1 + "/orders/export.csv", vx.export_csv, P.SIGNED_IN,
           "CSV export of the orders matching the filter, streamed (formula cells escaped)",
           query=sc.ExportQuery, content="text/csv"),
-    Route("GET", V1 + "/orders/ws", vm.buyer_feed,
+    Route("GET", V1 + "/orders/ws", vm.buyer_feed, P.SIGNED_IN,
           "WebSocket feed of the caller's own orders: {kind: hello|order, data}", ok=101,
           errors=(400, 401, 403)),
-    Route("GET", V1 + "/orders/{order}", vo.get, "One order with lines, revisions and events"),
-    Route("POST", V1 + "/orders/{order}/price", vo.change_price,
+    Route("GET", V1 + "/orders/{order}", vo.get, P.SIGNED_IN, "One order with lines, revisions and events"),
+    Route("POST", V1 + "/orders/{order}/price", vo.change_price, P.STAFF,
           "Change an unpaid order's total (seller with the right, manager)", s.PriceChangeIn,
           errors=(400, 401, 403, 404, 409, 413)),
-    Route("POST", V1 + "/orders/{order}/pay", vo.pay,
+    Route("POST", V1 + "/orders/{order}/pay", vo.pay, P.STAFF,
           "Record a counter (cash) payment: staff of the order's shop; amount, currency and "
           "version must match (buyers pay through /payments)", s.PayIn,
           errors=(400, 401, 403, 404, 409, 413)),
-    Route("POST", V1 + "/orders/{order}/cancel", vo.cancel, "Cancel an order",
+    Route("POST", V1 + "/orders/{order}/cancel", vo.cancel, P.SIGNED_IN, "Cancel an order",
           errors=(400, 401, 403, 404, 409)),
-    Route("POST", V1 + "/orders/{order}/hold", vo.hold, "Hold an unpaid order for revision (staff)",
+    Route("POST", V1 + "/orders/{order}/hold", vo.hold, P.STAFF, "Hold an unpaid order for revision (staff)",
           errors=(400, 401, 403, 404, 409)),
-    Route("POST", V1 + "/orders/{order}/release", vo.release,
+    Route("POST", V1 + "/orders/{order}/release", vo.release, P.STAFF,
           "Release a held order back to pending_payment (staff)", errors=(400, 401, 403, 404, 409)),
-    Route("GET", V1 + "/audit", vm.audit_log, "The audit trail, newest first (admin)",
+    Route("GET", V1 + "/audit", vm.audit_log, P.ADMIN, "The audit trail, newest first (admin)",
           query=s.AuditFilter),
-    Route("GET", V1 + "/alarms", vm.list_alarms, "Alarms, newest first", query=s.AlarmFilter),
-    Route("POST", V1 + "/alarms/{alarm}/ack", vm.ack_alarm, "Acknowledge an alarm"),
-    Route("POST", V1 + "/alarms/{alarm}/clear", vm.clear_alarm, "Clear an alarm"),
-    Route("GET", V1 + "/monitor", vm.snapshot, "Order state counts, open alarms, devices"),
-    Route("GET", V1 + "/monitor/ws", vm.feed,
+    Route("GET", V1 + "/alarms", vm.list_alarms, P.STAFF, "Alarms, newest first", query=s.AlarmFilter),
+    Route("POST", V1 + "/alarms/{alarm}/ack", vm.ack_alarm, P.MANAGERS, "Acknowledge an alarm"),
+    Route("POST", V1 + "/alarms/{alarm}/clear", vm.clear_alarm, P.MANAGERS, "Clear an alarm"),
+    Route("GET", V1 + "/monitor", vm.snapshot, P.STAFF, "Order state counts, open alarms, devices"),
+    Route("GET", V1 + "/monitor/ws", vm.feed, P.STAFF,
           "WebSocket live feed: JSON messages {kind, data}; kind snapshot|order|alarm|counts|device|ingest",
           ok=101, errors=(400, 401, 403)),
     # Commerce (cloud/commerce): catalogue, payments, receipts, validation and revision.
-    Route("GET", V1 + "/products/search", vcat.search,
+    Route("GET", V1 + "/products/search", vcat.search, P.PUBLIC,
           "Search products: full text ranked, filters, paginated", query=sc.SearchQuery,
-          auth=False, errors=(400,)),
-    Route("GET", V1 + "/shops/{shop}/products/{sku}", vcat.get_product, "One product",
-          auth=False, errors=(404,)),
-    Route("DELETE", V1 + "/shops/{shop}/products/{sku}", vcat.delete_product,
+          errors=(400,)),
+    Route("GET", V1 + "/shops/{shop}/products/{sku}", vcat.get_product, P.PUBLIC, "One product",
+          errors=(404,)),
+    Route("DELETE", V1 + "/shops/{shop}/products/{sku}", vcat.delete_product, P.STAFF,
           "Delete a product (the shop's sellers and managers, admins)"),
-    Route("GET", V1 + "/shops/{shop}/categories", vcat.categories, "A shop's categories",
-          auth=False, errors=(404,)),
-    Route("POST", V1 + "/shops/{shop}/categories", vcat.add_category, "Add a category",
+    Route("GET", V1 + "/shops/{shop}/categories", vcat.categories, P.PUBLIC, "A shop's categories",
+          errors=(404,)),
+    Route("POST", V1 + "/shops/{shop}/categories", vcat.add_category, P.STAFF, "Add a category",
           sc.CategoryIn, ok=201, errors=(400, 401, 403, 404, 409, 413)),
-    Route("POST", V1 + "/orders/{order}/payments", vp.create_intent,
+    Route("POST", V1 + "/orders/{order}/payments", vp.create_intent, P.BUYER,
           "Payment intent for one order version (buyer; Idempotency-Key honoured): provider "
           "sandbox (card, hosted page) or cash (paid at the shop's terminal)", sc.IntentIn,
           ok=201, errors=(400, 401, 403, 404, 409, 413)),
-    Route("GET", V1 + "/pay/sandbox/{intent}", vp.get_intent,
+    Route("GET", V1 + "/pay/sandbox/{intent}", vp.get_intent, P.BUYER,
           "A sandbox payment as its hosted page shows it (the paying buyer)"),
-    Route("POST", V1 + "/pay/sandbox/{intent}", vp.sandbox_pay,
+    Route("POST", V1 + "/pay/sandbox/{intent}", vp.sandbox_pay, P.BUYER,
           "The sandbox hosted page's card submission (card checked, never stored; "
           "Idempotency-Key honoured; throttled)", sc.SandboxPayIn,
           errors=(400, 401, 403, 404, 409, 413, 429)),
-    Route("POST", V1 + "/payments/sandbox/callback", vp.sandbox_callback,
+    Route("POST", V1 + "/payments/sandbox/callback", vp.sandbox_callback, P.PUBLIC,
           "Provider callback, signed: Fingerpos-Signature t=<unix>,v1=<HMAC-SHA256>",
-          auth=False, errors=(400, 409, 413)),
-    Route("GET", V1 + "/orders/{order}/receipt.pdf", vr.receipt_pdf,
+          errors=(400, 409, 413)),
+    Route("GET", V1 + "/orders/{order}/receipt.pdf", vr.receipt_pdf, P.SIGNED_IN,
           "PDF receipt (the order's buyer, the shop's staff)", content="application/pdf"),
-    Route("POST", V1 + "/orders/{order}/print", vr.print_,
+    Route("POST", V1 + "/orders/{order}/print", vr.print_, P.STAFF,
           "Validate, then print the receipt on a terminal of the shop (reprints marked)",
           sc.PrintIn, errors=(400, 401, 403, 404, 409, 413)),
-    Route("POST", V1 + "/orders/{order}/validate", vrev.validate,
+    Route("POST", V1 + "/orders/{order}/validate", vrev.validate, P.STAFF,
           "Validation before print; a failing order is held with its reasons",
           errors=(400, 401, 403, 404, 409)),
-    Route("POST", V1 + "/orders/{order}/revise", vrev.revise,
+    Route("POST", V1 + "/orders/{order}/revise", vrev.revise, P.STAFF,
           "Revise a held order: a new revision, validated again", sc.ReviseIn,
           errors=(400, 401, 403, 404, 409, 413)),
-    Route("GET", "/healthz", vm.healthz, "Liveness", auth=False, errors=()),
-    Route("GET", "/metrics", vm.metrics, "Prometheus text format", auth=False, errors=(),
+    Route("GET", "/healthz", vm.healthz, P.PUBLIC, "Liveness", errors=()),
+    Route("GET", "/metrics", vm.metrics, P.PUBLIC, "Prometheus text format", errors=(),
           content="text/plain"),
 ]
+
+
+async def api_user(request: web.Request) -> User | None:
+    """The API's caller: a bearer token, or the session cookie (with its CSRF header)."""
+    who = await auth.identify(request)
+    return who.user if who is not None else None
 
 
 def add_routes(app: web.Application) -> None:
     from fingerpos.cloud.api.openapi import document
     for r in ROUTES:
-        app.router.add_route(r.method, r.path, r.handler)
-    app.router.add_get(V1 + "/openapi.json", document)
+        # A WebSocket upgrade has no HEAD form.
+        P.declare(app, r.method, r.path, r.handler, r.policy, api_user, head=r.ok != 101)
+    P.declare(app, "GET", V1 + "/openapi.json", document, P.PUBLIC, api_user)

@@ -27,6 +27,16 @@ class Login(Strict):
     password: str = Field(min_length=1, max_length=200)
 
 
+class PasswordChange(Strict):
+    old: str = Field(min_length=1, max_length=200)
+    new: str = Field(min_length=8, max_length=200)
+
+
+class PasswordReset(Strict):
+    token: str = Field(min_length=20, max_length=100)
+    password: str = Field(min_length=8, max_length=200)
+
+
 class DeviceIn(Strict):
     id: str = Field(pattern=ID)
     shop: str = Field(pattern=ID)

@@ -6,10 +6,29 @@ import json
 from typing import TypeVar
 
 from aiohttp import web
-from fingerpos.cloud.errors import Invalid, NotFound, TooLarge
+from fingerpos.cloud.errors import DomainError, Invalid, NotFound, TooLarge
 from pydantic import BaseModel, ValidationError
 
 MAX_BODY = 64 * 1024
+MAX_DEPTH = 32   # our bodies nest 3 deep; anything far deeper is an attack, not an order
+
+
+class UnsupportedMediaType(DomainError):
+    status, code = 415, "unsupported_media_type"
+
+
+def _depth(value: object) -> int:
+    """How deeply `value` nests (iterative: a deep value must not exhaust the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level > MAX_DEPTH:
+                return level
+            stack.extend((v, level + 1) for v in (item.values() if isinstance(item, dict)
+                                                  else item))
+    return deepest
 MAX_ID = 2**31 - 1
 M = TypeVar("M", bound=BaseModel)
 
@@ -22,15 +41,23 @@ def _explain(e: ValidationError) -> str:
 
 
 async def body(request: web.Request, model: type[M]) -> M:
+    """The JSON body as `model`: Content-Type application/json (415 otherwise), at most
+    MAX_BODY bytes (413) and MAX_DEPTH levels deep (400)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise TooLarge(f"the request body is over {MAX_BODY} bytes")
     raw = await request.content.read(MAX_BODY + 1)
     if len(raw) > MAX_BODY:
         raise TooLarge(f"the request body is over {MAX_BODY} bytes")
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("the request body must be JSON (Content-Type: application/json)")
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise Invalid("the request body must be a JSON object") from None
+    except RecursionError:   # the C scanner gives up on very deep nesting
+        raise Invalid(f"the request body nests deeper than {MAX_DEPTH} levels") from None
+    if _depth(data) > MAX_DEPTH:
+        raise Invalid(f"the request body nests deeper than {MAX_DEPTH} levels")
     if not isinstance(data, dict):
         raise Invalid("the request body must be a JSON object")
     if _has_nul(data):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import auth, auth_signin
+from fingerpos.cloud import auth, auth_signin, passwords
 from fingerpos.cloud.api import schemas
-from fingerpos.cloud.api.validation import body
-from fingerpos.cloud.errors import Unauthorized
-from fingerpos.cloud.models.users import Role, Session
+from fingerpos.cloud.api.policy import scope
+from fingerpos.cloud.api.validation import body, path_int
+from fingerpos.cloud.errors import Forbidden, Invalid, Unauthorized
+from fingerpos.cloud.models.users import Role, Session, User
+from fingerpos.cloud.throttle import Throttle
 from fingerpos.cloud.users import user_json
 
 
@@ -49,3 +51,44 @@ async def me(request: web.Request) -> web.Response:
         raise Unauthorized("not logged in")
     out = {"user": user_json(who.user), "csrf": who.session.csrf if who.session else None}
     return web.json_response(out)
+
+
+async def change_password(request: web.Request) -> web.Response:
+    """The caller's own password; their other sessions and API tokens end."""
+    who = await auth.identify(request)
+    if who is None:
+        raise Unauthorized("not logged in")
+    data = await body(request, schemas.PasswordChange)
+    await passwords.change(who.user, data.old, data.new,
+                           keep_session=who.session.id if who.session else None)
+    return web.json_response({"ok": True})
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    """Redeem a one-time reset link's token (no login: the token is the credential)."""
+    addr = request.remote or "?"
+    await RESETS.check(addr)
+    data = await body(request, schemas.PasswordReset)
+    try:
+        user = await passwords.redeem(data.token, data.password)
+    except Invalid:
+        await RESETS.hit(addr)   # guessing tokens is hopeless, but not free either
+        raise
+    return web.json_response({"email": user.email, "ok": True})
+
+
+async def reset_link(request: web.Request) -> web.Response:
+    """A manager (their shop's people) or an admin issues a one-time reset link for a user;
+    the route's policy has checked the user is theirs to manage."""
+    actor = scope(request).who
+    target = await User.get(id=path_int(request, "user"))
+    if not passwords.may_manage(actor, target):
+        raise Forbidden("you may not manage this account")
+    token = await passwords.issue_reset(target, f"user:{actor.id}")
+    return web.json_response({"user": target.id, "url": passwords.RESET_PATH + token,
+                              "token": token,
+                              "expires_in_s": int(passwords.RESET_LIFETIME.total_seconds())},
+                             status=201)
+
+
+RESETS = Throttle("reset", 20, 3600, "too many wrong reset links from your address; try later")

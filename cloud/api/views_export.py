@@ -40,6 +40,9 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="orders-{stamp}.csv"',
         "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
+    if request.method == "HEAD":   # the headers only: a streamed body would follow them
+        await response.prepare(request)
+        return response
     response.enable_chunked_encoding()
     await response.prepare(request)
     async for chunk in orderquery.csv_chunks(user, f):

@@ -4,58 +4,60 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
-from fingerpos.cloud import alarms, auth
+from fingerpos.cloud import alarms, monitor
 from fingerpos.cloud.api import schemas
+from fingerpos.cloud.api.policy import Scope, scope
 from fingerpos.cloud.api.validation import path_int, query
 from fingerpos.cloud.appkeys import CONFIG, METRICS, MONITOR
 from fingerpos.cloud.errors import Forbidden
 from fingerpos.cloud.models.alarms import Alarm, AuditEntry
 from fingerpos.cloud.models.devices import Device
-from fingerpos.cloud.models.users import Role
-from fingerpos.cloud.orders.queries import state_counts
-
-STAFF = (Role.SELLER, Role.MANAGER, Role.ADMIN)
 
 
 async def list_alarms(request: web.Request) -> web.Response:
-    await auth.require(request, *STAFF)
+    s = scope(request)
     f = query(request, schemas.AlarmFilter)
-    rows = Alarm.all()
+    rows = alarms.of_shop(Alarm.all(), None if s.admin else s.shop or "")
     if f.open is not None:
         rows = rows.filter(cleared_at__isnull=f.open)
-    out = [alarms.alarm_json(a) for a in await rows.order_by("-id").limit(f.limit)]
-    return web.json_response({"alarms": out})
+    return web.json_response({"alarms": await alarms.as_json(
+        await rows.order_by("-id").limit(f.limit))})
 
 
 async def ack_alarm(request: web.Request) -> web.Response:
-    user = await auth.require(request, Role.MANAGER, Role.ADMIN)
+    # The route's policy has checked the alarm belongs to the caller's shop.
+    user = scope(request).who
     alarm = await alarms.acknowledge(path_int(request, "alarm"), user.id)
-    return web.json_response(alarms.alarm_json(alarm))
+    return web.json_response((await alarms.as_json([alarm]))[0])
 
 
 async def clear_alarm(request: web.Request) -> web.Response:
-    user = await auth.require(request, Role.MANAGER, Role.ADMIN)
+    user = scope(request).who
     alarm = await alarms.clear(path_int(request, "alarm"), user.id)
-    return web.json_response(alarms.alarm_json(alarm))
+    return web.json_response((await alarms.as_json([alarm]))[0])
 
 
-async def snapshot_data() -> dict:
-    open_alarms = await Alarm.filter(cleared_at__isnull=True).order_by("-id").limit(100)
-    devices = await Device.all().order_by("id").limit(1000)
-    return {"counts": await state_counts(),
-            "alarms": [alarms.alarm_json(a) for a in open_alarms],
+async def snapshot_data(s: Scope) -> dict:
+    """What the monitor shows first: the caller's shop's counts, open alarms and terminals
+    (every shop's for an admin)."""
+    shop = None if s.admin else s.shop or ""
+    open_alarms = await alarms.of_shop(Alarm.filter(cleared_at__isnull=True), shop).order_by(
+        "-id").limit(100)
+    devices = await s.shop_filter(Device.all(), "shop").order_by("id").limit(1000)
+    return {"counts": monitor.counts_for(s, await monitor.counts_by_shop()),
+            "alarms": await alarms.as_json(open_alarms),
             "devices": [{"id": d.id, "shop": d.shop, "online": d.online, "revoked": d.revoked,
                          "last_seen": d.last_seen.isoformat() if d.last_seen else None}
                         for d in devices]}
 
 
 async def snapshot(request: web.Request) -> web.Response:
-    await auth.require(request, *STAFF)
-    return web.json_response(await snapshot_data())
+    return web.json_response(await snapshot_data(scope(request)))
 
 
 def _origin_ok(request: web.Request) -> bool:
@@ -70,35 +72,40 @@ def _origin_ok(request: web.Request) -> bool:
 
 
 async def feed(request: web.Request) -> web.StreamResponse:
-    """The operators' feed: everything (staff only)."""
+    """The operators' feed: what the caller's scope covers (their shop; all for admins)."""
     if not _origin_ok(request):
         raise Forbidden("this Origin may not open the monitor feed")
-    await auth.require(request, *STAFF)
-    first = {"kind": "snapshot", "data": await snapshot_data()}
-    return await _stream(request, first, lambda text: True)
+    s = scope(request)
+    first = {"kind": "snapshot", "data": await snapshot_data(s)}
+    return await _stream(request, first, s)
 
 
 async def buyer_feed(request: web.Request) -> web.StreamResponse:
-    """A buyer's feed: changes of their own orders only."""
+    """A buyer's feed: changes of their own orders only (staff get nothing here)."""
     if not _origin_ok(request):
         raise Forbidden("this Origin may not open the order feed")
-    user = await auth.require(request)
-    mine = f'"buyer":{user.id},'
-
-    def wanted(text: str) -> bool:  # cheap pre-filter on the serialised message, then exact
-        if not text.startswith('{"kind":"order"') or mine not in text:
-            return False
-        return json.loads(text)["data"].get("buyer") == user.id
-
-    return await _stream(request, {"kind": "hello", "data": {"user": user.id}}, wanted)
+    user = scope(request).who
+    return await _stream(request, {"kind": "hello", "data": {"user": user.id}}, OwnOrders(user.id))
 
 
-async def _stream(request: web.Request, first: dict, wanted: Callable[[str], bool]
+@dataclass(frozen=True)
+class OwnOrders:
+    """The buyer feed's audience: order messages whose buyer is this user, nothing else."""
+
+    buyer: int
+    admin: bool = False
+    shop: None = None
+
+    def sees_feed(self, kind: str, data: Any) -> bool:
+        return kind == "order" and isinstance(data, dict) and data.get("buyer") == self.buyer
+
+
+async def _stream(request: web.Request, first: dict, audience: monitor.Audience
                   ) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     hub = request.app[MONITOR]
-    queue = hub.subscribe()  # type: ignore[attr-defined]
+    queue = hub.subscribe(audience)  # type: ignore[attr-defined]
     request.app[METRICS].gauge("fingerpos_monitor_clients", "Open monitor feeds").inc()
     try:
         await ws.send_str(json.dumps(first))
@@ -114,9 +121,7 @@ async def _stream(request: web.Request, first: dict, wanted: Callable[[str], boo
                     break
                 reader = asyncio.ensure_future(ws.receive())  # clients only listen; ignore text
                 continue
-            text = getter.result()
-            if wanted(text):
-                await ws.send_str(text)
+            await ws.send_str(getter.result())   # the hub sends only what this audience sees
         reader.cancel()
     finally:
         hub.unsubscribe(queue)  # type: ignore[attr-defined]
@@ -135,7 +140,6 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 async def audit_log(request: web.Request) -> web.Response:
-    await auth.require(request, Role.ADMIN)
     f = query(request, schemas.AuditFilter)
     rows = await AuditEntry.all().order_by("-id").limit(f.limit)
     return web.json_response({"entries": [

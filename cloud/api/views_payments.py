@@ -39,7 +39,9 @@ async def create_intent(request: web.Request) -> web.Response:
         return 201, checkout.intent_json(intent)
 
     status, answer = await idempotency.once(request.headers.get(idempotency.HEADER),
-                                            f"{user.id}:intent:{order_id}", run)
+                                            f"{user.id}:intent:{order_id}", run,
+                                            idempotency.fingerprint("intent", order_id,
+                                                                    data.model_dump()))
     return web.json_response(answer, status=status)
 
 
@@ -66,7 +68,10 @@ async def sandbox_pay(request: web.Request) -> web.Response:
                                                decline=data.outcome == "decline")
 
     status, answer = await idempotency.once(request.headers.get(idempotency.HEADER),
-                                            f"{user.id}:pay:{intent_id}", run)
+                                            f"{user.id}:pay:{intent_id}", run,
+                                            idempotency.fingerprint(
+                                                "pay", intent_id, {**data.model_dump(),
+                                                                   "card_number": data.card_number[-4:]}))
     return web.json_response(answer, status=status)
 
 

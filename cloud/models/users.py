@@ -82,3 +82,20 @@ class ApiToken(Model):
 
     class Meta:
         table = "api_tokens"
+
+
+class PasswordReset(Model):
+    """A one-time password reset link issued by a manager or admin, only a hash is kept."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user: fields.ForeignKeyRelation[User] = fields.ForeignKeyField(
+        "models.User", related_name="resets", on_delete=fields.CASCADE)
+    user_id: int
+    issued_by = fields.CharField(max_length=100)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "password_resets"

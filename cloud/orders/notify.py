@@ -44,9 +44,10 @@ async def order_changed(order: Order) -> None:
     await monitor.publish(app, "order", order_json(order))
 
 
-async def orders_summary(states: list[str], first: int, last: int) -> None:
-    """Many new orders at once: counted like `order_changed`, told in one feed message
-    {"created": n, "states": {state: n}, "first": id, "last": id}."""
+async def orders_summary(states: list[str], first: int, last: int, shop: str) -> None:
+    """Many new orders of one shop at once: counted like `order_changed`, told in one feed
+    message {"created": n, "states": {state: n}, "first": id, "last": id, "shop": shop}
+    (the shop decides whose monitor feeds it reaches)."""
     counts = Counter(states)
     app = monitor.current_app()
     if app is not None:
@@ -54,7 +55,7 @@ async def orders_summary(states: list[str], first: int, last: int) -> None:
             app[METRICS].counter("fingerpos_order_changes_total",
                                  "Order state changes and revisions", state=state).inc(n)
     await monitor.publish(app, "orders", {"created": len(states), "states": dict(counts),
-                                          "first": first, "last": last})
+                                          "first": first, "last": last, "shop": shop})
 
 
 async def send_command(device_id: str, typ: str, data: dict[str, Any]) -> bool:

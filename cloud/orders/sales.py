@@ -73,8 +73,12 @@ class SaleBatch:
     async def after_commit(self) -> None:
         """Tell the monitor feed (one message per order, a summary for a big batch)."""
         if len(self.created) > notify.FEED_ORDERS:
-            await notify.orders_summary([p.state for _, p in self.created],
-                                        self.created[0][0], self.created[-1][0])
+            by_shop: dict[str, list[tuple[int, SaleOrder]]] = {}
+            for oid, p in self.created:
+                by_shop.setdefault(p.shop, []).append((oid, p))
+            for shop, made in by_shop.items():   # each shop's staff hear of their own only
+                await notify.orders_summary([p.state for _, p in made], made[0][0],
+                                            made[-1][0], shop)
             return
         for oid, p in self.created:
             await notify.order_changed(Order(

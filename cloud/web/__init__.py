@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from fingerpos.cloud.api import policy as P
 from fingerpos.cloud.web import (
     forms,
     views_auth,
@@ -23,44 +24,44 @@ from fingerpos.cloud.web import (
     views_shop,
     views_staff,
 )
-from fingerpos.cloud.web.page import page
+from fingerpos.cloud.web.page import page, page_user
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 
 PAGES = [
-    ("GET", "/", views_shop.shop),
-    ("GET", "/product/{shop}/{sku}", views_shop.product),
-    ("GET", "/cart", views_shop.cart),
-    ("POST", "/cart", views_shop.cart_update),
-    ("POST", "/checkout", views_shop.checkout),
-    ("GET", "/login", views_auth.login_form),
-    ("POST", "/login", views_auth.login),
-    ("GET", "/register", views_auth.register_form),
-    ("POST", "/register", views_auth.register),
-    ("POST", "/logout", views_auth.logout),
-    ("GET", "/orders", views_orders.order_list),
-    ("GET", "/orders/{order}", views_orders.order_page),
-    ("POST", "/orders/{order}/pay", views_orders.pay),
-    ("POST", "/orders/{order}/cancel", views_orders.cancel),
-    ("POST", "/orders/{order}/price", views_staff.change_price),
-    ("POST", "/orders/{order}/hold", views_staff.hold),
-    ("POST", "/orders/{order}/release", views_staff.release),
-    ("POST", "/orders/{order}/validate", views_review.validate),
-    ("POST", "/orders/{order}/print", views_review.print_receipt),
-    ("POST", "/orders/{order}/revise", views_review.revise),
-    ("GET", "/pay/sandbox/{intent}", views_pay.pay_page),
-    ("POST", "/pay/sandbox/{intent}", views_pay.pay_submit),
-    ("GET", "/shop/products", views_products.product_list),
-    ("POST", "/shop/categories", views_products.add_category),
-    ("GET", "/shop/products/new", views_products.new_form),
-    ("POST", "/shop/products/new", views_products.create),
-    ("GET", "/shop/products/{sku}/edit", views_products.edit_form),
-    ("POST", "/shop/products/{sku}/edit", views_products.save),
-    ("POST", "/shop/products/{sku}/delete", views_products.delete),
-    ("GET", "/monitor", views_staff.monitor),
-    ("GET", "/devices", views_staff.devices),
-    ("GET", "/alarms", views_staff.alarm_list),
+    ("GET", "/", views_shop.shop, P.PUBLIC),
+    ("GET", "/product/{shop}/{sku}", views_shop.product, P.PUBLIC),
+    ("GET", "/cart", views_shop.cart, P.PUBLIC),
+    ("POST", "/cart", views_shop.cart_update, P.PUBLIC),
+    ("POST", "/checkout", views_shop.checkout, P.PUBLIC),
+    ("GET", "/login", views_auth.login_form, P.PUBLIC),
+    ("POST", "/login", views_auth.login, P.PUBLIC),
+    ("GET", "/register", views_auth.register_form, P.PUBLIC),
+    ("POST", "/register", views_auth.register, P.PUBLIC),
+    ("POST", "/logout", views_auth.logout, P.PUBLIC),
+    ("GET", "/orders", views_orders.order_list, P.SIGNED_IN),
+    ("GET", "/orders/{order}", views_orders.order_page, P.SIGNED_IN),
+    ("POST", "/orders/{order}/pay", views_orders.pay, P.BUYER),
+    ("POST", "/orders/{order}/cancel", views_orders.cancel, P.SIGNED_IN),
+    ("POST", "/orders/{order}/price", views_staff.change_price, P.STAFF),
+    ("POST", "/orders/{order}/hold", views_staff.hold, P.STAFF),
+    ("POST", "/orders/{order}/release", views_staff.release, P.STAFF),
+    ("POST", "/orders/{order}/validate", views_review.validate, P.STAFF),
+    ("POST", "/orders/{order}/print", views_review.print_receipt, P.STAFF),
+    ("POST", "/orders/{order}/revise", views_review.revise, P.STAFF),
+    ("GET", "/pay/sandbox/{intent}", views_pay.pay_page, P.BUYER),
+    ("POST", "/pay/sandbox/{intent}", views_pay.pay_submit, P.BUYER),
+    ("GET", "/shop/products", views_products.product_list, P.STAFF),
+    ("POST", "/shop/categories", views_products.add_category, P.STAFF),
+    ("GET", "/shop/products/new", views_products.new_form, P.STAFF),
+    ("POST", "/shop/products/new", views_products.create, P.STAFF),
+    ("GET", "/shop/products/{sku}/edit", views_products.edit_form, P.STAFF),
+    ("POST", "/shop/products/{sku}/edit", views_products.save, P.STAFF),
+    ("POST", "/shop/products/{sku}/delete", views_products.delete, P.STAFF),
+    ("GET", "/monitor", views_staff.monitor, P.STAFF),
+    ("GET", "/devices", views_staff.devices, P.STAFF),
+    ("GET", "/alarms", views_staff.alarm_list, P.STAFF),
 ]
 
 
@@ -71,6 +72,6 @@ def setup(app: web.Application) -> None:
         undefined=jinja2.StrictUndefined)
     env.filters["money"] = forms.money
     env.filters["when"] = forms.when
-    app.router.add_static("/static/", STATIC, name="static")
-    for method, path, handler in PAGES:
-        app.router.add_route(method, path, page(handler))
+    P.declare_static(app, "/static/", STATIC)
+    for method, path, handler, policy in PAGES:
+        P.declare(app, method, path, handler, policy, page_user, wrap=page)

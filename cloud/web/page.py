@@ -66,6 +66,15 @@ async def viewer(request: web.Request) -> Viewer | None:
     return found
 
 
+async def page_user(request: web.Request) -> User:
+    """The pages' way to find the caller for a route's policy: the session cookie only;
+    nobody logged in goes to /login and back."""
+    who = await viewer(request)
+    if who is None:
+        raise LoginFirst()
+    return who.user
+
+
 async def need(request: web.Request, *roles: Role) -> Viewer:
     who = await viewer(request)
     if who is None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 from fingerpos.cloud import alarms, orders
+from fingerpos.cloud import monitor as live
+from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.schemas import PriceChangeIn
 from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.commerce.money import MoneyError
@@ -16,7 +18,6 @@ from fingerpos.cloud.errors import DomainError
 from fingerpos.cloud.models.alarms import Alarm
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.users import Role, User
-from fingerpos.cloud.orders.queries import state_counts
 from fingerpos.cloud.orders.rules import PriceActor
 from fingerpos.cloud.web import forms
 from fingerpos.cloud.web.page import STAFF, checked_form, need, redirect, render
@@ -43,13 +44,21 @@ def _limits(request: web.Request) -> dict[str, int]:
             "accepted": 3600, "fulfilled": 3600, "held": 3600, "draft": 3600}
 
 
+def _alarm_shop(request: web.Request) -> str | None:
+    """Whose alarms this page shows: the viewer's shop's (None: every shop's, for admins)."""
+    s = scope(request)
+    return None if s.admin else s.shop or ""
+
+
 async def monitor(request: web.Request) -> web.Response:
     who = await need(request, *STAFF)
     recent = await orders.list_for(who.user, limit=FEED_ROWS)
-    open_alarms = await Alarm.filter(cleared_at__isnull=True).order_by("-id").limit(100)
+    open_alarms = await alarms.of_shop(Alarm.filter(cleared_at__isnull=True),
+                                       _alarm_shop(request)).order_by("-id").limit(100)
+    counts = live.counts_for(scope(request), await live.counts_by_shop())
     return await render(request, "monitor.html", {
-        "orders": recent, "counts": await state_counts(), "states": STATES,
-        "alarms": [alarms.alarm_json(a) for a in open_alarms], "limits": _limits(request),
+        "orders": recent, "counts": counts, "states": STATES,
+        "alarms": await alarms.as_json(open_alarms), "limits": _limits(request),
         "devices": [device_json(d) for d in await _devices(who.user)],
         "can_ack": who.user.role in (Role.MANAGER, Role.ADMIN)})
 
@@ -64,9 +73,9 @@ async def alarm_list(request: web.Request) -> web.Response:
     who = await need(request, *STAFF)
     show = request.query.get("show", "open")
     rows = Alarm.all() if show == "all" else Alarm.filter(cleared_at__isnull=True)
-    found = await rows.order_by("-id").limit(200)
+    found = await alarms.of_shop(rows, _alarm_shop(request)).order_by("-id").limit(200)
     return await render(request, "alarms.html", {
-        "alarms": [alarms.alarm_json(a) for a in found], "show": show,
+        "alarms": await alarms.as_json(found), "show": show,
         "can_ack": who.user.role in (Role.MANAGER, Role.ADMIN)})
 
 

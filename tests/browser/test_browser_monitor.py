@@ -94,7 +94,7 @@ async def test_a_burst_of_orders_shows_as_one_summary_on_the_monitor_and_order_l
     await listing.goto("/orders")
     await expect(listing.locator("#live-status")).to_have_text("live")
     with in_app(site.app):
-        await orders_summary(["paid"] * 240 + ["held"] * 2, 11, 252)
+        await orders_summary(["paid"] * 240 + ["held"] * 2, 11, 252, "shop1")
     burst = monitor.locator("#feed tr.burst")
     await expect(burst).to_contain_text("#11\u2013#252: 242 new orders (240 paid, 2 held)")
     notice = listing.locator("p.burst a")
