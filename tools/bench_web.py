@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="products for the search latency run; 0 skips it (default 100000)")
     p.add_argument("--db", metavar="URL", help="PostgreSQL (or other) URL: the cloud and the "
                    "search run use it too (default: SQLite files)")
+    p.add_argument("--profile", metavar="PATH", help="run the cloud under cProfile and write "
+                   "its stats here (pstats format; slows it down)")
     p.add_argument("--json", metavar="PATH", default="bench-web.json",
                    help="where to write the results (default bench-web.json)")
     p.set_defaults(func=main)
@@ -100,12 +102,19 @@ def _bare_server(ready: multiprocessing.Queue, stop: multiprocessing.Event) -> N
     asyncio.run(serve())
 
 
-def _cloud_server(db_url: str | None, ready: multiprocessing.Queue,  # type: ignore[type-arg]
+def _cloud_server(db_url: str | None, profile: str | None, ready: multiprocessing.Queue,  # type: ignore[type-arg]
                   stop: multiprocessing.Event) -> None:
     import logging
 
     logging.disable(logging.WARNING)  # no terminals: "no command sender" notices are expected
-    asyncio.run(_serve_cloud(db_url, ready, stop))
+    if not profile:
+        asyncio.run(_serve_cloud(db_url, ready, stop))
+        return
+    import cProfile
+
+    with cProfile.Profile() as prof:
+        asyncio.run(_serve_cloud(db_url, ready, stop))
+    prof.dump_stats(profile)
 
 
 async def _serve_cloud(db_url: str | None, ready: multiprocessing.Queue,  # type: ignore[type-arg]
@@ -205,7 +214,7 @@ async def run(args: argparse.Namespace) -> dict:
     async with Server(_bare_server) as bare:
         say(f"bare aiohttp: {args.requests} requests, {args.connections} connections")
         results["bare"] = await load(bare.info["base"] + "/", *lg)
-    async with Server(_cloud_server, args.db) as cloud:
+    async with Server(_cloud_server, args.db, args.profile) as cloud:
         base, info = cloud.info["base"], cloud.info
         urls = {"shop page": base + "/",
                 "product page": base + "/product/shop1/tea-green",
