@@ -118,6 +118,7 @@ async def run(url: str, products: int, rounds: int) -> dict:
             print(f"  seeded {products} products in {seed_s:.1f} s; searching", file=sys.stderr,
                   flush=True)
             times = []
+            by_query: dict[str, list[float]] = {}
             for _ in range(rounds):
                 for spec in _QUERIES:
                     f = fulltext.Filters(shop=None, category=spec.get("category"),
@@ -127,10 +128,12 @@ async def run(url: str, products: int, rounds: int) -> dict:
                     t = time.perf_counter()
                     await fulltext.find(spec["text"], f, 21, spec.get("offset", 0))
                     times.append((time.perf_counter() - t) * 1000)
+                    by_query.setdefault(json.dumps(spec, ensure_ascii=False), []).append(times[-1])
             kind = dialect(connections.get("default"))
     finally:
         await ctx.close_connections()
     times.sort()
     return {"database": kind, "products": products, "queries": len(times), "seed_s": seed_s,
             "p50_ms": statistics.median(times), "p99_ms": times[int(len(times) * 0.99) - 1],
-            "max_ms": times[-1]}
+            "max_ms": times[-1],
+            "max_ms_by_query": {k: round(max(v), 2) for k, v in by_query.items()}}

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import aiohttp
-from fingerpos.tools import bench_load, bench_search
+from fingerpos.tools import bench_load, bench_search, bench_web
 from fingerpos.tools.mosquitto import INSTALL_HINT, Mosquitto, free_port
 
 MODES = ("heartbeat", "sale", "steady")  # what --mode all runs
@@ -61,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where to write the results (default bench-ingest.json)")
     i.set_defaults(func=_bench_ingest)
     bench_search.register(ps)  # commerce: `fingerpos bench search` (tools/bench_search.py)
+    bench_web.register(ps)  # buyer pages: `fingerpos bench web` (tools/bench_web.py)
 
 
 def _bench_ingest(args: argparse.Namespace) -> int:

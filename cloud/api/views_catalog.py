@@ -60,8 +60,7 @@ async def put_product(request: web.Request) -> web.Response:
 
 
 async def get_product(request: web.Request) -> web.Response:
-    product = await catalog.get_product(_shop(request), _sku(request))
-    return web.json_response(catalog.product_json(product))
+    return web.json_response(await catalog.product_row(_shop(request), _sku(request)))
 
 
 async def delete_product(request: web.Request) -> web.Response:

@@ -110,6 +110,14 @@ async def find(text: str, f: Filters, limit: int, offset: int) -> list[dict[str,
         args.insert(0, match)
         order = " ORDER BY ts_rank(p.search_vector, to_tsquery('simple', ?)) DESC, p.id"
         args.append(match)
+    elif not where:
+        # No filter on products' columns: rank and cut the page inside the FTS5 table, then
+        # join only those rows. Joining every match before sorting cost 2-3x as much at
+        # 100,000 products (a common word matches ~16,000; `fingerpos bench search`).
+        sql = (f"SELECT {COLUMNS} FROM (SELECT rowid, bm25(product_fts) AS r FROM product_fts"
+               " WHERE product_fts MATCH ? ORDER BY r, rowid LIMIT ? OFFSET ?) f"
+               " JOIN products p ON p.id = f.rowid ORDER BY f.r, p.id")
+        return await conn.execute_query_dict(q(d, sql), [match, limit, offset])
     else:
         sql = f"SELECT {COLUMNS} FROM product_fts JOIN products p ON p.id = product_fts.rowid"
         where.insert(0, "product_fts MATCH ?")

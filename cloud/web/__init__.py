@@ -69,7 +69,9 @@ def setup(app: web.Application) -> None:
     """Templates, static files and the page routes."""
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined)
+        undefined=jinja2.StrictUndefined,
+        # Templates ship with the code: no stat() of every template file on every page.
+        auto_reload=False)
     env.filters["money"] = forms.money
     env.filters["when"] = forms.when
     P.declare_static(app, "/static/", STATIC)

@@ -1,6 +1,11 @@
 """What the shop pages read from the catalogue: a search with filters, one product, the
 categories. The ranked full-text search is the commerce side's (cloud/commerce/catalog.py,
 fulltext.py); this module is the pages' one door to it, and adds category names.
+
+Reads here are raw SQL (one query each, dicts, no models): profiling the shop page under
+load (`fingerpos bench web --profile`) showed building tortoise queries and models cost
+more than running them. Nothing is cached in the process, so a catalogue edit made
+through any worker is on every page at once.
 """
 
 from __future__ import annotations
@@ -10,8 +15,8 @@ from typing import Any
 
 from fingerpos.cloud.commerce import catalog as commerce_catalog
 from fingerpos.cloud.commerce import fulltext
-from fingerpos.cloud.models.commerce import Category
-from fingerpos.cloud.models.shops import Product
+from fingerpos.cloud.ingest.sql import dialect, q
+from tortoise import connections
 
 PAGE_SIZE = 24
 MAX_CATEGORIES = 200
@@ -27,10 +32,17 @@ class Filters:
     page: int = 1
 
 
+async def _rows(sql: str, args: list[Any]) -> list[dict[str, Any]]:
+    conn = connections.get("default")
+    return await conn.execute_query_dict(q(dialect(conn), sql), args)
+
+
 async def _category_names(ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return {c.id: c.name for c in await Category.filter(id__in=list(ids))}
+    rows = await _rows("SELECT id, name FROM categories WHERE id IN ("
+                       + ", ".join("?" * len(ids)) + ")", list(ids))
+    return {r["id"]: r["name"] for r in rows}
 
 
 async def _named(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -48,15 +60,15 @@ async def search(f: Filters) -> tuple[list[dict[str, Any]], bool]:
 
 
 async def categories() -> list[dict[str, Any]]:
-    rows = await Category.all().order_by("shop_id", "name").limit(MAX_CATEGORIES)
-    return [{"id": c.id, "label": f"{c.name} ({c.shop_id})"} for c in rows]
+    rows = await _rows("SELECT id, name, shop_id FROM categories ORDER BY shop_id, name LIMIT ?",
+                       [MAX_CATEGORIES])
+    return [{"id": c["id"], "label": f"{c['name']} ({c['shop_id']})"} for c in rows]
 
 
 async def product(shop: str, sku: str) -> dict[str, Any] | None:
-    p = await Product.get_or_none(shop_id=shop[:32], sku=sku[:64])
-    return (await _named([commerce_catalog.product_json(p)]))[0] if p else None
+    rows = await commerce_catalog.product_rows(shop[:32], [sku[:64]])
+    return (await _named(rows))[0] if rows else None
 
 
 async def products(shop: str, skus: list[str]) -> dict[str, dict[str, Any]]:
-    return {p.sku: commerce_catalog.product_json(p)
-            for p in await Product.filter(shop_id=shop, sku__in=skus)}
+    return {p["sku"]: p for p in await commerce_catalog.product_rows(shop, skus)}

@@ -59,7 +59,9 @@ async def viewer(request: web.Request) -> Viewer | None:
     found = None
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        session = await Session.get_or_none(token_hash=token_hash(cookie)).prefetch_related("user")
+        # One joined query (select_related), not two (prefetch): this runs on every page.
+        session = await Session.filter(token_hash=token_hash(cookie)).select_related(
+            "user").first()
         if session and session.expires_at >= datetime.now(UTC) and not session.user.disabled:
             found = Viewer(session.user, session)
     request[VIEWER] = found
