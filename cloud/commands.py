@@ -18,6 +18,7 @@ from collections.abc import Callable
 from fingerpos import protocol
 from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.ingest.sql import dialect, q, rows_marks
+from fingerpos.protocol.host import seal
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -106,7 +107,7 @@ class CommandSender:
             for i in round_:
                 dev, typ, data = items[i]
                 seq, prev = head[dev]
-                topic, payload, h = protocol.seal(keys[dev], dev, protocol.CMD, seq, now,
+                topic, payload, h = seal(keys[dev], dev, protocol.CMD, seq, now,
                                                   typ, prev, data)
                 sealed[i], seqs[i] = (topic, payload), seq
                 updates.append([h, dev])

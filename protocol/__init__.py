@@ -5,8 +5,9 @@
 #
 # One module, not four: on the terminal every module costs its path, its name and
 # its globals dict for good (interned names, firmware/README.md "RAM"). What only
-# the cloud uses lives apart: chain.py (seq/hash-chain tracking) and
-# subscriptions.py (topic filters).
+# the cloud and the tools use lives apart, never loaded on the terminal: host.py
+# (seal: build, sign and frame in one call; errors by code), chain.py (seq/hash-chain
+# tracking) and subscriptions.py (topic filters).
 #
 # payload = body + b"\n" + sig
 # sig     = hex(HMAC-SHA256(key, topic + b"\n" + body)), 64 lowercase chars
@@ -66,12 +67,6 @@ class Replayed(ProtocolError):
 
     code = "replayed"
 
-
-# Class by code, so that test vectors and metrics can name them as text.
-BY_CODE = {
-    c.code: c
-    for c in (Malformed, TooLarge, BadSignature, Unsigned, WrongDevice, Replayed)
-}
 
 
 # -- topics: names, their parser, and device ids -----------------------------
@@ -172,11 +167,6 @@ def hmac_sha256_hex(key: bytes, msg: bytes, *more) -> bytes:
     return binascii.hexlify(hmac_sha256(key, msg, *more))
 
 
-def sha256_hex(data: bytes) -> str:
-    """SHA-256 of data as lowercase hex text."""
-    return binascii.hexlify(hashlib.sha256(data).digest()).decode()
-
-
 def equal(a: bytes, b: bytes) -> bool:
     """Constant-time comparison of two byte strings.
 
@@ -214,7 +204,7 @@ FIELDS = ("v", "dev", "seq", "ts", "typ", "prev", "data")
 
 def chain_hash(body: bytes) -> str:
     """The `prev` value the next message must carry: 32 hex of SHA-256(body)."""
-    return sha256_hex(body)[:32]
+    return binascii.hexlify(hashlib.sha256(body).digest()[:16]).decode()
 
 
 def broker_password(key: bytes) -> str:
@@ -298,17 +288,6 @@ def sign(key: bytes, topic: str, body: bytes) -> bytes:
     if len(body) > MAX_BODY:
         raise TooLarge("body is %d bytes; the limit is %d" % (len(body), MAX_BODY))
     return body + b"\n" + hmac_sha256_hex(check_key(key), topic.encode() + b"\n" + body)
-
-
-def seal(key: bytes, dev: str, kind: str, seq: int, ts: int, typ: str,
-         prev: str, data: dict) -> tuple:
-    """Build, sign and frame one message.
-
-    Returns: (topic, payload, chain hash of this body for the next `prev`).
-    """
-    body = make_body(dev, seq, ts, typ, prev, data, kind)
-    name = topic(dev, kind)
-    return name, sign(key, name, body), chain_hash(body)
 
 
 def split(payload) -> tuple:

@@ -8,6 +8,7 @@ import json
 import pathlib
 
 from fingerpos import protocol as p
+from fingerpos.protocol.host import seal
 
 OUT = pathlib.Path(__file__).resolve().parent.parent / "protocol" / "vectors"
 KEY_A = bytes(range(32))
@@ -31,7 +32,7 @@ def vec(name, description, payload, topic, key=KEY_A, expect=None, receiver=None
 
 
 def ok(name, description, dev, kind, seq, typ, data, prev=PREV, ts=1_790_000_000, key=KEY_A):
-    topic, payload, _ = p.seal(key, dev, kind, seq, ts, typ, prev, data)
+    topic, payload, _ = seal(key, dev, kind, seq, ts, typ, prev, data)
     body = json.loads(p.split(payload)[0])
     return vec(name, description, payload, topic, key, {"ok": True, "body": body})
 
@@ -67,7 +68,7 @@ def catalog_page_at_limit():
               "currency": "CNY"} for i in range(40)]
     page = paginate(items)[0]
     dev = "d" * 32
-    topic, payload, _ = p.seal(KEY_A, dev, p.CMD, 2**40, 1_790_000_000, "catalog", PREV, page)
+    topic, payload, _ = seal(KEY_A, dev, p.CMD, 2**40, 1_790_000_000, "catalog", PREV, page)
     assert 4096 - 200 < len(p.split(payload)[0]) <= 4096
     return payload, topic, KEY_A, {"ok": True, "body": json.loads(p.split(payload)[0])}
 
@@ -75,7 +76,7 @@ def catalog_page_at_limit():
 def build():
     e, c = p.EVT, p.CMD
     ta, tb = p.evt_topic("t1"), p.evt_topic("t2")
-    good_topic, good, _ = p.seal(KEY_A, "t1", e, 5, 1_790_000_000, "login", PREV,
+    good_topic, good, _ = seal(KEY_A, "t1", e, 5, 1_790_000_000, "login", PREV,
                                  {"method": "pin", "seller": "s1", "ok": False, "failures": 1})
     body, sig = p.split(good)
     vs = [
@@ -136,7 +137,7 @@ def build():
             raw_signed(KEY_A, ta, '{"v":1,"dev":"t2","seq":1,"ts":0,"typ":"boot","prev":"","data":{}}'),
             ta, "wrong_device"),
         bad("cmd-replayed", "a command whose seq is not above the last accepted",
-            p.seal(KEY_A, "t1", c, 7, 0, "unlock", PREV, {})[1], p.cmd_topic("t1"),
+            seal(KEY_A, "t1", c, 7, 0, "unlock", PREV, {})[1], p.cmd_topic("t1"),
             "replayed", receiver={"last_seq": 7}),
         bad("not-json", "signed, but the body is not JSON", raw_signed(KEY_A, ta, "{v:1}"),
             ta, "malformed"),

@@ -9,6 +9,7 @@ import pytest
 from fingerpos import protocol
 from fingerpos.cloud.commerce import catalog
 from fingerpos.cloud.models.shops import Product
+from fingerpos.protocol.host import seal
 
 from tests.conftest import in_app
 
@@ -126,7 +127,7 @@ async def test_oversized_product_body_is_refused(cloud):
 
 async def test_catalog_for_terminals_comes_in_pages_under_the_body_limit(cloud):
     """500 products in stock with Chinese names (3 UTF-8 bytes a character): every one is
-    in exactly one page, each page seals (protocol.seal, the 4096-byte limit) even with the
+    in exactly one page, each page seals (protocol.host.seal, the 4096-byte limit) even with the
     longest device id and seq the protocol allows, and the pages are nearly full."""
     await _shop(cloud)
     with in_app(cloud.app):
@@ -143,7 +144,7 @@ async def test_catalog_for_terminals_comes_in_pages_under_the_body_limit(cloud):
     assert [i for p in pages for i in p["items"]] == items
     sizes = []
     for p in pages:
-        _, payload, _ = protocol.seal(bytes(32), "d" * 32, protocol.CMD, 2**53 - 1,
+        _, payload, _ = seal(bytes(32), "d" * 32, protocol.CMD, 2**53 - 1,
                                       99_999_999_999, "catalog", "0" * 32, p)
         sizes.append(len(protocol.split(payload)[0]))
     assert max(sizes) <= 4096 and min(sizes[:-1]) > 4096 - 200, sizes

@@ -222,3 +222,23 @@ def test_the_terminal_never_imports_a_cloud_only_protocol_module():
             else:
                 continue
             assert not used & names, (py, used)
+
+
+def test_the_drivers_typing_only_imports_are_left_out_and_nothing_else(tmp_path):
+    """Adafruit's driver (the installed package, an outside source) imports typing and
+    pyserial for type checkers only; on the board that block fails and does nothing, but
+    its 6 names would be interned for good. Only such a block goes; a try that does
+    something, or catches more than ImportError, stays."""
+    src = bundle_mod.find_driver().read_text()
+    spans = bundle_mod.typing_only_imports(src)
+    assert len(spans) == 1, spans
+    first, last = spans[0]
+    removed = "".join(src.splitlines(keepends=True)[first - 1:last])
+    assert "from typing import" in removed and "class " not in removed
+    kept = ("try:\n    from typing import List\nexcept (ImportError, OSError):\n    pass\n"
+            "try:\n    from typing import List\n    X = 1\nexcept ImportError:\n    pass\n"
+            "try:\n    import os\nexcept ImportError:\n    pass\n")
+    assert bundle_mod.typing_only_imports(kept) == []
+    text = bundle_mod.driver_source(bundle_mod.find_driver(), tmp_path).read_text()
+    assert "typing" not in text.split('"""', 2)[2] and "Serial" not in text.split("class ")[0]
+    assert text.count("\n") == src.count("\n")  # tracebacks keep the driver's line numbers

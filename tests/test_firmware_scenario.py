@@ -24,7 +24,6 @@ from tests.support.firmware import (
 )
 from tests.support.terminal import Terminal
 
-
 # Every heap profile on the default sensor (the R503 the shop is sold), and the R307 at the
 # board's heap: tools/sensor_profiles.py has each model's documented behaviour.
 _RUNS = [pytest.param(p.values[0], "r503", marks=p.marks, id=p.id + "-r503") for p in HEAP_PROFILES]

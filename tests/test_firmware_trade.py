@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from fingerpos import protocol
+from fingerpos.protocol.host import seal
 
 from tests.support.firmware import (
     CATALOG,
@@ -60,9 +61,9 @@ def test_orders_price_change_print_time_lock_and_bad_commands(terminal):
     t.wait_log("cmd time applied")
 
     # Forged, replayed and foreign commands are dropped: the terminal stays unlocked.
-    topic, forged, _ = protocol.seal(bytes(32), cloud.dev, protocol.CMD, 999, 0, "lock", "", {})
+    topic, forged, _ = seal(bytes(32), cloud.dev, protocol.CMD, 999, 0, "lock", "", {})
     cloud.c.publish(topic, forged, qos=1)
-    _, replay, _ = protocol.seal(KEY, cloud.dev, protocol.CMD, 1, 0, "lock", "", {})
+    _, replay, _ = seal(KEY, cloud.dev, protocol.CMD, 1, 0, "lock", "", {})
     cloud.c.publish(topic, replay, qos=1)
     cloud.c.publish(topic, b"not json\n" + b"0" * 64, qos=1)
 

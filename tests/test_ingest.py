@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fingerpos import protocol
 from fingerpos.cloud.models.devices import CommandSeq, Device, DeviceEvent
+from fingerpos.protocol.host import seal
 from fingerpos.tools.fleet import SimTerminal, heartbeat
 
 from tests.support.ingest_env import register
@@ -64,7 +64,7 @@ async def test_gap_raises_alarm_and_never_blocks(ingestion, broker, topic_prefix
     t.emit("heartbeat", heartbeat(1))
     await t.drained(timeout=10)
     t.seq += 1  # seq 2 is "lost": sealed but never sent
-    _, _, t.prev = protocol.seal(t.key, dev, "evt", 2, 0, "heartbeat", t.prev, {})
+    _, _, t.prev = seal(t.key, dev, "evt", 2, 0, "heartbeat", t.prev, {})
     t.emit("heartbeat", heartbeat(3))
     t.emit("heartbeat", heartbeat(4))
     async with asyncio.timeout(10):

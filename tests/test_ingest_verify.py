@@ -7,6 +7,7 @@ import os
 
 from fingerpos import protocol
 from fingerpos.cloud.ingest.verify import EventVerifier
+from fingerpos.protocol.host import seal
 from fingerpos.tools import vectors
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,7 +34,7 @@ def test_every_vector_has_the_same_outcome():
 @given(st.binary(max_size=300), st.integers(0, 299), st.booleans())
 def test_altered_payloads_have_the_same_outcome(noise, cut, good_key):
     key = bytes(range(32))
-    topic, payload, _ = protocol.seal(key, "t1", "evt", 3, 0, "heartbeat", "", {"uptime": 1})
+    topic, payload, _ = seal(key, "t1", "evt", 3, 0, "heartbeat", "", {"uptime": 1})
     mutated = payload[:cut % len(payload)] + noise
     use = key if good_key else os.urandom(32)
     fast = EventVerifier()

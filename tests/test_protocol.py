@@ -9,6 +9,7 @@ import json
 import pytest
 from fingerpos import protocol as p
 from fingerpos.protocol import chain, equal, hmac_sha256
+from fingerpos.protocol.host import BY_CODE, seal
 from fingerpos.protocol.subscriptions import EVT_FILTER, STATUS_FILTER, shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,7 +34,7 @@ def _valid_payloads():
                                                           st.text(max_size=40), st.booleans()),
                            max_size=6)
     return st.builds(
-        lambda dev, seq, typ, d: p.seal(KEY, dev, p.EVT, seq, TS, typ, "", d),
+        lambda dev, seq, typ, d: seal(KEY, dev, p.EVT, seq, TS, typ, "", d),
         st.from_regex(r"[A-Za-z0-9_-]{1,32}", fullmatch=True),
         st.integers(1, p.MAX_SEQ), st.sampled_from(p.EVENT_TYPES), data)
 
@@ -80,9 +81,9 @@ def test_make_body_refuses_oversize():
 
 
 def test_error_family_codes_are_distinct_and_catchable():
-    codes = {cls.code for cls in p.BY_CODE.values()}
-    assert len(codes) == len(p.BY_CODE) == 6
-    for cls in p.BY_CODE.values():
+    codes = {cls.code for cls in BY_CODE.values()}
+    assert len(codes) == len(BY_CODE) == 6
+    for cls in BY_CODE.values():
         assert issubclass(cls, p.ProtocolError)
     assert issubclass(p.Unsigned, p.BadSignature)
 
@@ -129,7 +130,7 @@ def test_check_fresh():
 def _stream(n, dev="t1"):
     prev, out = "", []
     for seq in range(1, n + 1):
-        _, payload, h = p.seal(KEY, dev, p.EVT, seq, TS, "heartbeat", prev, {"n": seq})
+        _, payload, h = seal(KEY, dev, p.EVT, seq, TS, "heartbeat", prev, {"n": seq})
         out.append((seq, prev, h))
         prev = h
     return out
@@ -199,7 +200,7 @@ def test_tracker_any_arrival_order_commits_everything_once(order):
 
 def test_vector_bodies_are_json_round_trippable():
     body = p.verify(KEY, "fp/v1/dev/t1/evt",
-                    p.seal(KEY, "t1", p.EVT, 1, 0, "boot", "", {"s": "☕"})[1])
+                    seal(KEY, "t1", p.EVT, 1, 0, "boot", "", {"s": "☕"})[1])
     assert json.loads(json.dumps(body)) == body
 
 

@@ -18,6 +18,7 @@ from fingerpos.cloud.commerce.receipts import (
     text_lines,
 )
 from fingerpos.cloud.commerce.validation import Line, Revision, SourceEvent, validate
+from fingerpos.protocol.host import seal
 from pypdf import PdfReader
 
 WHEN = datetime(2026, 11, 21, 14, 30)
@@ -98,7 +99,7 @@ KEY = bytes(range(32))
 
 
 def revision(**kw) -> Revision:
-    topic, payload, _ = protocol.seal(KEY, "t1", protocol.EVT, 7, 0, "sale", "", {"ref": "x"})
+    topic, payload, _ = seal(KEY, "t1", protocol.EVT, 7, 0, "sale", "", {"ref": "x"})
     base = dict(order_id=1, version=3, current_version=3, currency="EUR",
                 lines=(Line("A", "a", 2, 350, 700, "EUR"), Line("B", "b", 1, 1299, 1299, "EUR")),
                 adjustments=(("Coupon", -99),), total=1900,

@@ -12,6 +12,7 @@ from login import Guard, Roster  # noqa: E402
 from store import Store  # noqa: E402
 
 import protocol  # noqa: E402
+from protocol.host import seal  # noqa: E402
 
 KEY = bytes(range(32))
 OTHER = bytes(range(1, 33))
@@ -28,7 +29,7 @@ def check(name, ok, why=""):
 
 
 def cmd(seq, typ="time", data=None, dev="t1", key=KEY, topic_dev=None):
-    topic, payload, _ = protocol.seal(key, dev, "cmd", seq, 0, typ, "", data or {"now": 1})
+    topic, payload, _ = seal(key, dev, "cmd", seq, 0, typ, "", data or {"now": 1})
     if topic_dev:
         topic = protocol.cmd_topic(topic_dev)
     return topic, payload
@@ -52,7 +53,7 @@ t, p = cmd(8, dev="t2")
 check("other device's command refused", gate.verify(t, p) is None, gate.bad)
 t, p = cmd(9, dev="t2", topic_dev="t1")
 check("body for t2 on t1's topic refused", gate.verify(t, p) is None, gate.bad)
-topic, payload, _ = protocol.seal(KEY, "t1", "evt", 10, 0, "boot", "", {"fw": "x"})
+topic, payload, _ = seal(KEY, "t1", "evt", 10, 0, "boot", "", {"fw": "x"})
 check("event replayed as a command refused", gate.verify(protocol.cmd_topic("t1"), payload) is None)
 body = b'{"v":1,"dev":"t1"'
 check("truncated JSON refused", gate.verify(protocol.cmd_topic("t1"),

@@ -3,7 +3,7 @@
 The firmware runs on the MicroPython unix port (128 KiB heap) with the simulated
 sensor (tests/support/terminal.py) and a real Mosquitto; `Cloud` plays the cloud:
 it verifies every event, stores each seq once, acknowledges, and sends signed
-commands (protocol.seal).
+commands (protocol.host.seal).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import paho.mqtt.client as paho
 import pytest
 from fingerpos import protocol
 from fingerpos.protocol.chain import DUPLICATE, SeqTracker
+from fingerpos.protocol.host import seal
 from fingerpos.tools.device import bundle as bundle_mod
 from fingerpos.tools.mosquitto import Mosquitto, free_port
 
@@ -175,7 +176,7 @@ class Cloud:
     def send(self, typ: str, data: dict[str, Any]) -> None:
         with self.lock:
             self.cmd_seq += 1
-            topic, payload, self.cmd_prev = protocol.seal(
+            topic, payload, self.cmd_prev = seal(
                 KEY, self.dev, protocol.CMD, self.cmd_seq, int(time.time()), typ, self.cmd_prev,
                 data)
         self.c.publish(topic, payload, qos=1)

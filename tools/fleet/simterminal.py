@@ -1,7 +1,7 @@
 """SimTerminal: a CPython stand-in for a terminal's MQTT side, for tests and the bench.
 
 It behaves like the firmware's link layer where the cloud can see it: every
-event is sealed with protocol.seal and kept in an in-memory outbox; it is
+event is sealed with protocol.host.seal and kept in an in-memory outbox; it is
 published at once when connected, published again after every reconnect and
 whenever no `ack` has advanced for `resend_s`, and dropped only by a signed
 `ack` command whose `upto` covers it. Commands are verified with the device
@@ -20,6 +20,7 @@ from collections import OrderedDict
 import paho.mqtt.client as paho
 from fingerpos import protocol
 from fingerpos.cloud.ingest.link import MqttLink
+from fingerpos.protocol.host import seal
 
 
 class SimTerminal:
@@ -63,7 +64,7 @@ class SimTerminal:
     def emit(self, typ: str, data: dict) -> int:
         """Seal one event into the outbox and publish it. Returns its seq."""
         self.seq += 1
-        topic, payload, self.prev = protocol.seal(self.key, self.dev, protocol.EVT, self.seq,
+        topic, payload, self.prev = seal(self.key, self.dev, protocol.EVT, self.seq,
                                                   int(time.time()), typ, self.prev, data)
         self.outbox[self.seq] = (topic, payload)
         if self.link and self.link.connected.is_set():
