@@ -13,7 +13,6 @@ import time
 
 import hal
 from alarm import Alarm
-from catalog import Catalog
 from commands import CommandGate
 from link import Link
 from login import Guard, Roster
@@ -26,7 +25,7 @@ from ui import UI
 # are never interned (each name costs a qstr entry for good; see firmware/README.md).
 _VERSION = const("0.1.0")
 _SENSOR_IDLE_MS = const(1500)
-_SESSION_BASE_MAX = const(98 * 1024)  # heap in use before the driver loads, normally ~94 KB
+_SESSION_BASE_MAX = const(92 * 1024)  # heap in use before the driver loads, normally ~88 KB
 _NO_TRADE = const(("idle", "pin", "menu"))
 _PROMPTS = const(("order_new", "order_update", "price_result"))  # prompts.py's; the rest handlers.py's
 _SENSOR_LOAD_ORDER = const(("busio", "adafruit_fingerprint", "fingerprint", "sensor"))
@@ -60,7 +59,10 @@ class App:
         self.outbox = Outbox(hal.DATA_DIR + "/outbox", self.dev, limit=self.s["outbox_bytes"])
         self.gate = CommandGate(self.key, self.dev, store)
         self.roster = Roster(store.load("roster", {"sellers": []}).get("sellers", []))
-        self.catalog = Catalog(hal.DATA_DIR, store)
+        # RAM: catalog.py is not resident (2.2 KB on the unix port): a sale (sale.py) and
+        # a `catalog` page (handlers.py) load it; this holds the Catalog only while a
+        # version's pages are being collected.
+        self.catalog = None
         self.guard = Guard(self.s, store.load("guard", {}), lambda data: store.save("guard", data))
         self.guard.start(hal.ticks_ms())
         self.locked = store.load("lock", {"locked": False}).get("locked", False)

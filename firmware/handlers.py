@@ -4,6 +4,7 @@
 # through CommandGate.run, which counts data a command's type cannot take.
 # SPDX-License-Identifier: MIT
 import binascii
+import sys
 
 import hal
 
@@ -29,15 +30,24 @@ def roster(app, data):
     # the command is not committed and comes again; roster.json keeps the old one.
     app.roster.sellers = []
     app.roster.update(sellers)
-    app.store.save("roster", {"sellers": app.roster.sellers})
+    app.roster.save(app.store)
     if app.seller is not None and app.roster.by_id(app.seller["id"]) is None:
         app.logout()  # removed from the roster: the session ends now
 
 
 def catalog(app, data):
     # A page, or a whole catalogue from an older cloud: written to flash (catalog.py).
-    if app.catalog.page(data):
-        hal.log("catalog %s: %d items" % (app.catalog.version, app.catalog.count))
+    # RAM: the module leaves sys.modules at once; the Catalog (and so its code) stays
+    # in app.catalog only while the pages of a version are being collected.
+    c = app.catalog
+    if c is None:
+        c = __import__("catalog").Catalog(hal.DATA_DIR, app.store)
+        sys.modules.pop("catalog", None)
+    try:
+        if c.page(data):
+            hal.log("catalog %s: %d items" % (c.version, c.count))
+    finally:
+        app.catalog = c if c.pending else None
 
 
 def print_(app, data):

@@ -9,6 +9,9 @@
 # The event's payment.amount is what was charged (the total, protocol contract);
 # the cash handed over goes in payment.tendered when it differs, for the
 # receipt's change line.
+import sys
+
+import hal
 from outbox import OutboxFull
 from ui import money
 
@@ -56,7 +59,10 @@ class Sale:
 
 
 def start(ui):
-    ui.sale = Sale(ui.app.catalog)
+    # RAM: catalog.py is in RAM only while this Sale (or a page collection) holds it.
+    app = ui.app
+    ui.sale = Sale(app.catalog or __import__("catalog").Catalog(hal.DATA_DIR, app.store))
+    sys.modules.pop("catalog", None)
     ui.state = "sku"
 
 

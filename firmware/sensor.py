@@ -9,6 +9,7 @@ import time
 
 import hal
 from fingerprint import OK, SensorError, describe, open_sensor
+from login import unpack
 from outbox import OutboxFull
 
 
@@ -119,8 +120,8 @@ class SensorTask:
         # not use spares the sensor's template-table read (RAM spike of ~3 KB). A
         # stale template there belongs to nobody, so overwriting it is right.
         used = set()
-        for s in app.roster.sellers:
-            used.update(s["slots"])
+        for r in app.roster.sellers:
+            used.update(unpack(r)["slots"])
         slot = 0
         while slot in used:
             slot += 1
@@ -159,6 +160,6 @@ class SensorTask:
                                               else "flash error"))
             return False
         app.roster.add_slot(seller, slot)
-        app.store.save("roster", {"sellers": app.roster.sellers})
+        app.roster.save(app.store)
         app.store.save("enrol", {})
         return True

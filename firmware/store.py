@@ -25,10 +25,11 @@ class Store:
             return default  # a file from elsewhere: ignore rather than crash later
         return value
 
-    def save(self, name, value):
-        """Write `value` durably; raises OSError if the flash refuses."""
+    def save(self, name, value, dump=json.dump):
+        """Write `value` durably (dump(value, file) writes it); raises OSError if the
+        flash refuses."""
         final = self.path + "/" + name + ".json"
         tmp = final + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(value, f)
+            dump(value, f)
         os.rename(tmp, final)  # atomic on littlefs and POSIX

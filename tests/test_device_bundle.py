@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fingerpos.tools.cli import main
 from fingerpos.tools.device import bundle as bundle_mod
+from fingerpos.tools.device import driver_trim
 
 from .conftest import REPO, run_micropython
 
@@ -230,7 +231,7 @@ def test_the_drivers_typing_only_imports_are_left_out_and_nothing_else(tmp_path)
     its 6 names would be interned for good. Only such a block goes; a try that does
     something, or catches more than ImportError, stays."""
     src = bundle_mod.find_driver().read_text()
-    spans = bundle_mod.typing_only_imports(src)
+    spans = driver_trim.typing_only_imports(src)
     assert len(spans) == 1, spans
     first, last = spans[0]
     removed = "".join(src.splitlines(keepends=True)[first - 1:last])
@@ -238,7 +239,33 @@ def test_the_drivers_typing_only_imports_are_left_out_and_nothing_else(tmp_path)
     kept = ("try:\n    from typing import List\nexcept (ImportError, OSError):\n    pass\n"
             "try:\n    from typing import List\n    X = 1\nexcept ImportError:\n    pass\n"
             "try:\n    import os\nexcept ImportError:\n    pass\n")
-    assert bundle_mod.typing_only_imports(kept) == []
-    text = bundle_mod.driver_source(bundle_mod.find_driver(), tmp_path).read_text()
+    assert driver_trim.typing_only_imports(kept) == []
+    text = driver_trim.driver_source(bundle_mod.find_driver(), tmp_path).read_text()
     assert "typing" not in text.split('"""', 2)[2] and "Serial" not in text.split("class ")[0]
     assert text.count("\n") == src.count("\n")  # tracebacks keep the driver's line numbers
+
+
+def test_the_driver_keeps_every_method_the_firmware_can_reach(tmp_path):
+    """The trimmed driver (tools/device/driver_trim.py) against the firmware's sources:
+    every driver method fingerprint.py calls by name (_call("get_image")) or as an
+    attribute stays, with what those call in turn; template upload/download and the
+    0x1B HiSpeedSearch the R503 lacks (adafruit #20) go."""
+    import ast
+    import re
+
+    src = bundle_mod.find_driver()
+    firmware = REPO / "firmware"
+    text = driver_trim.driver_source(src, tmp_path, firmware).read_text()
+    kept = {n.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef)}
+    called = set(re.findall(r'_call\("(\w+)"', (firmware / "fingerprint.py").read_text()))
+    assert called and called <= kept, called - kept
+    assert {"_send_packet", "_get_packet", "__init__", "verify_password", "read_sysparam"} <= kept
+    assert not {"get_fpdata", "send_fpdata", "_get_data", "_send_data",
+                "finger_fast_search"} & kept
+    # a firmware that names a method only in a string keeps it (and what it calls)
+    (tmp_path / "fw").mkdir()
+    (tmp_path / "fw" / "x.py").write_text('f = getattr(d, "get_fpdata")\n')
+    (tmp_path / "out").mkdir()
+    text = driver_trim.driver_source(src, tmp_path / "out", tmp_path / "fw").read_text()
+    kept = {n.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef)}
+    assert {"get_fpdata", "_get_data", "__init__"} <= kept and "send_fpdata" not in kept

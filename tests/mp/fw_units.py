@@ -7,8 +7,10 @@ root, work = sys.argv[1], sys.argv[2]
 sys.path.insert(0, root + "/firmware")
 sys.path.insert(0, root)
 
+import json  # noqa: E402
+
 from commands import CommandGate  # noqa: E402
-from login import Guard, Roster  # noqa: E402
+from login import Guard, Roster, unpack  # noqa: E402
 from store import Store  # noqa: E402
 
 import protocol  # noqa: E402
@@ -104,7 +106,7 @@ roster = Roster([
     {"id": "s2", "name": "Ben", "slots": [4, "x"], "pin": protocol.pin_hash(KEY, "s2", "2222")},
     {"id": 5}, "junk",
 ])
-check("roster keeps valid sellers", [s["id"] for s in roster.sellers] == ["s1", "s2"])
+check("roster keeps valid sellers", [unpack(r)["id"] for r in roster.sellers] == ["s1", "s2"])
 check("bad slots dropped", roster.by_id("s2")["slots"] == [4])
 check("pin finds its seller", roster.by_pin(KEY, "2222")["id"] == "s2")
 check("wrong pin finds nobody", roster.by_pin(KEY, "1112") is None)
@@ -112,8 +114,39 @@ check("pin of s1 is not s2's", roster.by_pin(KEY, "1111")["id"] == "s1")
 check("pin under another key fails", roster.by_pin(OTHER, "1111") is None)
 check("slot lookup", roster.by_slot(3)["id"] == "s1" and roster.by_slot(9) is None)
 big = Roster([{"id": "s3", "name": "N" * 500, "slots": [], "photo": "x" * 2000, "pin": "ab"}])
-check("roster keeps only what the terminal reads",
-      big.sellers == [{"id": "s3", "name": "N" * 24, "slots": [], "pin": "ab"}], big.sellers)
+check("roster keeps only what the terminal reads (a malformed PIN hash matches nothing)",
+      [unpack(r, True) for r in big.sellers] == [{"id": "s3", "name": "N" * 24, "slots": []}],
+      big.sellers)
+check("a seller's flags", roster.by_id("s1").get("manager") is True
+      and roster.by_id("s2").get("manager") is None)
+# R307: 1000 templates, so slots go past 255; Chinese names are cut by characters
+cn = Roster([{"id": "店员7", "name": "收银员" * 10, "slots": [999, 300],
+              "pin": protocol.pin_hash(KEY, "店员7", "0000"), "price": True},
+             {"id": "s9", "pin": "zz" * 32, "slots": [1]}, {"id": ""}, {"id": "x" * 300}])
+check("slots past 255 and a Chinese id", cn.by_slot(999)["id"] == "店员7"
+      and cn.by_slot(300)["name"] == "收银员" * 8 and cn.by_pin(KEY, "0000")["price"] is True)
+check("a non-hex PIN hash and unusable ids are refused, not raised",
+      [unpack(r)["id"] for r in cn.sellers] == ["店员7", "s9"] and cn.by_pin(KEY, "0000")["id"] == "店员7")
+check("add_slot keeps the seller's other fields", cn.add_slot("s9", 1000)["slots"] == [1, 1000]
+      and cn.by_slot(1000)["id"] == "s9" and cn.add_slot("nobody", 3) is None)
+saved_roster = {}
+
+
+class _Mem:
+    path = "/dev/null"
+
+    def save(self, name, value, dump):
+        import io
+        f = io.StringIO()
+        dump(value, f)
+        saved_roster[name] = json.loads(f.getvalue())
+
+
+cn.save(_Mem())
+again = Roster(saved_roster["roster"]["sellers"])
+check("roster.json round trip", again.sellers == cn.sellers and
+      saved_roster["roster"]["sellers"][0]["pin"] == protocol.pin_hash(KEY, "店员7", "0000"))
+del cn, again, big
 
 # -- Guard: failures, lockout doubling to the cap, survives reboot -----------
 settings = {"max_failures": 3, "lockout_s": 30, "lockout_cap_s": 100}

@@ -8,7 +8,8 @@ Layout on the Pico W's filesystem (and in the bundle directory):
                               (firmware/hal/pico.py -> hal/pico.mpy)
     protocol/<name>.mpy       protocol/*.py (`import protocol` on the board)
     adafruit_fingerprint.mpy  the R30x driver from the installed Python package, at
-                              the root so it imports on the board and on the unix port
+                              the root so it imports on the board and on the unix port,
+                              less what the firmware can never run (driver_trim.py)
     config.json               the terminal's config from `fingerpos device provision`
 
 Only what the board runs is shipped: not the unix-port HAL twin (hal/unix.py), nor
@@ -28,7 +29,6 @@ files stay portable, so the same bundle also runs under the unix port.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib.util
 import json
@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fingerpos.tools.device import terminal_config as tc
+from fingerpos.tools.device.driver_trim import driver_source
 
 MARCH = "armv6m"
 BOOT_SCRIPTS = ("main.py", "boot.py")
@@ -152,39 +153,6 @@ def _python_files(root: Path) -> list[Path]:
                                                                  p.relative_to(root).parts))
 
 
-def typing_only_imports(source: str) -> list[tuple[int, int]]:
-    """Line spans (1-based, inclusive) of the top-level `try: from typing import ...
-    except ImportError: pass` blocks: imports for type checkers that fail on MicroPython
-    (no typing module) but whose names are interned for good when the .mpy loads.
-    Adafruit's driver has one (List, Tuple, Union, typing, Serial, serial: 6 of the
-    ~620 names five qstr pools hold, tests/test_firmware_units.py)."""
-    spans = []
-    for node in ast.parse(source).body:
-        if not (isinstance(node, ast.Try) and len(node.handlers) == 1 and not node.orelse
-                and not node.finalbody):
-            continue
-        h = node.handlers[0]
-        if not (isinstance(h.type, ast.Name) and h.type.id == "ImportError"
-                and all(isinstance(b, ast.Pass) for b in h.body)):
-            continue
-        imports = node.body
-        if all(isinstance(i, ast.ImportFrom | ast.Import) for i in imports) and any(
-                isinstance(i, ast.ImportFrom) and i.module == "typing" for i in imports):
-            spans.append((node.lineno, node.end_lineno or node.lineno))
-    return spans
-
-
-def driver_source(src: Path, into: Path) -> Path:
-    """The driver as compiled for the board: its source less the typing-only imports
-    (nothing else changes: the removed block does nothing on MicroPython)."""
-    lines = src.read_text().splitlines(keepends=True)
-    for first, last in reversed(typing_only_imports("".join(lines))):
-        lines[first - 1:last] = ["\n"] * (last - first + 1)  # line numbers stay the driver's
-    out = into / src.name
-    out.write_text("".join(lines))
-    return out
-
-
 def compile_one(mpy_cross: str, src: Path, dest_name: str, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     # -s: tracebacks on the board name the device path, not the laptop's. It is
@@ -224,7 +192,8 @@ def build(src_root: Path, config_path: Path, out_dir: Path,
         for src, dest, compiled in items:
             target = work / dest
             if dest == DRIVER_MODULE + ".mpy":
-                compile_one(mpy_cross, driver_source(src, scratch), dest, target)
+                compile_one(mpy_cross, driver_source(src, scratch, Path(src_root) / "firmware"),
+                            dest, target)
             elif compiled:
                 compile_one(mpy_cross, src, dest, target)
             else:
