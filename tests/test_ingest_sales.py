@@ -229,7 +229,13 @@ async def test_the_feed_hears_of_new_orders_after_commit_and_in_sum_when_many(cl
     from fingerpos.cloud.orders.notify import FEED_ORDERS
     await cloud.device("t1", "shop1")
     hub = cloud.app[MONITOR]
-    queue, sent = hub.subscribe(), []
+    class _Admin:  # an admin's feed: every shop (cloud/api/policy.py Scope)
+        admin, shop, buyer = True, None, None
+
+        def sees_feed(self, kind: str, data: object) -> bool:
+            return True
+
+    queue, sent = hub.subscribe(_Admin()), []
     real_send = hub.send
 
     async def send(text: str) -> None:
@@ -268,7 +274,7 @@ async def test_the_feed_hears_of_new_orders_after_commit_and_in_sum_when_many(cl
         ids = sorted([o.id for o in await Order.filter(ref__startswith="b")])
         assert summary == {"kind": "orders", "data": {
             "created": FEED_ORDERS + 1, "states": {"paid": FEED_ORDERS, "held": 1},
-            "first": ids[0], "last": ids[-1]}}
+            "first": ids[0], "last": ids[-1], "shop": "shop1"}}
 
 
 @pytest.mark.parametrize(("tendered", "ok"), [

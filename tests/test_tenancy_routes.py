@@ -28,7 +28,7 @@ REFUSED = {401, 403, 404}
 # mistake shows up here as a difference.
 PUBLIC_PATHS = {
     "/", "/product/{shop}/{sku}", "/cart", "/checkout", "/login", "/register", "/logout",
-    "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/shops/{shop}/products",
+    "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/reset", "/api/v1/shops/{shop}/products",
     "/api/v1/products/search", "/api/v1/shops/{shop}/products/{sku}",
     "/api/v1/shops/{shop}/categories", "/api/v1/payments/sandbox/callback", "/healthz",
     "/metrics", "/api/v1/openapi.json", "/static"}

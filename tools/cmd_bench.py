@@ -167,7 +167,7 @@ class Feed:
                 self.last_at = now
                 if self.track:
                     self.lag_ms.append(m["data"].get("lag_ms", 0.0))
-                    for dev, seq, _typ in m["data"].get("items", ()):
+                    for dev, seq, *_ in m["data"].get("items", ()):  # [dev, seq, typ, shop]
                         self.seen[(dev, seq)] = now
             elif m["kind"] == "order":
                 self.orders += 1
