@@ -13,7 +13,7 @@ Layout on the Pico W's filesystem (and in the bundle directory):
     config.json               the terminal's config from `fingerpos device provision`
 
 Only what the board runs is shipped: not the unix-port HAL twin (hal/unix.py), nor
-the protocol modules only the cloud imports (protocol/chain.py, subscriptions.py;
+the protocol modules only the cloud imports (protocol/chain.py, subscriptions.py, host.py;
 tests/test_device_bundle.py checks the firmware never imports them). A bundle for
 the MicroPython unix port (target "unix", what the tests and `fingerpos device sim`
 run) keeps the twin.
@@ -58,7 +58,7 @@ COMPILE_TIMEOUT_S = 60
 TARGETS = ("pico", "unix")
 # firmware/ files only the unix port runs, and protocol/ files only the cloud imports
 HOST_ONLY = frozenset({"hal/unix.py"})
-CLOUD_ONLY = frozenset({"chain.py", "subscriptions.py"})
+CLOUD_ONLY = frozenset({"chain.py", "subscriptions.py", "host.py"})
 
 
 class BundleError(Exception):
