@@ -262,7 +262,7 @@ class App:
                 gc.mem_alloc(), before, self.link.mqtt is not None))
             await sensor.SensorTask(self).run(idle_ms)
         finally:
-            sensor = None
+            sensor = None  # type: ignore[assignment]  # the module goes with the session (RAM)
             _driver(False)
             self.sensor_on = False
             gc.threshold(_GC_EVERY)

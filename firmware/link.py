@@ -93,7 +93,7 @@ class Link:
                 ca = f.read()
         except OSError:
             hal.log("tls: no ca.pem: the broker's certificate is not verified")
-            ctx.verify_mode = ssl.CERT_NONE
+            ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]  # in MicroPython 1.22 ssl, not its stubs
             return ctx
         if ca.startswith(b"-----BEGIN"):  # MicroPython's mbedtls takes DER only
             import binascii
@@ -103,7 +103,7 @@ class Link:
             ctx.load_verify_locations(cadata=ca)
         except ValueError as e:  # a bad ca.pem must not look like a network fault loop
             raise OSError("tls: ca.pem unusable: %s" % e)
-        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
         return ctx
 
     async def _online(self):
@@ -112,8 +112,11 @@ class Link:
         # (up to 16 x ack_wait_s) would otherwise hold those events back for minutes.
         self._active = self.ticks()
         self._wait_ms = self.ack_wait_ms
-        await self.mqtt.subscribe(self.cmd, 1)
-        await self.mqtt.publish(self.status, b"online", 1, True)
+        m = self.mqtt
+        if m is None:
+            return  # the session ended before its hello
+        await m.subscribe(self.cmd, 1)
+        await m.publish(self.status, b"online", 1, True)
 
     @property
     def online(self):
@@ -210,7 +213,7 @@ class Link:
                 self.sent += 1
                 if seq <= ob.acked + 1:  # the oldest unacked one: its ack wait starts now
                     self._active = self.ticks()
-            batch = m = None  # hold no client across sessions (RAM, see run())
+            batch = m = None  # type: ignore[assignment]  # hold no client across sessions (RAM, see run())
 
     def _maybe_rewind(self):
         ob = self.outbox

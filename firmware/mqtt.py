@@ -160,7 +160,7 @@ class MQTTClient:
             raise OSError("not connected")
         lock = self._lock  # this connection's: a writer stuck on a dead one holds only that
         async with lock:
-            if w is not self._writer:
+            if self._writer is not w or w is None:  # (w is None: for the type checker)
                 raise OSError("not connected")
             w.write(data)
             try:
@@ -221,9 +221,11 @@ class MQTTClient:
         """The next n bytes as a view into the receive buffer (or a buffer of
         their own when they do not fit in it)."""
         mv = self._rx[:n] if n <= len(self._rx) else memoryview(bytearray(n))
-        got = 0
+        got, r = 0, self._reader
+        if r is None:
+            raise OSError("not connected")
         while got < n:
-            k = await self._reader.readinto(mv[got:] if got else mv)
+            k = await r.readinto(mv[got:] if got else mv)
             if k is None:
                 continue  # TLS: the socket was readable, but no application data yet
             if not k:
@@ -313,7 +315,7 @@ class MQTTClient:
         try:
             await self._send(connect(self.client_id, self.keepalive, self.clean, self.will,
                                          self.user, self.password))
-            head, body = await asyncio.wait_for(self._read_packet(), 10)
+            head, body = await asyncio.wait_for(self._read_packet(), 10)  # type: int, memoryview | None
             if head != _CONNACK or body is None or len(body) != 2:
                 raise self._bad("expected CONNACK, got 0x%02x" % head)
             if body[1]:
@@ -371,7 +373,8 @@ class MQTTClient:
         try:
             while True:
                 # A PINGRESP (at least) arrives every keepalive/2 on a live link.
-                head, body = await asyncio.wait_for_ms(self._read_packet(), self.keepalive * 1500)
+                head, body = await asyncio.wait_for_ms(  # type: int, memoryview | None
+                    self._read_packet(), self.keepalive * 1500)
                 await self._handle(head, body)
         finally:
             ping.cancel()

@@ -26,7 +26,7 @@ import protocol
 try:
     from binascii import crc32
 except ImportError:  # a port built without binascii.crc32
-    def crc32(data, crc=0):
+    def crc32(data, crc=0):  # type: ignore[misc]  # binascii.crc32(data, value=0)
         crc ^= 0xFFFFFFFF
         for b in data:
             crc ^= b

@@ -269,7 +269,7 @@ def make_body(dev: str, seq: int, ts: int, typ: str, prev: str, data: dict,
             "prev": prev, "data": data}
     check_body(body, dev, kind)
     try:  # CPython: keep UTF-8 as is (MicroPython never escapes it)
-        data_text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        data_text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)  # type: ignore[call-overload]
     except TypeError:  # MicroPython's dumps has no ensure_ascii
         data_text = json.dumps(data, separators=(",", ":"))
     text = (
@@ -333,7 +333,8 @@ def verify(key: bytes, topic, payload) -> dict:
     # the terminal's heap. CPython's json takes no memoryview: it gets the text.
     try:
         try:
-            parsed = json.loads(body if isinstance(body, memoryview) else str(body, "utf-8"))
+            parsed = json.loads(body if isinstance(body, memoryview)  # type: ignore[type-var]
+                                else str(body, "utf-8"))
         except TypeError:
             parsed = json.loads(str(body, "utf-8"))
     except (ValueError, UnicodeError):

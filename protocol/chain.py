@@ -29,7 +29,7 @@ class SeqTracker:
         self._hashes = {}  # seq -> chain hash, for seqs near the frontier
         if committed and last_hash:
             self._hashes[committed] = last_hash
-        self._above = {}  # seq -> prev, seen but above a hole
+        self._above = {}  # type: dict[int, str]  # seq -> prev, seen but above a hole
         self._window = window
 
     def missing(self) -> list:
