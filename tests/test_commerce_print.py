@@ -96,6 +96,37 @@ async def test_print_reprint_and_printed_event(shop):
 
 
 
+async def test_a_cjk_printer_gets_chinese_and_any_other_printer_the_sku(shop):
+    """Per-printer charset (POST /devices/{id}/printer): a GB18030 printer in Chinese
+    mode prints 乌龙茶; the default ascii one prints its SKU, never two-byte codes."""
+    cloud, t = shop
+    manager = await cloud.user("manager", shop="shop1")
+    r = await cloud.client.post("/api/v1/shops/shop1/products", headers=manager,
+                                json={"sku": "oolong", "name": "乌龙茶", "price": 1890,
+                                      "currency": "CNY", "stock": 5})
+    assert r.status == 200, await r.text()
+    order = await _sale(cloud, t, manager, "cn-1", 1890,
+                        items=[{"sku": "oolong", "qty": 1, "price": 1890}])
+    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=manager, json={})
+    assert r.status == 200, await r.text()
+    plain = base64.b64decode((await commands(t, "print"))[0]["escpos"])
+    assert b"SKU oolong" in plain and "乌".encode("gb18030") not in plain
+    for bad in ({"charset": "utf-8"}, {"charset": "gb18030", "x": 1}, {}):
+        r = await cloud.client.post(f"/api/v1/devices/{t.dev}/printer", headers=manager, json=bad)
+        assert r.status == 400, (bad, r.status)
+    r = await cloud.client.post(f"/api/v1/devices/{t.dev}/printer", headers=manager,
+                                json={"charset": "gb18030"})
+    assert r.status == 200 and (await r.json())["printer_charset"] == "gb18030"
+    other = await cloud.user("manager", shop="shop2")
+    r = await cloud.client.post(f"/api/v1/devices/{t.dev}/printer", headers=other,
+                                json={"charset": "ascii"})
+    assert r.status in (403, 404)
+    r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=manager, json={})
+    cjk = base64.b64decode((await commands(t, "print", 2))[1]["escpos"])
+    assert cjk.startswith(b"\x1c&") and "乌龙茶".encode("gb18030") in cjk
+    assert "乌龙茶" in cjk.decode("gb18030", "replace")
+
+
 async def test_a_long_receipt_goes_in_parts_that_fit_the_terminals_receive_buffer(shop):
     cloud, t = shop
     seller = await cloud.user("seller", shop="shop1")

@@ -9,6 +9,7 @@ import pytest
 from fingerpos import protocol
 from fingerpos.cloud.commerce import money
 from fingerpos.cloud.commerce.receipts import (
+    CJK_FONTS,
     WIDTH_58MM,
     Receipt,
     ReceiptLine,
@@ -91,6 +92,57 @@ def test_pdf_with_many_lines_and_unicode():
     pdf = render_pdf(receipt(lines=lines, total=6000 - 48))
     reader = PdfReader(io.BytesIO(pdf))
     assert "Ware 59" in "".join(p.extract_text() for p in reader.pages)
+
+
+def _tea_house(**kw) -> Receipt:
+    return receipt(shop="街角茶馆", currency="CNY", seller="王芳",
+                   lines=(ReceiptLine("WL-250", "乌龙茶 250克", 2, 1890, 3780),
+                          ReceiptLine("YB-1", "月饼", 1, 1220, 1220)),
+                   adjustments=(), total=5000, **kw)
+
+
+def test_a_pdf_receipt_keeps_its_chinese_text():
+    """The issue's reference: a Shanghai shop's receipt, read back out of the PDF. Needs a
+    CJK font from a Debian package (./run installs fonts-wqy-microhei)."""
+    from pathlib import Path
+
+    assert any(Path(f).exists() for f in CJK_FONTS), "no CJK font: ./run test installs one"
+    pdf = render_pdf(_tea_house())
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "街角茶馆" in text and "乌龙茶" in text and "月饼" in text and "王芳" in text
+    assert len(pdf) < 60_000, len(pdf)  # the font goes in as a subset, not its 5 MB
+
+
+def _text_of_gb18030(data: bytes) -> str:
+    """The printable text of a Chinese-mode ESC/POS stream: its control sequences dropped
+    (ESC !/a/E + 1 byte, GS ! + 1 byte, GS V + 2 bytes, FS &), the rest GB18030."""
+    import re
+
+    data = re.sub(rb"\x1b[!aEM-].|\x1d!.|\x1dV..|\x1c&|\x1b@", b"", data, flags=re.S)
+    return data.decode("gb18030")
+
+
+def test_a_gb18030_printer_gets_chinese_in_its_chinese_mode():
+    out = render_escpos(_tea_house(), charset="gb18030")
+    assert out.startswith(b"\x1c&")  # FS &: Chinese character mode, before any text
+    assert "乌龙茶".encode("gb18030") in out and "街角茶馆".encode("gb18030") in out
+    text = _text_of_gb18030(out)
+    assert "街角茶馆" in text and "乌龙茶 250克" in text and "王芳" in text and "50.00 CNY" in text
+
+
+def test_an_ascii_printer_never_gets_two_byte_codes():
+    out = render_escpos(_tea_house(), charset="ascii")
+    assert "乌".encode("gb18030") not in out and b"\x1c&" not in out
+    assert b"SKU WL-250" in out and b"SKU YB-1" in out and b"50.00 CNY" in out
+    assert b"RECEIPT" in out  # a shop name with nothing printable left
+    latin = render_escpos(receipt(), charset="ascii")  # accented Latin keeps a code page
+    assert b"Oolong 250g" in latin and b"Zo" in latin
+
+
+@pytest.mark.parametrize("bad", ["utf-8", "", "GB18030 "])
+def test_an_unknown_printer_charset_is_a_clear_error(bad):
+    with pytest.raises(ValueError, match="unknown printer charset"):
+        render_escpos(receipt(), charset=bad)
 
 
 # --- validation before print ---------------------------------------------------

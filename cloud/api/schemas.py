@@ -47,6 +47,10 @@ class RotateKey(Strict):
     key: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class PrinterIn(Strict):
+    charset: Literal["ascii", "gb18030"]
+
+
 class CartItem(Strict):
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(ge=1, le=10_000)

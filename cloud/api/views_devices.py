@@ -17,7 +17,8 @@ from tortoise.exceptions import IntegrityError
 def _device_json(d: Device) -> dict:
     return {"id": d.id, "shop": d.shop, "fw": d.fw, "online": d.online, "revoked": d.revoked,
             "last_seen": d.last_seen.isoformat() if d.last_seen else None,
-            "uptime": d.uptime, "heap_free": d.heap_free, "rssi": d.rssi, "outbox": d.outbox}
+            "uptime": d.uptime, "heap_free": d.heap_free, "rssi": d.rssi, "outbox": d.outbox,
+            "printer_charset": d.printer_charset}
 
 
 def _check_shop(user: User, shop: str) -> None:
@@ -71,6 +72,19 @@ async def rotate(request: web.Request) -> web.Response:
     device.revoked = False
     await device.save(update_fields=["key_enc", "revoked"])
     await audit.record(f"user:{user.id}", "device.rotate", f"device:{device.id}", user_id=user.id)
+    return web.json_response(_device_json(device))
+
+
+async def printer(request: web.Request) -> web.Response:
+    """What the terminal's receipt printer prints: "gb18030" (a CJK printer in Chinese
+    mode) or "ascii"; the next receipt sent to it uses it."""
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER)
+    device = await _own_device(request, user)
+    data = await body(request, schemas.PrinterIn)
+    device.printer_charset = data.charset
+    await device.save(update_fields=["printer_charset"])
+    await audit.record(f"user:{user.id}", "device.printer", f"device:{device.id}",
+                       {"charset": data.charset}, user_id=user.id)
     return web.json_response(_device_json(device))
 
 

@@ -12,7 +12,7 @@ from fingerpos.cloud.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import PrintJob
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent, Payment
-from fingerpos.cloud.models.shops import Shop
+from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders import notify, saledata
 from fingerpos.cloud.orders.states import State
@@ -29,6 +29,12 @@ async def build(order: Order, reprint: bool = False) -> receipts.Receipt:
     shop = await Shop.get_or_none(id=order.shop_id)
     lines = await staging._lines(order)
     pay = await Payment.filter(order_id=order.id, accepted=True).order_by("-id").first()
+    # A terminal sale's lines carry SKUs only: the receipt names them from the catalogue.
+    unnamed = {ln["sku"] for ln in lines if not ln["name"]}
+    if unnamed:
+        names = dict(await Product.filter(shop_id=order.shop_id, sku__in=unnamed)
+                     .values_list("sku", "name"))
+        lines = [ln | {"name": names.get(ln["sku"], "")} if not ln["name"] else ln for ln in lines]
     return receipts.Receipt(
         shop=(shop.name if shop and shop.name else order.shop_id), order_id=order.id,
         revision=order.version, created_at=order.created_at, currency=order.currency,
@@ -76,7 +82,7 @@ async def print_order(order_id: int, user: User, device_id: str | None) -> dict[
     reprint = await PrintJob.exists(order_id=order.id)
     job = await PrintJob.create(order_id=order.id, version=order.version, device_id=device.id,
                                 reprint=reprint, user_id=user.id)
-    data = receipts.render_escpos(await build(order, reprint))
+    data = receipts.render_escpos(await build(order, reprint), charset=device.printer_charset)
     parts = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
     sent = True
     for n, part in enumerate(parts, 1):

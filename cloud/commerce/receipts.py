@@ -2,13 +2,22 @@
 for the terminal's thermal printer (python-escpos builds the byte stream,
 fpdf2 the PDF). Both show the revision number, so a reprint after a price
 change or a revision is never mistaken for the original.
+
+Chinese on paper: the PDF embeds a subset of a CJK font from a Debian package
+(`./run` installs fonts-wqy-microhei, 5 MB, where fonts-noto-cjk is 91 MB; Noto is
+used when present). A thermal printer prints Chinese only when it is a CJK model
+set to its Chinese character mode, so ESC/POS output depends on the printer's
+`charset` (Device.printer_charset): "gb18030" selects that mode (FS &) and sends
+the text in GB18030; "ascii" (the default, any ESC/POS printer) never sends
+two-byte codes: a name it cannot print is replaced by the product's SKU.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -19,15 +28,23 @@ from fpdf import FPDF
 
 from .money import format_amount, format_money
 
-# Fonts tried for the PDF, in order: CJK-capable first, then DejaVu (Latin,
-# Greek, Cyrillic, symbols). Debian's fonts-noto-cjk / fonts-dejavu-core.
-_FONT_CANDIDATES = (
+log = logging.getLogger(__name__)
+
+# Fonts tried for the PDF, in order: CJK-capable first (Debian's fonts-noto-cjk,
+# fonts-wqy-microhei), then DejaVu (Latin, Greek, Cyrillic, symbols: no Hanzi).
+CJK_FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+)
+_FONT_CANDIDATES = (
+    *CJK_FONTS,
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
 )
 WIDTH_58MM = 32  # characters per line in font A on a 58 mm (384-dot) printer
 WIDTH_80MM = 48
+CHARSETS = ("ascii", "gb18030")  # what a receipt printer can print (Device.printer_charset)
+_FS_CHINESE_MODE = b"\x1c\x26"  # FS &: select Chinese (Kanji) character mode
 
 
 @dataclass(frozen=True)
@@ -103,20 +120,54 @@ def text_lines(r: Receipt, width: int = WIDTH_58MM) -> list[str]:
     return out
 
 
-def render_escpos(r: Receipt, width: int = WIDTH_58MM) -> bytes:
-    """ESC/POS bytes for a TTL thermal printer: header, lines, total, cut."""
+def _single_width(text: str) -> bool:
+    return not any(unicodedata.east_asian_width(c) in "WF" for c in text)
+
+
+def for_charset(r: Receipt, charset: str) -> Receipt:
+    """The receipt as a printer of that charset can print it: on "ascii", a product
+    name with wide (CJK) characters becomes its SKU, and such characters leave the
+    other texts (python-escpos would send them as GB18030, garbage on such a printer)."""
+    if charset not in CHARSETS:
+        raise ValueError(f"unknown printer charset {charset!r} (one of {', '.join(CHARSETS)})")
+    if charset == "gb18030":
+        return r
+
+    def strip(text: str) -> str:
+        return "".join(c for c in text if unicodedata.east_asian_width(c) not in "WF").strip()
+
+    lines = tuple(ln if _single_width(ln.name) else replace(ln, name=f"SKU {ln.sku}")
+                  for ln in r.lines)
+    return replace(r, shop=strip(r.shop) or "RECEIPT", seller=strip(r.seller), lines=lines,
+                   notes=tuple(strip(n) for n in r.notes))
+
+
+def render_escpos(r: Receipt, width: int = WIDTH_58MM, charset: str = "ascii") -> bytes:
+    """ESC/POS bytes for a TTL thermal printer: header, lines, total, cut. charset
+    "gb18030": a CJK printer, put in its Chinese character mode (FS &), text in GB18030;
+    "ascii": any printer (python-escpos picks a code page for accented Latin)."""
+    r = for_charset(r, charset)
     p = Dummy()
+
+    def text(t: str) -> None:
+        if charset == "gb18030":  # one encoding for everything (no ESC t code page switches)
+            p._raw(t.encode("gb18030", "replace"))
+        else:
+            p.text(t)
+
+    if charset == "gb18030":
+        p._raw(_FS_CHINESE_MODE)
     p.set(align="center", bold=True, double_height=True)
-    p.text(_fit(r.shop, width // 2) + "\n")
+    text(_fit(r.shop, width // 2) + "\n")
     p.set(align="center", bold=False, normal_textsize=True)
     if r.reprint:
-        p.text("*** REPRINT ***\n")
+        text("*** REPRINT ***\n")
     p.set(align="left")
     for line in text_lines(r, width):
-        p.text(line + "\n")
-    p.text("\n")
+        text(line + "\n")
+    text("\n")
     p.set(align="center")
-    p.text("Thank you\n\n\n")
+    text("Thank you\n\n\n")
     p.cut()
     return bytes(p.output)
 
@@ -125,7 +176,11 @@ def render_escpos(r: Receipt, width: int = WIDTH_58MM) -> bytes:
 def _font_path() -> str | None:
     for cand in _FONT_CANDIDATES:
         if Path(cand).exists():
+            if cand not in CJK_FONTS:
+                log.warning("no CJK font (install fonts-wqy-microhei or fonts-noto-cjk): "
+                            "Chinese text on PDF receipts will be missing")
             return cand
+    log.warning("no TrueType font found: PDF receipts fall back to Latin-1")
     return None
 
 

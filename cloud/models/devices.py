@@ -32,6 +32,9 @@ class Device(Model):
     acked = fields.BigIntField(default=0)
     revoked = fields.BooleanField(default=False)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # What its receipt printer prints (cloud/commerce/receipts.py CHARSETS): "gb18030"
+    # for a CJK model in Chinese mode, "ascii" for any other ESC/POS printer.
+    printer_charset = fields.CharField(max_length=16, default="ascii")
 
     class Meta:
         table = "device"
