@@ -20,6 +20,7 @@ from fingerpos.cloud.web import (
     views_orders,
     views_pay,
     views_products,
+    views_reset,
     views_review,
     views_shop,
     views_staff,
@@ -40,6 +41,9 @@ PAGES = [
     ("GET", "/register", views_auth.register_form, P.PUBLIC),
     ("POST", "/register", views_auth.register, P.PUBLIC),
     ("POST", "/logout", views_auth.logout, P.PUBLIC),
+    # A one-time reset link (cloud/passwords.py): the token is the credential.
+    ("GET", "/reset/{token}", views_reset.reset_form, P.PUBLIC),
+    ("POST", "/reset/{token}", views_reset.reset_submit, P.PUBLIC),
     ("GET", "/orders", views_orders.order_list, P.SIGNED_IN),
     ("GET", "/orders/{order}", views_orders.order_page, P.SIGNED_IN),
     ("POST", "/orders/{order}/pay", views_orders.pay, P.BUYER),
