@@ -1,10 +1,10 @@
-"""The language of a page (zh-CN or en) and its strings, for the account pages.
+"""The language of a page (zh-CN or en) and its strings (so far the reset page's).
 
 The language comes from `?lang=zh-CN|en` when given, else the browser's Accept-Language
 (RFC 9110 §12.5.4: the tags in order of their q-values; the first one we speak wins),
 else English. Strings are a plain table here rather than a gettext catalogue (Babel and
-.mo files): two languages and a few dozen strings on the pages people outside the shop's
-back office open (the reset link, the staff pages), and no build step to forget.
+.mo files): two languages and a few dozen strings, on the page a person opens from a
+link a manager handed them, and no build step to forget.
 A key missing from a language falls back to English, never to an error.
 """
 
