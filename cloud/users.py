@@ -111,6 +111,8 @@ async def invite(actor: User, email: str, role: str, *, name: str = "", shop: st
     if actor.role == Role.ADMIN:
         if not shop:
             raise Invalid("say which shop this person works for")
+        if not await Shop.exists(id=shop[:32]):   # a typo must not make a new shop
+            raise Invalid(f"there is no shop {shop[:32]}: create it first (POST /api/v1/shops)")
     elif shop and shop != actor.shop_id:
         raise Forbidden(f"you work for shop {actor.shop_id}, not {shop[:32]}")
     else:

@@ -133,3 +133,44 @@ async def test_a_pin_set_by_the_manager_reaches_the_terminal_as_the_protocols_ha
         await term.stop()
     assert [a for _, a, _ in await _audit(cloud, int(sid))] == [
         "user.create", "user.pin_set", "user.update", "user.update"]
+
+
+async def test_hostile_input_on_the_people_pages_is_refused_clearly(cloud):
+    """Forms posted by hand (no browser): each refused with a 4xx and a message, nothing
+    made, never a 500; an admin's typo in a shop id does not create a shop."""
+    from fingerpos.cloud import auth
+    from fingerpos.cloud.models.shops import Shop
+    from fingerpos.cloud.models.users import User
+    manager = await cloud.user("manager", shop="shopa")
+    admin = await cloud.admin()
+
+    async def post(who: dict, path: str, form: dict | bytes, ctype: str | None = None):
+        with in_app(cloud.app):
+            token, csrf = await auth.start_session(await User.get(id=int(who["X-User-Id"])))
+        cloud.client.session.cookie_jar.clear()
+        cloud.client.session.cookie_jar.update_cookies({auth.SESSION_COOKIE: token},
+                                                       cloud.client.make_url("/"))
+        data = form if isinstance(form, bytes) else {"csrf": csrf, **form}
+        headers = {"Content-Type": ctype} if ctype else {}
+        r = await cloud.client.post(path, data=data, headers=headers, allow_redirects=False)
+        return r.status, await r.text()
+
+    for form in ({"email": "a" * 300 + "@example.com"}, {"email": "no-at-sign"},
+                 {"email": "x@example.com", "role": "admin"},
+                 {"email": "x@example.com", "role": "seller", "shop": "shopb"},
+                 {"email": "x@example.com", "name": "n" * 500}, {}):
+        status, text = await post(manager, "/shop/people", form)
+        assert status in (400, 403), (form, status)
+        assert 'class="error' in text, form
+    status, text = await post(manager, "/shop/people", b"csrf=%ff%fe&email=%00",
+                              "application/x-www-form-urlencoded")
+    assert 400 <= status < 500
+    status, text = await post(admin, "/shop/people", {"email": "x@example.com", "shop": "shopz"})
+    assert status == 400 and "there is no shop shopz" in text
+    for path in ("/shop/people/0", "/shop/people/99999999999", "/shop/people/1e3",
+                 "/shop/people/%E4%B8%AD/pin"):
+        status, _ = await post(manager, path, {"pin": "1234", "pin2": "1234"})
+        assert status == 404, path
+    with in_app(cloud.app):
+        assert not await User.filter(email__startswith="x@").exists()
+        assert not await Shop.exists(id="shopz")

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from aiohttp import web
 from fingerpos.cloud import passwords, users
+from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.validation import path_int
 from fingerpos.cloud.errors import DomainError
 from fingerpos.cloud.models.alarms import AuditEntry
 from fingerpos.cloud.models.users import Role, User
+from fingerpos.cloud.web import forms
 from fingerpos.cloud.web.page import checked_form, redirect, render
 
 ROLES = [r.value for r in users.PEOPLE_ROLES]
@@ -27,6 +29,15 @@ TRAIL_ROWS = 50
 
 def _link(request: web.Request, token: str) -> str:
     return str(request.url.origin()) + passwords.RESET_PATH + token
+
+
+def _placed(errors: dict[str, str], shown: tuple[str, ...]) -> dict[str, str]:
+    """Errors of fields the form shows stay by them; the rest go to the form's own line."""
+    out = {k: v for k, v in errors.items() if k in shown}
+    rest = [f"{k}: {v}" for k, v in errors.items() if k not in shown]
+    if rest:
+        out["form"] = "; ".join(rest)
+    return out
 
 
 async def people_list(request: web.Request, errors: dict[str, str] | None = None,
@@ -45,13 +56,16 @@ async def invite(request: web.Request) -> web.Response:
     actor = scope(request).who
     form = await checked_form(request)
     fields = {k: form.get(k, "").strip() for k in ("email", "name", "role", "shop")}
-    if not fields["email"]:
-        return await people_list(request, {"email": "enter their email address"}, fields,
+    # The API's model (cloud/api/schemas.py), so the form refuses what the API refuses.
+    data, errors = forms.validate(schemas.PersonIn, {
+        "email": fields["email"], "name": fields["name"], "role": fields["role"] or "seller",
+        "shop": fields["shop"] or None, "can_change_price": form.get("can_change_price") == "1"})
+    if data is None:
+        return await people_list(request, _placed(errors, ("email", "name", "shop")), fields,
                                  status=400)
     try:
-        user, token = await users.invite(actor, fields["email"], fields["role"] or "seller",
-                                         name=fields["name"], shop=fields["shop"] or None,
-                                         can_change_price=form.get("can_change_price") == "1")
+        user, token = await users.invite(actor, data.email, data.role, name=data.name,
+                                         shop=data.shop, can_change_price=data.can_change_price)
     except DomainError as e:
         field = "email" if e.status == 409 or "email" in e.message else "form"
         return await people_list(request, {field: e.message}, fields, status=e.status)
@@ -93,9 +107,12 @@ async def _apply(request: web.Request, change: users.Change, notice: str) -> web
 
 async def save(request: web.Request) -> web.Response:
     form = await checked_form(request)
-    return await _apply(request, users.Change(
-        name=form.get("name"), role=form.get("role") or None,
-        can_change_price=form.get("can_change_price") == "1"), "saved")
+    data, errors = forms.validate(schemas.PersonPatch, {
+        "name": form.get("name"), "role": form.get("role") or None,
+        "can_change_price": form.get("can_change_price") == "1"})
+    if data is None:
+        return await person_page(request, _placed(errors, ("name",)), status=400)
+    return await _apply(request, users.Change(**data.model_dump()), "saved")
 
 
 async def disable(request: web.Request) -> web.Response:
