@@ -7,7 +7,8 @@ policy (MANAGERS, and the `user` owner check) refuses anyone else before these r
 work is cloud/users.py's, the same the JSON API (/api/v1/users) calls, so both refuse the
 same input and write the same audit entries. A link is shown once, on the answer to the
 form that made it (never stored in clear, so it cannot be shown again: issue a new one).
-Links start with the address the manager's browser used for this page.
+Links start with the host the manager's browser used for this page (https with
+--secure-cookies, which means the cloud is behind TLS).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fingerpos.cloud import passwords, users
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.validation import path_int
+from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.errors import DomainError
 from fingerpos.cloud.models.alarms import AuditEntry
 from fingerpos.cloud.models.users import Role, User
@@ -28,7 +30,9 @@ TRAIL_ROWS = 50
 
 
 def _link(request: web.Request, token: str) -> str:
-    return str(request.url.origin()) + passwords.RESET_PATH + token
+    # Behind a TLS proxy (--secure-cookies) aiohttp sees plain http: the link says https.
+    scheme = "https" if request.app[CONFIG].cookie_secure else request.scheme
+    return f"{scheme}://{request.host}{passwords.RESET_PATH}{token}"
 
 
 def _placed(errors: dict[str, str], shown: tuple[str, ...]) -> dict[str, str]:
