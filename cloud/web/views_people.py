@@ -22,7 +22,7 @@ from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.errors import DomainError
 from fingerpos.cloud.models.alarms import AuditEntry
 from fingerpos.cloud.models.users import Role, User
-from fingerpos.cloud.web import forms
+from fingerpos.cloud.web import forms, i18n
 from fingerpos.cloud.web.page import checked_form, redirect, render
 
 ROLES = [r.value for r in users.PEOPLE_ROLES]
@@ -51,7 +51,7 @@ async def people_list(request: web.Request, errors: dict[str, str] | None = None
     shop = request.query.get("shop") or None if actor.role == Role.ADMIN else None
     found = await users.people(actor, shop)
     return await render(request, "people.html", {
-        "people": [users.person_json(u) for u in found], "roles": ROLES,
+        **i18n.context(request), "people": [users.person_json(u) for u in found], "roles": ROLES,
         "admin": actor.role == Role.ADMIN, "errors": errors or {}, "form": form or {},
         "invited": invited, "me": actor.id, "shop": actor.shop_id}, status=status)
 
@@ -88,7 +88,7 @@ async def person_page(request: web.Request, errors: dict[str, str] | None = None
     ids = {int(e.actor[5:]) for e in trail if e.actor[:5] == "user:" and e.actor[5:].isdigit()}
     names = await User.filter(id__in=list(ids)).values("id", "email") if ids else []
     return await render(request, "person.html", {
-        "person": users.person_json(target), "roles": ROLES, "errors": errors or {},
+        **i18n.context(request), "person": users.person_json(target), "roles": ROLES, "errors": errors or {},
         "notice": notice, "link": link, "me": actor.id,
         "hours": int(passwords.RESET_LIFETIME.total_seconds() // 3600),
         "trail": trail, "actors": {f"user:{n['id']}": n["email"] for n in names}},
@@ -106,7 +106,8 @@ async def _apply(request: web.Request, change: users.Change, notice: str) -> web
         return await person_page(request, {"form": e.message}, status=e.status)
     if changed.keys() & {"role", "can_change_price", "disabled"}:
         await users.push_roster(request.app, target.shop_id)
-    raise redirect(f"/shop/people/{target.id}?done={notice if changed else 'nothing'}")
+    raise redirect(f"/shop/people/{target.id}?done={notice if changed else 'nothing'}"
+                   f"&lang={i18n.lang_of(request)}")
 
 
 async def save(request: web.Request) -> web.Response:
@@ -135,13 +136,14 @@ async def set_pin(request: web.Request) -> web.Response:
     target = await users.person(actor, path_int(request, "user"))
     pin = form.get("pin", "").strip()
     if pin != form.get("pin2", "").strip():
-        return await person_page(request, {"pin2": "the two PINs differ"}, status=400)
+        t = i18n.translator(i18n.lang_of(request))
+        return await person_page(request, {"pin2": t("person.pin_differ")}, status=400)
     try:
         await users.set_pin(actor, target, pin, request.app)
     except DomainError as e:
         return await person_page(request, {"pin": e.message}, status=e.status)
     await users.push_roster(request.app, target.shop_id)
-    raise redirect(f"/shop/people/{target.id}?done=pin")
+    raise redirect(f"/shop/people/{target.id}?done=pin&lang={i18n.lang_of(request)}")
 
 
 async def reset_link(request: web.Request) -> web.Response:
@@ -152,10 +154,9 @@ async def reset_link(request: web.Request) -> web.Response:
     return await person_page(request, link=_link(request, token))
 
 
-DONE = {"saved": "Saved.", "disabled": "Disabled: they are logged out everywhere and their "
-        "terminals no longer accept them.", "enabled": "Enabled again.",
-        "pin": "PIN set: the shop's terminals have been sent it.", "nothing": "Nothing changed."}
+DONE = ("saved", "disabled", "enabled", "pin", "nothing")
 
 
 async def person(request: web.Request) -> web.Response:
-    return await person_page(request, notice=DONE.get(request.query.get("done", "")))
+    done = request.query.get("done", "")
+    return await person_page(request, notice=done if done in DONE else None)

@@ -85,7 +85,9 @@ async def test_a_manager_runs_their_shops_people_from_the_pages(site, browser):
     assert fang.can_change_price and not fang.disabled and fang.pin_sealed
     # Another shop's manager: not in their list, and the person page is not found.
     other = await log_in(browser, site, await site.user("manager", shop="south"))
-    await other.goto("/shop/people")
+    await other.goto("/shop/people?lang=zh-CN")    # (their page in Chinese)
+    await expect(other.locator("h1")).to_have_text("south 的人员")
+    await expect(other.locator("#people .role")).to_have_text(["店长"])
     await expect(other.locator("#people")).not_to_contain_text("wang.fang")
     answer = await other.goto(f"/shop/people/{fang.id}")
     assert answer.status == 404
