@@ -22,7 +22,7 @@ from fingerpos.cloud.models.users import PasswordReset
 from fingerpos.cloud.web import i18n
 from fingerpos.cloud.web.page import checked_form, render
 
-_STATUS = {"unknown": 404, "used": 410, "expired": 410}
+_STATUS = {"unknown": 404, "used": 410, "expired": 410, "throttled": 429}
 
 
 async def _answer(request: web.Request, state: str, row: PasswordReset | None,
@@ -51,7 +51,7 @@ async def reset_submit(request: web.Request) -> web.Response:
     try:
         await passwords.RESETS.check(addr)
     except Throttled:
-        return await _answer(request, "ok", None, {"form": t("reset.throttled")}, status=429)
+        return await _answer(request, "throttled", None)
     state, row = await passwords.link_state(token)
     if state != "ok":
         await passwords.RESETS.hit(addr)

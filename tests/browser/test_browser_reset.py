@@ -88,3 +88,16 @@ async def test_expired_and_mangled_links_give_a_clear_page(site, browser):
                                       "password2": "whatever12"})
     assert r.status == 410 and "expired at" in await r.text()
     await log_in(browser, site, seller)   # the old password still works
+    # Guessing links: after 20 wrong or dead ones from an address the page says to wait (429), and
+    # the JSON API's reset, which shares the throttle, refuses that address too.
+    statuses = []
+    for n in range(21):
+        r = await page.request.post(f"{site.url}/reset/guess{n:020d}", headers={"Origin": site.url},
+                                    form={"csrf": csrf, "password": "whatever12",
+                                          "password2": "whatever12"})
+        statuses.append(r.status)
+    assert statuses == [404] * 19 + [429, 429]   # the expired link above was the first
+    assert "too many wrong reset links" in await r.text()
+    r = await page.request.post(site.url + "/api/v1/auth/reset",
+                                data={"token": token, "password": "whatever12"})
+    assert r.status == 429
