@@ -25,6 +25,7 @@ from fingerpos.cloud.auth import hash_password
 from fingerpos.cloud.errors import Conflict, Forbidden, Invalid, NotFound
 from fingerpos.cloud.models.shops import Shop
 from fingerpos.cloud.models.users import ApiToken, Role, Session, User
+from fingerpos.cloud.passwords import issue_reset, may_manage
 from tortoise.exceptions import IntegrityError
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,6 @@ async def people(actor: User, shop: str | None = None) -> list[User]:
 
 async def person(actor: User, user_id: int) -> User:
     """One person `actor` may manage (NotFound otherwise, as the route policy answers)."""
-    from fingerpos.cloud.passwords import may_manage
     target = await User.get_or_none(id=user_id)
     if target is None or target.role not in PEOPLE_ROLES or not may_manage(actor, target):
         raise NotFound("no such person")
@@ -107,7 +107,6 @@ async def invite(actor: User, email: str, role: str, *, name: str = "", shop: st
                  ) -> tuple[User, str | None]:
     """Create a seller or manager; without a password, an unusable random one and a
     one-time reset link for them to set their own. Returns (user, reset token or None)."""
-    from fingerpos.cloud.passwords import issue_reset
     if actor.role == Role.ADMIN:
         if not shop:
             raise Invalid("say which shop this person works for")
