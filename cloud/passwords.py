@@ -16,10 +16,13 @@ from fingerpos.cloud import audit
 from fingerpos.cloud.auth import hash_password, new_token, token_hash, verify_password
 from fingerpos.cloud.errors import Forbidden, Invalid
 from fingerpos.cloud.models.users import ApiToken, PasswordReset, Role, Session, User
+from fingerpos.cloud.throttle import Throttle
 
 RESET_LIFETIME = timedelta(hours=24)
 RESET_PATH = "/reset/"
 MIN_LENGTH = 8
+# Wrong tokens per address (the API's POST /auth/reset and the /reset page share it).
+RESETS = Throttle("reset", 20, 3600, "too many wrong reset links from your address; try later")
 
 
 def _check(password: str) -> None:
@@ -63,6 +66,23 @@ async def issue_reset(target: User, actor: str, now: datetime | None = None) -> 
                                expires_at=now + RESET_LIFETIME)
     await audit.record(actor, "user.reset_issued", f"user:{target.id}", user_id=target.id)
     return token
+
+
+async def link_state(token: str, now: datetime | None = None
+                     ) -> tuple[str, PasswordReset | None]:
+    """What the reset page says before the form is sent: ("ok", row) for a usable link,
+    ("used" | "expired", row), or ("unknown", None). Only a look: `redeem` decides."""
+    if not 20 <= len(token) <= 100:
+        return "unknown", None
+    row = await PasswordReset.filter(token_hash=token_hash(token)).prefetch_related(
+        "user").first()
+    if row is None:
+        return "unknown", None
+    if row.used_at is not None:
+        return "used", row
+    if row.expires_at <= (now or datetime.now(UTC)):
+        return "expired", row
+    return "ok", row
 
 
 async def redeem(token: str, password: str, now: datetime | None = None) -> User:

@@ -31,7 +31,7 @@ PUBLIC_PATHS = {
     "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/reset", "/api/v1/shops/{shop}/products",
     "/api/v1/products/search", "/api/v1/shops/{shop}/products/{sku}",
     "/api/v1/shops/{shop}/categories", "/api/v1/payments/sandbox/callback", "/healthz",
-    "/metrics", "/api/v1/openapi.json", "/static"}
+    "/metrics", "/api/v1/openapi.json", "/static", "/reset/{token}"}
 # Routes whose foreign shop travels in the body rather than the path.
 BODIES = {("POST", "/api/v1/devices"): {"id": "x-new", "shop": "shopb", "key": "00" * 32},
           ("POST", "/api/v1/users"): {"email": "z@example.com", "password": "password123",

@@ -19,6 +19,7 @@ from fingerpos.cloud.api import views_orders as vo
 from fingerpos.cloud.api import views_payments as vp
 from fingerpos.cloud.api import views_receipts as vr
 from fingerpos.cloud.api import views_revisions as vrev
+from fingerpos.cloud.api import views_users as vu
 from fingerpos.cloud.models.users import User
 from pydantic import BaseModel
 
@@ -60,6 +61,21 @@ ROUTES: list[Route] = [
     Route("POST", V1 + "/users/{user}/reset-link", va.reset_link, P.MANAGERS,
           "Issue a one-time password reset link (24 h) for one of your shop's people "
           "(managers) or anyone (admins)", ok=201, errors=(401, 403, 404)),
+    Route("GET", V1 + "/users", vu.list_, P.MANAGERS,
+          "The people (sellers, managers) of your shop (managers) or of every shop or `shop` "
+          "(admins), with disabled and whether a terminal PIN is set", query=s.PeopleFilter),
+    Route("POST", V1 + "/users", vu.create, P.MANAGERS,
+          "Invite a seller or manager to your shop (admins: any shop); without a password "
+          "the answer carries a one-time reset link for them to set theirs", s.PersonIn,
+          ok=201, errors=(400, 401, 403, 409, 413)),
+    Route("PATCH", V1 + "/users/{user}", vu.patch, P.MANAGERS,
+          "Change one of your people: role, the price-change right, disabled (logs them out "
+          "everywhere), name; the shop's terminals get a new roster", s.PersonPatch,
+          errors=(400, 401, 403, 404, 409, 413)),
+    Route("PUT", V1 + "/users/{user}/pin", vu.set_pin, P.MANAGERS,
+          "Set one of your people's terminal PIN (4-8 digits; kept sealed, sent to the shop's "
+          "terminals as a keyed hash in their roster)", s.PinIn,
+          errors=(400, 401, 403, 404, 413)),
     Route("GET", V1 + "/auth/me", va.me, P.SIGNED_IN, "The current user and the session's CSRF token",
           errors=(401,)),
     Route("GET", V1 + "/devices", vd.list_, P.STAFF, "Terminals of the caller's shop (all for admins)"),

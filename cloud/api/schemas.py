@@ -37,6 +37,32 @@ class PasswordReset(Strict):
     password: str = Field(min_length=8, max_length=200)
 
 
+class PersonIn(Strict):
+    """Invite a seller or manager: without a password they get a one-time reset link."""
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    role: Literal["seller", "manager"]
+    name: str = Field(default="", max_length=100)
+    shop: str | None = Field(default=None, pattern=ID)   # admins say which; managers: theirs
+    can_change_price: bool = False
+    password: str | None = Field(default=None, min_length=8, max_length=200)
+
+
+class PersonPatch(Strict):
+    name: str | None = Field(default=None, max_length=100)
+    role: Literal["seller", "manager"] | None = None
+    can_change_price: bool | None = None
+    disabled: bool | None = None
+
+
+class PinIn(Strict):
+    pin: str = Field(pattern=r"^[0-9]{4,8}$")
+
+
+class PeopleFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    shop: str | None = Field(default=None, pattern=ID)
+
+
 class DeviceIn(Strict):
     id: str = Field(pattern=ID)
     shop: str = Field(pattern=ID)

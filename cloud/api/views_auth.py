@@ -9,7 +9,6 @@ from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.validation import body, path_int
 from fingerpos.cloud.errors import Forbidden, Invalid, Unauthorized
 from fingerpos.cloud.models.users import Role, Session, User
-from fingerpos.cloud.throttle import Throttle
 from fingerpos.cloud.users import user_json
 
 
@@ -67,12 +66,12 @@ async def change_password(request: web.Request) -> web.Response:
 async def reset_password(request: web.Request) -> web.Response:
     """Redeem a one-time reset link's token (no login: the token is the credential)."""
     addr = request.remote or "?"
-    await RESETS.check(addr)
+    await passwords.RESETS.check(addr)
     data = await body(request, schemas.PasswordReset)
     try:
         user = await passwords.redeem(data.token, data.password)
     except Invalid:
-        await RESETS.hit(addr)   # guessing tokens is hopeless, but not free either
+        await passwords.RESETS.hit(addr)   # guessing tokens is hopeless, but not free either
         raise
     return web.json_response({"email": user.email, "ok": True})
 
@@ -90,5 +89,3 @@ async def reset_link(request: web.Request) -> web.Response:
                               "expires_in_s": int(passwords.RESET_LIFETIME.total_seconds())},
                              status=201)
 
-
-RESETS = Throttle("reset", 20, 3600, "too many wrong reset links from your address; try later")

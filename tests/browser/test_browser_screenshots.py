@@ -21,7 +21,8 @@ def test_screenshots_of_every_main_page(tmp_path, capsys):
     assert code == 0
     names = {p.stem for p in out.glob("*.png")}
     assert {"shop", "search", "product", "cart", "pay", "order", "orders", "shop-phone",
-            "monitor", "devices", "alarms", "order-staff", "catalogue", "product-edit"} <= names
+            "monitor", "devices", "alarms", "order-staff", "catalogue", "product-edit",
+            "people", "person", "reset"} <= names
     for png in out.glob("*.png"):
         head = png.read_bytes()[:24]
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
