@@ -67,7 +67,7 @@ def test_serve_with_an_unreachable_broker_says_so(tmp_path):
 def test_serve_runs_and_stops_cleanly(tmp_path, broker):
     assert run("migrate", data_dir=tmp_path).returncode == 0
     port = free_port()
-    env = {**os.environ, "FINGERPOS_DATA": str(tmp_path)}
+    env = {**os.environ, "FINGERPOS_DATA": str(tmp_path), "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen([*FP, "serve", "--port", str(port), "--mqtt", broker.url], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -82,7 +82,12 @@ def test_serve_runs_and_stops_cleanly(tmp_path, broker):
                 assert time.monotonic() < deadline, "serve did not answer in 30 s"
                 time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 130
+        try:
+            assert proc.wait(timeout=20) == 130
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack
+            out, err = proc.communicate(timeout=10)
+            raise AssertionError(f"serve did not stop within 20 s of SIGINT:\n{err[-6000:]}")
     finally:
         if proc.poll() is None:
             proc.kill()

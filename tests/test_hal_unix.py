@@ -119,6 +119,10 @@ def test_kill_is_power_loss(term):
 def test_starved_watchdog_kills_the_process(term):
     term.press("D")
     assert term.wait_exit(timeout=10) == -9
+    # "starved" is sent just before the kill; the harness's reader may take it a moment later
+    deadline = time.monotonic() + 3
+    while (not term.watchdog or term.watchdog[-1]["wdt"] != "starved") and time.monotonic() < deadline:
+        time.sleep(0.05)
     kinds = [m["wdt"] for m in term.watchdog]
     assert kinds[:2] == ["start", "feed"] and kinds[-1] == "starved"
     assert term.watchdog[0]["timeout_ms"] == 500
