@@ -87,7 +87,7 @@ def test_serve_runs_and_stops_cleanly(tmp_path, broker):
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack
             out, err = proc.communicate(timeout=10)
-            raise AssertionError(f"serve did not stop within 20 s of SIGINT:\n{err[-6000:]}")
+            raise AssertionError(f"serve did not stop within 20 s of SIGINT:\n{err[-6000:]}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
