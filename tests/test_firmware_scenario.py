@@ -5,7 +5,6 @@ broker is down, broker back, outbox drained; every event exactly once, heap with
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -140,4 +139,3 @@ def test_scenario_enrol_alarm_login_300_sales_broker_outage(tmp_path, topic_pref
         cloud.close()
         net.stop()
         b.stop()
-        shutil.rmtree(tmp_path / "certs", ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -82,7 +83,13 @@ def heap_broker(tmp: Path, heap: HeapProfile, config: dict[str, Any]
         b = Mosquitto().start()
         config["broker"]["port"] = b.port
         return b, config
-    ca, cert, key = make_ca(tmp / "certs", "fingerpos scenario CA")
+    # Not under tmp: pytest's base directory is 0700, and Mosquitto started as root drops
+    # to its own user, which then cannot read the CA ("Permission denied"), as in
+    # tests/test_firmware_tls.py.
+    certs = Path(tempfile.mkdtemp(prefix="fp-heap-tls-"))
+    os.chmod(certs, 0o755)
+    atexit.register(shutil.rmtree, certs, True)
+    ca, cert, key = make_ca(certs / "a", "fingerpos scenario CA")
     tls_port = free_port()
     b = Mosquitto(extra_config=f"listener {tls_port} 127.0.0.1\ncafile {ca}\n"
                                f"certfile {cert}\nkeyfile {key}\n").start()
