@@ -83,11 +83,13 @@ def test_serve_runs_and_stops_cleanly(tmp_path, broker):
                 time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
         try:
-            assert proc.wait(timeout=20) == 130
+            _, err = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack
-            out, err = proc.communicate(timeout=10)
+            _, err = proc.communicate(timeout=10)
             raise AssertionError(f"serve did not stop within 20 s of SIGINT:\n{err[-6000:]}") from None
+        assert proc.returncode == 130, err[-3000:]
+        assert "shutdown not finished" not in err, err[-8000:]  # names the part that hung
     finally:
         if proc.poll() is None:
             proc.kill()

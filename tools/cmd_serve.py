@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 
 from aiohttp import web
@@ -42,7 +43,24 @@ async def _run(app: web.Application, host: str, port: int) -> None:
         print(f"fingerpos cloud on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        # Ctrl-C (or a service manager's SIGTERM) stops the server within a bound: a part
+        # that does not let go is named, with where it waits, and left behind.
+        try:
+            await asyncio.wait_for(runner.cleanup(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            print(f"warning: shutdown not finished after {STOP_TIMEOUT_S:.0f} s; still "
+                  f"waiting:\n{_pending_tasks()}", file=sys.stderr, flush=True)
+
+
+STOP_TIMEOUT_S = 10.0
+
+
+def _pending_tasks() -> str:
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.print_stack(limit=8, file=out)
+    return out.getvalue()
 
 
 def _serve(args: argparse.Namespace) -> int:
