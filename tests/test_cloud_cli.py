@@ -64,12 +64,22 @@ def test_serve_with_an_unreachable_broker_says_so(tmp_path):
     assert r.stderr.count("\n") == 1
 
 
-def test_serve_runs_and_stops_cleanly(tmp_path, broker):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# SIGINT as from a terminal's Ctrl-C; SIGINT to a process started with it ignored, as bash
+# starts a background job of a script (`nohup fingerpos serve &`: it never stopped before);
+# SIGTERM as systemd and `docker stop` send it.
+@pytest.mark.parametrize(("sig", "ignored", "code"), [
+    (signal.SIGINT, False, 130), (signal.SIGINT, True, 130), (signal.SIGTERM, False, 143)])
+def test_serve_runs_and_stops_cleanly(tmp_path, broker, sig, ignored, code):
     assert run("migrate", data_dir=tmp_path).returncode == 0
     port = free_port()
     env = {**os.environ, "FINGERPOS_DATA": str(tmp_path), "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen([*FP, "serve", "--port", str(port), "--mqtt", broker.url], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ignore_sigint if ignored else None)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -81,14 +91,14 @@ def test_serve_runs_and_stops_cleanly(tmp_path, broker):
                 assert proc.poll() is None, proc.stderr.read()
                 assert time.monotonic() < deadline, "serve did not answer in 30 s"
                 time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         try:
             _, err = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack
             _, err = proc.communicate(timeout=10)
-            raise AssertionError(f"serve did not stop within 20 s of SIGINT:\n{err[-6000:]}") from None
-        assert proc.returncode == 130, err[-3000:]
+            raise AssertionError(f"serve did not stop within 20 s of {sig!r}:\n{err[-6000:]}") from None
+        assert proc.returncode == code, err[-3000:]
         assert "shutdown not finished" not in err, err[-8000:]  # names the part that hung
     finally:
         if proc.poll() is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import signal
 import sys
 
 from aiohttp import web
@@ -31,7 +32,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_serve)
 
 
-async def _run(app: web.Application, host: str, port: int) -> None:
+async def _run(app: web.Application, host: str, port: int) -> int:
+    """Serve until SIGINT or SIGTERM; returns the signal's number. The handlers are set
+    here, not left to Python's: a process started with SIGINT ignored (a job started in
+    the background by a non-interactive shell, nohup) never got KeyboardInterrupt and
+    so never stopped on Ctrl-C's signal, and SIGTERM (systemd, docker stop) skipped
+    the cleanup."""
+    stop = asyncio.Event()
+    got: list[int] = []
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda s=sig: (got.append(s), stop.set()))
     runner = web.AppRunner(app)
     await runner.setup()  # runs the cleanup contexts' startup: database, broker, ingestion
     try:
@@ -41,7 +52,8 @@ async def _run(app: web.Application, host: str, port: int) -> None:
         except OSError as e:  # the port is taken, or the address is not ours
             raise ListenError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
         print(f"fingerpos cloud on http://{host}:{port}/ (Ctrl-C stops)", flush=True)
-        await asyncio.Event().wait()
+        await stop.wait()
+        return got[0]
     finally:
         # Ctrl-C (or a service manager's SIGTERM) stops the server within a bound: a part
         # that does not let go is named, with where it waits, and left behind.
@@ -68,14 +80,14 @@ def _serve(args: argparse.Namespace) -> int:
         config = config_from(args, mqtt_url=args.mqtt, host=args.host, port=args.port,
                              share_group=args.share_group, cookie_secure=args.secure_cookies)
         app = create_app(config)
-        asyncio.run(_run(app, config.host, config.port))
+        signum = asyncio.run(_run(app, config.host, config.port))
     except (ConfigError, db.DatabaseError, ListenError, ConnectionError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except RuntimeError as e:  # a resource that could not start (the embedded broker) says why
         print(f"error: {e}", file=sys.stderr)
         return 1
-    return 0
+    return 128 + signum  # the shell's convention for "stopped by signal N" (130: Ctrl-C)
 
 
 class ListenError(RuntimeError):
