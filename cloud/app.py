@@ -13,14 +13,15 @@ import importlib.util
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
-from fingerpos.cloud import db, monitor, timers
+from fingerpos.cloud import timers
+from fingerpos.cloud.accounts.auth_signin import login_throttle
 from fingerpos.cloud.api import middleware, policy
 from fingerpos.cloud.api.routes import add_routes
-from fingerpos.cloud.appkeys import CONFIG, KEYRING, METRICS, THROTTLE
-from fingerpos.cloud.auth_signin import login_throttle
-from fingerpos.cloud.config import Config
-from fingerpos.cloud.keyring import DeviceKeyring
-from fingerpos.cloud.metrics import Registry
+from fingerpos.cloud.core import db, monitor
+from fingerpos.cloud.core.appkeys import CONFIG, KEYRING, METRICS, THROTTLE
+from fingerpos.cloud.core.config import Config
+from fingerpos.cloud.core.keyring import DeviceKeyring
+from fingerpos.cloud.core.metrics import Registry
 from fingerpos.cloud.web import setup as web_pages_setup
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 from fingerpos.cloud import orders
-from fingerpos.cloud.appkeys import CONFIG, METRICS
 from fingerpos.cloud.commerce import recovery
+from fingerpos.cloud.core.appkeys import CONFIG, METRICS
 from fingerpos.cloud.models.users import Session
 
 log = logging.getLogger(__name__)

@@ -148,7 +148,7 @@ def cloud_on_postgres() -> bool:
 
 
 async def _migrate(url: str) -> None:
-    from fingerpos.cloud import db
+    from fingerpos.cloud.core import db
     ctx = await db.open_context(url)
     try:
         with ctx:
@@ -195,7 +195,7 @@ async def cloud_config(cloud_db_url, tmp_path, monkeypatch):
     broker, one name for every test (the hostname and port 0) would hand each new
     cloud the backlog queued for the previous ones."""
     monkeypatch.setenv("FINGERPOS_WORKER", f"fingerpos-test-{next(_WORKERS)}")
-    from fingerpos.cloud.config import Config
+    from fingerpos.cloud.core.config import Config
     return Config(db_url=cloud_db_url, data_dir=tmp_path, key_secret="test-secret-0123456789abcdef",
                   ingest=False, timer_interval_s=3600.0, port=0)
 
@@ -203,8 +203,8 @@ async def cloud_config(cloud_db_url, tmp_path, monkeypatch):
 @contextlib.contextmanager
 def in_app(app):
     """Run test code against `app`'s database and monitor, as its request handlers do."""
-    from fingerpos.cloud import monitor
-    from fingerpos.cloud.db import DB
+    from fingerpos.cloud.core import monitor
+    from fingerpos.cloud.core.db import DB
     token = monitor.CURRENT_APP.set(app)
     try:
         with app[DB]:
@@ -224,9 +224,9 @@ class CloudHarness:
     async def user(self, role: str = "buyer", shop: str | None = None,
                    can_change_price: bool = False) -> dict[str, str]:
         """A new user; returns the Authorization header of a fresh API token."""
-        from fingerpos.cloud.auth import create_api_token
+        from fingerpos.cloud.accounts.auth import create_api_token
+        from fingerpos.cloud.accounts.users import create_user
         from fingerpos.cloud.models.users import Role
-        from fingerpos.cloud.users import create_user
         with in_app(self.app):
             user = await create_user(f"{role}{next(self._n)}@example.com", "password123",
                                      Role(role), shop_id=shop, can_change_price=can_change_price)

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fingerpos.cloud import passwords
+from fingerpos.cloud.accounts import passwords
 from fingerpos.cloud.models.users import PasswordReset, User
 
 from .conftest import in_app

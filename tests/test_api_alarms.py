@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from fingerpos.cloud import alarms
+from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.alarms import Alarm
 
 from .conftest import in_app

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from fingerpos.cloud.appkeys import KEYRING
-from fingerpos.cloud.keyring import DeviceKeyring, KeyringError
+from fingerpos.cloud.core.appkeys import KEYRING
+from fingerpos.cloud.core.keyring import DeviceKeyring, KeyringError
 from fingerpos.cloud.models.alarms import AuditEntry
 from fingerpos.cloud.models.devices import Device
 

@@ -13,7 +13,7 @@ from aiohttp import web
 from fingerpos.cloud.api.openapi import build
 from fingerpos.cloud.api.routes import V1
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.config import Config
+from fingerpos.cloud.core.config import Config
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import (
     content_type_conformance,
@@ -80,9 +80,9 @@ def live_cloud(cloud_db_template, tmp_path_factory):
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", port).start()
-        from fingerpos.cloud.auth import create_api_token
+        from fingerpos.cloud.accounts.auth import create_api_token
+        from fingerpos.cloud.accounts.users import create_user
         from fingerpos.cloud.models.users import Role
-        from fingerpos.cloud.users import create_user
 
         from .conftest import in_app
         with in_app(app):

@@ -5,8 +5,8 @@ accounts (per-address limit); the owner is told and is not locked out of their a
 from __future__ import annotations
 
 import pytest
-from fingerpos.cloud import auth_signin
-from fingerpos.cloud.errors import Throttled, Unauthorized
+from fingerpos.cloud.accounts import auth_signin
+from fingerpos.cloud.core.errors import Throttled, Unauthorized
 from fingerpos.cloud.models.alarms import Alarm, AuditEntry
 
 from .conftest import in_app

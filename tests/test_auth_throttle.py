@@ -7,10 +7,10 @@ import asyncio
 import dataclasses
 
 import pytest
+from fingerpos.cloud.accounts.throttle import Throttle
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.errors import Throttled
+from fingerpos.cloud.core.errors import Throttled
 from fingerpos.cloud.models.throttle import ThrottleWindow
-from fingerpos.cloud.throttle import Throttle
 
 from .conftest import CloudHarness, in_app
 

@@ -3,10 +3,10 @@
 amqtt iterates its subscription table with awaits inside the loop; a
 persistent session that reconnects while other clients subscribe to new
 filters used to die with "dictionary changed size during iteration"
-(cloud/broker.py's _SnapshotTable is the fix). This reproduces that race:
+(cloud/ingest/broker.py's _SnapshotTable is the fix). This reproduces that race:
 with the fix removed, the loop's exception handler sees the RuntimeError.
 amqtt also sent a reconnecting client the retained messages of other clients'
-filters (cloud/broker.py's _Broker is the fix).
+filters (cloud/ingest/broker.py's _Broker is the fix).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import threading
 import time
 
 import paho.mqtt.client as paho
-from fingerpos.cloud.broker import EmbeddedBroker
+from fingerpos.cloud.ingest.broker import EmbeddedBroker
 from fingerpos.tools.mosquitto import free_port
 
 _TERMINALS = 60

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.config import Config, ConfigError
-from fingerpos.cloud.db import DatabaseError
+from fingerpos.cloud.core.config import Config, ConfigError
+from fingerpos.cloud.core.db import DatabaseError
 
 pytestmark = pytest.mark.cloud
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from fingerpos.cloud import device_alarms
-from fingerpos.cloud.errors import Invalid
+from fingerpos.cloud.core.errors import Invalid
+from fingerpos.cloud.ingest import device_alarms
 from fingerpos.cloud.models.alarms import Alarm
 from fingerpos.cloud.models.devices import Device
 

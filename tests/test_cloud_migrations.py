@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fingerpos.cloud import db
+from fingerpos.cloud.core import db
 from tortoise.context import TortoiseContext
 from tortoise.migrations.autodetector import MigrationAutodetector
 
@@ -20,7 +20,7 @@ async def test_models_have_no_changes_without_a_migration():
         await ctx.init(config=config, init_connections=False)
         writers = await MigrationAutodetector(ctx.apps, config["apps"]).changes()
     assert not writers, ("models changed without a migration: run "
-                         "`.venv/bin/tortoise -c fingerpos.cloud.db.TORTOISE_ORM makemigrations`")
+                         "`.venv/bin/tortoise -c fingerpos.cloud.core.db.TORTOISE_ORM makemigrations`")
 
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "cloud" / "migrations"

@@ -9,8 +9,9 @@ import itertools
 import json
 
 import pytest
-from fingerpos.cloud import alarms, monitor
 from fingerpos.cloud.app import create_app
+from fingerpos.cloud.core import monitor
+from fingerpos.cloud.fleet import alarms
 
 from .conftest import CloudHarness, in_app
 
@@ -83,7 +84,7 @@ async def test_two_workers_on_one_postgres_both_feeds_see_every_change(
         await _migrate(postgres.url("fp_template"))
     name = f"fp_two_{next(_names)}"
     await postgres.execute(f"CREATE DATABASE {name} TEMPLATE fp_template")
-    from fingerpos.cloud.config import Config
+    from fingerpos.cloud.core.config import Config
     base = Config(db_url=postgres.url(name), data_dir=tmp_path, ingest=False,
                   key_secret="test-secret-0123456789abcdef", timer_interval_s=3600.0)
     a = CloudHarness(await aiohttp_client(create_app(base)))
@@ -139,7 +140,7 @@ async def test_a_burst_on_postgres_arrives_complete_and_in_order(
     name = f"fp_burst_{next(_names)}"
     await postgres.execute(f"CREATE DATABASE {name}")
     await _migrate(postgres.url(name))
-    from fingerpos.cloud.config import Config
+    from fingerpos.cloud.core.config import Config
     config = Config(db_url=postgres.url(name), data_dir=tmp_path, ingest=False,
                     key_secret="test-secret-0123456789abcdef", timer_interval_s=3600.0)
     cloud = CloudHarness(await aiohttp_client(create_app(config)))

@@ -8,10 +8,10 @@ import dataclasses
 import pytest
 from fingerpos import protocol
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.appkeys import KEYRING
-from fingerpos.cloud.errors import Invalid, NotFound
+from fingerpos.cloud.core.appkeys import KEYRING
+from fingerpos.cloud.core.errors import Invalid, NotFound
+from fingerpos.cloud.fleet.roster import record_enrolment, roster_of, set_pin
 from fingerpos.cloud.models.users import FingerSlot, User
-from fingerpos.cloud.roster import record_enrolment, roster_of, set_pin
 from fingerpos.tools.fleet import SimTerminal
 
 from .conftest import CloudHarness, in_app

@@ -164,8 +164,8 @@ async def test_products_from_before_the_migration_become_searchable(tmp_path, re
     """Upgrading a database that already sells things: 0002 fills search_text and the index."""
     import os
 
-    from fingerpos.cloud import db
     from fingerpos.cloud.commerce import fulltext
+    from fingerpos.cloud.core import db
     from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 
     from tests.conftest import cloud_on_postgres, forget_sql_dialect

@@ -9,9 +9,9 @@ import json
 import time
 
 import pytest
-from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.commerce import checkout
 from fingerpos.cloud.commerce.payments import SIGNATURE_HEADER, sign_callback
+from fingerpos.cloud.core.appkeys import CONFIG
 from fingerpos.cloud.models.commerce import IdempotencyRecord, PaymentIntent
 from fingerpos.cloud.models.orders import Payment
 
@@ -43,7 +43,7 @@ async def _pay(cloud, buyer, intent_id, body=None, headers=None):
 
 
 def _secret(cloud) -> bytes:
-    from fingerpos.cloud.appkeys import CONFIG
+    from fingerpos.cloud.core.appkeys import CONFIG
     return checkout.sandbox(cloud.app[CONFIG].key_secret).secret
 
 

@@ -11,10 +11,10 @@ import time
 import pytest
 from fingerpos import protocol
 from fingerpos.cloud import orders
-from fingerpos.cloud.appkeys import CONFIG, KEYRING
 from fingerpos.cloud.commerce import cash, checkout, pickup
 from fingerpos.cloud.commerce.payments import SIGNATURE_HEADER, Intent, sign_callback
-from fingerpos.cloud.errors import Conflict
+from fingerpos.cloud.core.appkeys import CONFIG, KEYRING
+from fingerpos.cloud.core.errors import Conflict
 from fingerpos.cloud.models.commerce import PickupCode
 from fingerpos.cloud.models.orders import Order, Payment
 from fingerpos.cloud.orders.rules import PriceActor, pickup_matches

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fingerpos.cloud import orders, timers
-from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.commerce import checkout, pickup, recovery
+from fingerpos.cloud.core.appkeys import CONFIG
 from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.orders import Order, Payment
 from fingerpos.cloud.models.users import User

@@ -7,7 +7,7 @@ import io
 
 import pytest
 from fingerpos.cloud.commerce import printing
-from fingerpos.cloud.errors import Invalid, NotFound
+from fingerpos.cloud.core.errors import Invalid, NotFound
 from pypdf import PdfReader
 
 from tests.conftest import in_app

@@ -37,7 +37,7 @@ async def test_provision_registers_the_key_the_config_holds(cloud, tmp_path, cap
     config = json.loads((tmp_path / "devices" / "t1" / "config.json").read_text())
     with in_app(cloud.app):
         device = await Device.get(id="t1")
-    from fingerpos.cloud.appkeys import KEYRING
+    from fingerpos.cloud.core.appkeys import KEYRING
     assert cloud.app[KEYRING].open(device.key_enc, "t1").hex() == config["key"]
     assert device.shop == "shop1"
     assert config["key"] not in capsys.readouterr().out

@@ -13,8 +13,8 @@ import signal
 import aiohttp
 from aiohttp import web
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.appkeys import KEYRING
-from fingerpos.cloud.config import Config
+from fingerpos.cloud.core.appkeys import KEYRING
+from fingerpos.cloud.core.config import Config
 from fingerpos.tools.cli import main
 from fingerpos.tools.fleet.provisioning import member_from_dir
 from fingerpos.tools.fleet.shop import Person, create_admin, create_staff

@@ -8,8 +8,8 @@ import os
 import sqlite3
 
 import pytest
+from fingerpos.cloud.fleet.registry import DeviceRegistry
 from fingerpos.cloud.ingest.pipeline import Ingestion
-from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.models.devices import Device, DeviceEvent
 from fingerpos.tools.bench_terminal import BenchTerminal
 from fingerpos.tools.fleet import heartbeat

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from fingerpos.cloud.broker import EmbeddedBroker, embedded_broker_ctx
+from fingerpos.cloud.fleet.registry import DeviceRegistry
+from fingerpos.cloud.ingest.broker import EmbeddedBroker, embedded_broker_ctx
 from fingerpos.cloud.ingest.link import MqttLink
 from fingerpos.cloud.ingest.pipeline import Ingestion
-from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.models.devices import DeviceEvent
 from fingerpos.tools.fleet import SimTerminal, heartbeat
 from fingerpos.tools.mosquitto import free_port

@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fingerpos.cloud import db
+from fingerpos.cloud.core import db
+from fingerpos.cloud.core.keyring import DeviceKeyring
+from fingerpos.cloud.fleet.registry import DeviceRegistry
 from fingerpos.cloud.ingest.pipeline import Ingestion
-from fingerpos.cloud.ingest.registry import DeviceRegistry
-from fingerpos.cloud.keyring import DeviceKeyring
 from fingerpos.cloud.models.devices import Device, DeviceEvent
 from fingerpos.cloud.models.orders import Order
 from fingerpos.tools.fleet import SimTerminal, heartbeat, sale

@@ -7,7 +7,7 @@ import itertools
 import time
 
 import pytest
-from fingerpos.cloud.errors import DomainError
+from fingerpos.cloud.core.errors import DomainError
 from fingerpos.cloud.ingest.stats import IngestStats
 from fingerpos.cloud.ingest.store import EventStore, Incoming, figures_of
 from fingerpos.cloud.ingest.wiring import BATCH_HANDLERS, HANDLERS
@@ -225,7 +225,7 @@ async def test_the_feed_hears_of_new_orders_after_commit_and_in_sum_when_many(cl
     import asyncio
     import json
 
-    from fingerpos.cloud.appkeys import MONITOR
+    from fingerpos.cloud.core.appkeys import MONITOR
     from fingerpos.cloud.orders.notify import FEED_ORDERS
     await cloud.device("t1", "shop1")
     hub = cloud.app[MONITOR]
@@ -282,7 +282,7 @@ async def test_the_feed_hears_of_new_orders_after_commit_and_in_sum_when_many(cl
     (True, False), (-1, False)])
 async def test_tendered_cash_is_optional_and_never_below_the_amount(cloud, tendered, ok):
     from fingerpos.cloud import orders
-    from fingerpos.cloud.errors import Invalid
+    from fingerpos.cloud.core.errors import Invalid
     await cloud.device("t1", "shop1")
     data = sale("r1", [300, 300])                     # 300 + 2 * 300 = 900
     if tendered is not None:

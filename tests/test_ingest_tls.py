@@ -12,9 +12,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fingerpos.cloud.fleet.registry import DeviceRegistry
 from fingerpos.cloud.ingest.link import MqttLink, parse_url, tls_of
 from fingerpos.cloud.ingest.pipeline import Ingestion
-from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.models.devices import DeviceEvent
 from fingerpos.tools.fleet import SimTerminal, heartbeat
 from fingerpos.tools.mosquitto import Mosquitto, free_port
@@ -78,6 +78,6 @@ async def test_a_broker_the_ca_did_not_sign_is_refused(tls_broker):
 
 
 def test_a_missing_ca_file_is_a_config_error(tmp_path):
-    from fingerpos.cloud.config import Config, ConfigError
+    from fingerpos.cloud.core.config import Config, ConfigError
     with pytest.raises(ConfigError, match="CA file .*nope.pem does not exist"):
         Config(mqtt_url=f"mqtts://h:8883?ca={tmp_path}/nope.pem", data_dir=tmp_path).validated()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fingerpos.cloud import orders
-from fingerpos.cloud.errors import Conflict, Forbidden, Invalid, NotFound
+from fingerpos.cloud.core.errors import Conflict, Forbidden, Invalid, NotFound
 from fingerpos.cloud.models.alarms import Alarm
 from fingerpos.cloud.models.orders import Order, OrderEvent, Payment
 from fingerpos.cloud.orders import rules, states
@@ -194,7 +194,7 @@ async def test_timers_expire_unpaid_and_flag_unaccepted(cloud):
         from datetime import UTC, datetime, timedelta
         old = datetime.now(UTC) - timedelta(hours=2)
         await Order.all().update(state_changed_at=old)
-        from fingerpos.cloud.auth import start_session
+        from fingerpos.cloud.accounts.auth import start_session
         from fingerpos.cloud.models.users import Session, User
         await start_session(await User.first())
         await Session.all().update(expires_at=old)
@@ -241,6 +241,6 @@ async def test_nul_in_terminal_text_is_refused_or_cleaned(cloud):
 
 
 async def _admin():
+    from fingerpos.cloud.accounts.users import create_user
     from fingerpos.cloud.models.users import Role
-    from fingerpos.cloud.users import create_user
     return await create_user("root@example.com", "password123", Role.ADMIN)

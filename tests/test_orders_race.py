@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 from fingerpos.cloud import orders
-from fingerpos.cloud.errors import Conflict
+from fingerpos.cloud.core.errors import Conflict
 from fingerpos.cloud.models.orders import Order, OrderRevision, Payment
 from fingerpos.cloud.orders.rules import PriceActor
 

@@ -98,7 +98,7 @@ async def test_failed_signins_are_shown_to_the_owner_after_login(cloud):
 
 
 async def test_registrations_are_throttled_per_address(cloud):
-    from fingerpos.cloud.auth_signin import REGISTER_LIMIT
+    from fingerpos.cloud.accounts.auth_signin import REGISTER_LIMIT
     for n in range(REGISTER_LIMIT):
         r = await post(cloud.client, "/register", {"email": f"r{n}@example.com", "password": "x"})
         assert r.status == 400

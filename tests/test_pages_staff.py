@@ -15,7 +15,7 @@ pytestmark = pytest.mark.cloud
 
 async def test_monitor_devices_alarms_render_for_staff(cloud):
     await cloud.device("t1", "shop1")
-    from fingerpos.cloud import alarms
+    from fingerpos.cloud.fleet import alarms
     with in_app(cloud.app):
         await alarms.raise_alarm("t1", "login_failures", "warning", "<b>3 failed</b> pin logins")
     await staff_session(cloud)

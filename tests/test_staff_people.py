@@ -1,4 +1,4 @@
-"""A shop's people over the JSON API (the staff pages call the same cloud/users.py):
+"""A shop's people over the JSON API (the staff pages call the same cloud/accounts/users.py):
 invite with a one-time link, list, role, the price-change right, disable, the terminal PIN,
 every action audited, and a second shop's manager refused throughout.
 
@@ -138,7 +138,7 @@ async def test_a_pin_set_by_the_manager_reaches_the_terminal_as_the_protocols_ha
 async def test_hostile_input_on_the_people_pages_is_refused_clearly(cloud):
     """Forms posted by hand (no browser): each refused with a 4xx and a message, nothing
     made, never a 500; an admin's typo in a shop id does not create a shop."""
-    from fingerpos.cloud import auth
+    from fingerpos.cloud.accounts import auth
     from fingerpos.cloud.models.shops import Shop
     from fingerpos.cloud.models.users import User
     manager = await cloud.user("manager", shop="shopa")

@@ -15,8 +15,9 @@ import json
 import re
 
 import pytest
-from fingerpos.cloud import alarms, auth
+from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import policy as P
+from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.users import User
 
 from .conftest import in_app
@@ -152,7 +153,7 @@ async def _next(ws, kind: str, timeout: float = 5.0) -> dict:
 async def test_a_second_shops_terminal_order_and_alarm_never_reach_the_first_shops_socket(cloud):
     """Plain WebSocket clients of both shops' managers, side by side, with an admin: each
     of shop B's changes reaches B and the admin, never A; A's own still reach A."""
-    from fingerpos.cloud import monitor
+    from fingerpos.cloud.core import monitor
     await cloud.product("shopa", "tea", 250)
     await cloud.product("shopb", "secretb-tea", 990)
     await cloud.device("deva-1", "shopa")

@@ -12,16 +12,16 @@ from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
-from fingerpos.cloud import db
+from fingerpos.cloud.accounts.auth import create_api_token
+from fingerpos.cloud.accounts.users import create_user
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.appkeys import KEYRING
-from fingerpos.cloud.auth import create_api_token
-from fingerpos.cloud.config import Config
+from fingerpos.cloud.core import db
+from fingerpos.cloud.core.appkeys import KEYRING
+from fingerpos.cloud.core.config import Config
 from fingerpos.cloud.ingest.wiring import INGESTION
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.shops import Shop
 from fingerpos.cloud.models.users import Role
-from fingerpos.cloud.users import create_user
 
 SHOP = "bench"
 

@@ -20,9 +20,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fingerpos.cloud import db
 from fingerpos.cloud.commerce import fulltext, search
-from fingerpos.cloud.ingest.sql import dialect, q, rows_marks
+from fingerpos.cloud.core import db
+from fingerpos.cloud.core.sql import dialect, q, rows_marks
 from tortoise import connections
 
 _WORDS = ("apple banana cherry coffee tea green black oolong jasmine honey lemon ginger mint "

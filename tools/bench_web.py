@@ -120,9 +120,10 @@ def _cloud_server(db_url: str | None, profile: str | None, ready: multiprocessin
 async def _serve_cloud(db_url: str | None, ready: multiprocessing.Queue,  # type: ignore[type-arg]
                        stop: multiprocessing.Event) -> None:
     from aiohttp import web
-    from fingerpos.cloud import auth, db
+    from fingerpos.cloud.accounts import auth
     from fingerpos.cloud.app import create_app
-    from fingerpos.cloud.config import Config
+    from fingerpos.cloud.core import db
+    from fingerpos.cloud.core.config import Config
     from fingerpos.cloud.models.orders import Order
     from fingerpos.cloud.models.users import User
     from fingerpos.tools.cmd_screenshots import _seed

@@ -113,8 +113,8 @@ async def fleet_from_db(db_url: str, key_secret: str) -> Fleet:
     without those terminals would lock them all out (a wrong FINGERPOS_SECRET
     makes every key fail at once).
     """
-    from fingerpos.cloud import db
-    from fingerpos.cloud.keyring import DeviceKeyring, KeyringError
+    from fingerpos.cloud.core import db
+    from fingerpos.cloud.core.keyring import DeviceKeyring, KeyringError
     from fingerpos.cloud.models.devices import Device
 
     ring = DeviceKeyring(key_secret)

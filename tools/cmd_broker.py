@@ -7,8 +7,8 @@ import asyncio
 import sys
 from pathlib import Path
 
-from fingerpos.cloud.config import ConfigError
-from fingerpos.cloud.db import DatabaseError
+from fingerpos.cloud.core.config import ConfigError
+from fingerpos.cloud.core.db import DatabaseError
 from fingerpos.tools import broker_config as bc
 from fingerpos.tools.cmd_migrate import config_from
 from fingerpos.tools.device import terminal_config as tc

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fingerpos.cloud.config import ConfigError
+from fingerpos.cloud.core.config import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from fingerpos.cloud.db import DatabaseError
+    from fingerpos.cloud.core.db import DatabaseError
     from fingerpos.tools.fleet.demo import DemoError, DemoOptions, run
 
     if not 1 <= args.terminals <= 20:

@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from fingerpos.cloud import db
-from fingerpos.cloud.config import Config, ConfigError
+from fingerpos.cloud.core import db
+from fingerpos.cloud.core.config import Config, ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:

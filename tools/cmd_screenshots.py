@@ -75,13 +75,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def _seed(app) -> dict:  # type: ignore[no-untyped-def]
-    from fingerpos.cloud import alarms, orders
-    from fingerpos.cloud.appkeys import KEYRING
+    from fingerpos.cloud import orders
+    from fingerpos.cloud.accounts.users import create_user
     from fingerpos.cloud.commerce import catalog
+    from fingerpos.cloud.core.appkeys import KEYRING
+    from fingerpos.cloud.fleet import alarms
     from fingerpos.cloud.models.devices import Device
     from fingerpos.cloud.models.shops import Shop
     from fingerpos.cloud.models.users import Role
-    from fingerpos.cloud.users import create_user
 
     await Shop.create(id="shop1", name="Leaf & Kettle")
     admin = await create_user("admin@example.com", PASSWORD, Role.ADMIN)
@@ -121,9 +122,9 @@ async def _seed(app) -> dict:  # type: ignore[no-untyped-def]
 
 async def _main(out: Path, chromium: Path) -> list[Shot]:
     from aiohttp import web
-    from fingerpos.cloud import db
     from fingerpos.cloud.app import create_app
-    from fingerpos.cloud.config import Config
+    from fingerpos.cloud.core import db
+    from fingerpos.cloud.core.config import Config
     from playwright.async_api import async_playwright, expect
 
     with tempfile.TemporaryDirectory(prefix="fp-shots-") as tmp:

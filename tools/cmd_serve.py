@@ -9,9 +9,9 @@ import signal
 import sys
 
 from aiohttp import web
-from fingerpos.cloud import db
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.config import ConfigError
+from fingerpos.cloud.core import db
+from fingerpos.cloud.core.config import ConfigError
 from fingerpos.tools.cmd_migrate import config_from
 
 

@@ -9,12 +9,12 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from fingerpos.cloud import db
-from fingerpos.cloud.auth import create_api_token
-from fingerpos.cloud.config import Config, ConfigError
-from fingerpos.cloud.errors import DomainError
+from fingerpos.cloud.accounts.auth import create_api_token
+from fingerpos.cloud.accounts.users import create_user
+from fingerpos.cloud.core import db
+from fingerpos.cloud.core.config import Config, ConfigError
+from fingerpos.cloud.core.errors import DomainError
 from fingerpos.cloud.models.users import Role
-from fingerpos.cloud.users import create_user
 from fingerpos.tools.cmd_migrate import config_from
 
 
@@ -112,9 +112,9 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _pin(args: argparse.Namespace) -> int:
-    from fingerpos.cloud.keyring import DeviceKeyring
+    from fingerpos.cloud.core.keyring import DeviceKeyring
+    from fingerpos.cloud.fleet.roster import set_pin
     from fingerpos.cloud.models.users import User
-    from fingerpos.cloud.roster import set_pin
 
     pin = sys.stdin.readline().strip() if args.pin_stdin or not sys.stdin.isatty() \
         else getpass.getpass("PIN: ")
@@ -133,7 +133,7 @@ def _pin(args: argparse.Namespace) -> int:
 
 
 def _reset_link(args: argparse.Namespace) -> int:
-    from fingerpos.cloud import passwords
+    from fingerpos.cloud.accounts import passwords
     from fingerpos.cloud.models.users import User
 
     async def work(_config: Config) -> str:

@@ -17,9 +17,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from fingerpos.cloud import monitor
-from fingerpos.cloud.appkeys import CONFIG
-from fingerpos.cloud.errors import DomainError, Forbidden
+from fingerpos.cloud.core import monitor
+from fingerpos.cloud.core.appkeys import CONFIG
+from fingerpos.cloud.core.errors import DomainError, Forbidden
 
 log = logging.getLogger(__name__)
 _HTTP_CODES = {400: "invalid", 401: "unauthorized", 403: "forbidden", 404: "not_found",

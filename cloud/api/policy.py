@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from fingerpos.cloud.errors import Forbidden, NotFound, Unauthorized
+from fingerpos.cloud.core.errors import Forbidden, NotFound, Unauthorized
 from fingerpos.cloud.models.users import Role, User
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

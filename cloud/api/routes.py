@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
-from fingerpos.cloud import auth
+from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import policy as P
 from fingerpos.cloud.api import schemas as s
 from fingerpos.cloud.api import schemas_commerce as sc

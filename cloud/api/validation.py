@@ -6,7 +6,7 @@ import json
 from typing import TypeVar
 
 from aiohttp import web
-from fingerpos.cloud.errors import DomainError, Invalid, NotFound, TooLarge
+from fingerpos.cloud.core.errors import DomainError, Invalid, NotFound, TooLarge
 from pydantic import BaseModel, ValidationError
 
 MAX_BODY = 64 * 1024

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import auth, auth_signin, passwords
+from fingerpos.cloud.accounts import auth, auth_signin, passwords
+from fingerpos.cloud.accounts.users import user_json
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.validation import body, path_int
-from fingerpos.cloud.errors import Forbidden, Invalid, Unauthorized
+from fingerpos.cloud.core.errors import Forbidden, Invalid, Unauthorized
 from fingerpos.cloud.models.users import Role, Session, User
-from fingerpos.cloud.users import user_json
 
 
 async def register(request: web.Request) -> web.Response:

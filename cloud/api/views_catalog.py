@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import auth
+from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import schemas_commerce as sc
 from fingerpos.cloud.api.validation import body, query
 from fingerpos.cloud.commerce import catalog, fulltext
-from fingerpos.cloud.errors import Invalid, NotFound
+from fingerpos.cloud.core.errors import Invalid, NotFound
 from fingerpos.cloud.models.users import Role
 
 EDITORS = (Role.SELLER, Role.MANAGER, Role.ADMIN)

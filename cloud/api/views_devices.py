@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import audit, auth
+from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.validation import body, query
-from fingerpos.cloud.appkeys import KEYRING
-from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.core import audit
+from fingerpos.cloud.core.appkeys import KEYRING
+from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from aiohttp import web
-from fingerpos.cloud import auth
+from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import schemas_commerce as sc
 from fingerpos.cloud.api.validation import query
 from fingerpos.cloud.commerce import orderquery
-from fingerpos.cloud.errors import Invalid
+from fingerpos.cloud.core.errors import Invalid
 
 
 def _check(f: sc.OrderQuery) -> None:

@@ -9,12 +9,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
-from fingerpos.cloud import alarms, monitor
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.policy import Scope, scope
 from fingerpos.cloud.api.validation import path_int, query
-from fingerpos.cloud.appkeys import CONFIG, METRICS, MONITOR
-from fingerpos.cloud.errors import Forbidden
+from fingerpos.cloud.core import monitor
+from fingerpos.cloud.core.appkeys import CONFIG, METRICS, MONITOR
+from fingerpos.cloud.core.errors import Forbidden
+from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.alarms import Alarm, AuditEntry
 from fingerpos.cloud.models.devices import Device
 

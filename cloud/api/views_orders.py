@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import auth, orders
+from fingerpos.cloud import orders
+from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.validation import body, path_int, query
 from fingerpos.cloud.commerce import checkout, pickup
-from fingerpos.cloud.errors import NotFound
+from fingerpos.cloud.core.errors import NotFound
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.orders.rules import PriceActor

@@ -5,12 +5,12 @@ refused). Idempotency-Key is honoured on the writes."""
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import auth
+from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import schemas_commerce as sc
 from fingerpos.cloud.api.validation import MAX_BODY, body, path_int
-from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.commerce import cash, checkout, idempotency
-from fingerpos.cloud.errors import NotFound, TooLarge
+from fingerpos.cloud.core.appkeys import CONFIG
+from fingerpos.cloud.core.errors import NotFound, TooLarge
 from fingerpos.cloud.models.users import Role
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import auth
+from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import schemas_commerce as sc
 from fingerpos.cloud.api.validation import body, path_int
 from fingerpos.cloud.commerce import printing

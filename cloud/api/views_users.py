@@ -1,11 +1,11 @@
 """A shop's people over the JSON API: list, invite, change (role, the price-change right,
 disabled, name), the terminal PIN. The reset link is POST /users/{user}/reset-link
-(views_auth). The work is in cloud/users.py, which the staff pages call too."""
+(views_auth). The work is in cloud/accounts/users.py, which the staff pages call too."""
 
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import passwords, users
+from fingerpos.cloud.accounts import passwords, users
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.validation import body, path_int, query

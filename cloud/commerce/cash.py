@@ -24,7 +24,7 @@ from typing import Any
 from fingerpos.cloud import orders
 from fingerpos.cloud.commerce import checkout, pickup
 from fingerpos.cloud.commerce.payments import CallbackResult, Intent, PaymentError
-from fingerpos.cloud.errors import Conflict, Invalid, NotFound
+from fingerpos.cloud.core.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order

@@ -13,10 +13,10 @@ import logging
 from typing import Any
 
 from fingerpos import protocol
-from fingerpos.cloud import audit
 from fingerpos.cloud.commerce import fulltext, search
-from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
-from fingerpos.cloud.ingest.sql import dialect, q
+from fingerpos.cloud.core import audit
+from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.core.sql import dialect, q
 from fingerpos.cloud.models.commerce import Category
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.shops import Product, Shop

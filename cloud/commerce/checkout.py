@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fingerpos.cloud import orders
+from fingerpos.cloud.accounts.throttle import Throttle
 from fingerpos.cloud.commerce import pickup
 from fingerpos.cloud.commerce.payments import (
     SIGNATURE_HEADER,
@@ -21,12 +22,11 @@ from fingerpos.cloud.commerce.payments import (
     luhn_ok,
     sign_callback,
 )
-from fingerpos.cloud.errors import Conflict, Invalid, NotFound
+from fingerpos.cloud.core.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import CallbackReceipt, PaymentIntent
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.users import User
 from fingerpos.cloud.orders.states import State
-from fingerpos.cloud.throttle import Throttle
 from tortoise.exceptions import IntegrityError
 
 MAX_FAILED_ATTEMPTS = 5      # declined or invalid cards per intent before 429

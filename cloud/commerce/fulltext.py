@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fingerpos.cloud.commerce import search
-from fingerpos.cloud.ingest.sql import dialect, q
+from fingerpos.cloud.core.sql import dialect, q
 from tortoise import connections
 
 _SQLITE_UP = [

@@ -20,7 +20,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fingerpos.cloud.errors import Conflict, DomainError, Invalid
+from fingerpos.cloud.core.errors import Conflict, DomainError, Invalid
 from fingerpos.cloud.models.commerce import IdempotencyRecord
 from tortoise.exceptions import IntegrityError
 

@@ -15,9 +15,9 @@ Both use the keyring of the app serving the request or event (monitor.current_ap
 
 from __future__ import annotations
 
-from fingerpos.cloud import monitor
-from fingerpos.cloud.appkeys import KEYRING
-from fingerpos.cloud.keyring import DeviceKeyring, KeyringError
+from fingerpos.cloud.core import monitor
+from fingerpos.cloud.core.appkeys import KEYRING
+from fingerpos.cloud.core.keyring import DeviceKeyring, KeyringError
 from fingerpos.cloud.models.commerce import PaymentIntent, PickupCode
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.users import Role, User

@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from fingerpos.cloud import audit
 from fingerpos.cloud.commerce import receipts, staging
-from fingerpos.cloud.errors import Conflict, Invalid, NotFound
+from fingerpos.cloud.core import audit
+from fingerpos.cloud.core.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import PrintJob
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent, Payment

@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from fingerpos import protocol
-from fingerpos.cloud import audit, monitor
-from fingerpos.cloud.appkeys import KEYRING
 from fingerpos.cloud.commerce import validation as v
-from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.core import audit, monitor
+from fingerpos.cloud.core.appkeys import KEYRING
+from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
 from fingerpos.cloud.models.commerce import OrderCheck, RevisionSnapshot
 from fingerpos.cloud.models.devices import Device, DeviceEvent
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment

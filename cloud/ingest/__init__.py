@@ -1,7 +1,7 @@
 """MQTT ingestion: signed terminal events -> verified -> stored exactly once -> acked.
 
     from fingerpos.cloud.ingest.pipeline import Ingestion
-    from fingerpos.cloud.ingest.registry import DeviceRegistry
+    from fingerpos.cloud.fleet.registry import DeviceRegistry
     ingestion = Ingestion(mqtt_url, DeviceRegistry(open_key), handlers={...},
                           notify=lambda kind, payload: ..., roster=async_roster_of)
     await ingestion.start(); ...; await ingestion.stop()

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from fingerpos.cloud.ingest.registry import DeviceRegistry, DeviceState, stored_between
+from fingerpos.cloud.fleet.registry import DeviceRegistry, DeviceState, stored_between
 
 log = logging.getLogger(__name__)
 

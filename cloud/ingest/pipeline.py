@@ -27,10 +27,10 @@ from collections.abc import Awaitable, Callable
 from hashlib import sha256
 
 from fingerpos import protocol
-from fingerpos.cloud.commands import CommandSender
+from fingerpos.cloud.fleet.commands import CommandSender
+from fingerpos.cloud.fleet.registry import DeviceRegistry, DeviceState
 from fingerpos.cloud.ingest.gaps import GapWatch
 from fingerpos.cloud.ingest.link import MqttLink
-from fingerpos.cloud.ingest.registry import DeviceRegistry, DeviceState
 from fingerpos.cloud.ingest.stats import IngestStats
 from fingerpos.cloud.ingest.status import StatusDesk
 from fingerpos.cloud.ingest.store import EventStore, Handler, Incoming, figures_of
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 # kind, payload -> the monitor feed (cloud-a's monitor.publish bound to the app).
 Notify = Callable[[str, dict], Awaitable[None]]
 Roster = Callable[[str], Awaitable[dict]]
-# device, kind ("seq_gap" | "broken_chain"), message -> cloud/alarms.py's raise_alarm.
+# device, kind ("seq_gap" | "broken_chain"), message -> cloud/fleet/alarms.py's raise_alarm.
 Alarm = Callable[[str, str, str], Awaitable[object]]
 _FEED_ITEMS = 200
 _DROP_EXAMPLES = 5  # dropped messages named per reason in a batch's feed message

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from fingerpos.cloud.commands import CommandSender, UnknownDevice
+from fingerpos.cloud.fleet.commands import CommandSender, UnknownDevice
 from fingerpos.cloud.ingest.stats import IngestStats
 from fingerpos.cloud.models.devices import Device
 

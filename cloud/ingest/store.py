@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from fingerpos.cloud.ingest.sql import dialect, q, rows_marks, when
+from fingerpos.cloud.core.sql import dialect, q, rows_marks, when
 from fingerpos.cloud.ingest.stats import IngestStats
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction

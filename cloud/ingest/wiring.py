@@ -4,7 +4,7 @@
 
 The ingestion context sets app[COMMANDS] (the signed command sender the order
 engine calls), wires stored events to the order service by `typ`, alarms to
-cloud/alarms.py, the feed to cloud/monitor.py, its counters to /metrics, and
+cloud/fleet/alarms.py, the feed to cloud/core/monitor.py, its counters to /metrics, and
 answers a terminal's `online` with `time` and its shop's roster.
 """
 
@@ -16,22 +16,25 @@ import socket
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
-from fingerpos.cloud import alarms, device_alarms, monitor, orders, roster
-from fingerpos.cloud.appkeys import COMMANDS, CONFIG, KEYRING, METRICS
-from fingerpos.cloud.broker import EmbeddedBroker
+from fingerpos.cloud import orders
 from fingerpos.cloud.commerce import cash, catalog, printing
-from fingerpos.cloud.config import Config
-from fingerpos.cloud.errors import DomainError
+from fingerpos.cloud.core import monitor
+from fingerpos.cloud.core.appkeys import COMMANDS, CONFIG, KEYRING, METRICS
+from fingerpos.cloud.core.config import Config
+from fingerpos.cloud.core.errors import DomainError
+from fingerpos.cloud.core.metrics import Registry
+from fingerpos.cloud.fleet import alarms, roster
+from fingerpos.cloud.fleet.registry import DeviceRegistry
+from fingerpos.cloud.ingest import device_alarms
+from fingerpos.cloud.ingest.broker import EmbeddedBroker
 from fingerpos.cloud.ingest.pipeline import Ingestion
-from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.ingest.stats import REASONS, IngestStats
-from fingerpos.cloud.metrics import Registry
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
 BROKER_URL = web.AppKey("embedded_broker_url", str)
 INGESTION = web.AppKey("ingestion", Ingestion)
 # Where the embedded broker listens: host:port. Terminals reach it over the
-# shop's network, so a real install sets e.g. 0.0.0.0:1883 (see cloud/broker.py).
+# shop's network, so a real install sets e.g. 0.0.0.0:1883 (see cloud/ingest/broker.py).
 BIND_ENV = "FINGERPOS_BROKER_BIND"
 
 HANDLERS = {

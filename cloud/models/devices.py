@@ -1,6 +1,6 @@
 """Terminals and what they send: Device, DeviceEvent, CommandSeq (tortoise models).
 
-Owned by the ingestion side (cloud/ingest, cloud/commands.py). Exactly-once
+Owned by the ingestion side (cloud/ingest, cloud/fleet/commands.py). Exactly-once
 storage rests on DeviceEvent's UNIQUE(device, seq); the ingestion writes
 events with raw multi-row INSERT ... ON CONFLICT DO NOTHING for speed, so the
 table and column names here are part of its SQL (cloud/ingest/store.py).

@@ -1,4 +1,4 @@
-"""Throttle windows shared by every worker: one row per throttled key (cloud/throttle.py)."""
+"""Throttle windows shared by every worker: one row per throttled key (cloud/accounts/throttle.py)."""
 
 from __future__ import annotations
 

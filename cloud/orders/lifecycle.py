@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fingerpos.cloud import alarms, audit
-from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.core import audit
+from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent

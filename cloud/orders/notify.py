@@ -12,9 +12,9 @@ from collections import Counter
 from typing import Any
 
 from fingerpos import protocol
-from fingerpos.cloud import monitor
-from fingerpos.cloud.appkeys import COMMANDS, KEYRING, METRICS
-from fingerpos.cloud.keyring import KeyringError
+from fingerpos.cloud.core import monitor
+from fingerpos.cloud.core.appkeys import COMMANDS, KEYRING, METRICS
+from fingerpos.cloud.core.keyring import KeyringError
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.orders.queries import order_json

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fingerpos.cloud.errors import NotFound
+from fingerpos.cloud.core.errors import NotFound
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision
 from fingerpos.cloud.models.users import Role, User
 from tortoise.functions import Count

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fingerpos.cloud.errors import Conflict, Forbidden, Invalid
+from fingerpos.cloud.core.errors import Conflict, Forbidden, Invalid
 from fingerpos.cloud.orders.states import PRICE_CHANGEABLE, State
 
 MAX_TOTAL = 10**12          # minor units; far above any real basket, far below int64

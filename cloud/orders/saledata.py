@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fingerpos.cloud.errors import Invalid
+from fingerpos.cloud.core.errors import Invalid
 from fingerpos.cloud.orders.rules import MAX_TOTAL, Line
 
 _CURRENCY = re.compile(r"[A-Z]{3}")

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from fingerpos.cloud import alarms
-from fingerpos.cloud.errors import DomainError, NotFound
-from fingerpos.cloud.ingest.sql import dialect, q, rows_marks
+from fingerpos.cloud.core.errors import DomainError, NotFound
+from fingerpos.cloud.core.sql import dialect, q, rows_marks
+from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.shops import Shop

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fingerpos.cloud import audit
-from fingerpos.cloud.errors import Conflict, DomainError, Invalid, NotFound
+from fingerpos.cloud.core import audit
+from fingerpos.cloud.core.errors import Conflict, DomainError, Invalid, NotFound
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment
 from fingerpos.cloud.models.shops import Product

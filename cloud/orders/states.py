@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from fingerpos.cloud.errors import Conflict
+from fingerpos.cloud.core.errors import Conflict
 
 
 class State(StrEnum):

@@ -42,7 +42,7 @@ PAGES = [
     ("GET", "/register", views_auth.register_form, P.PUBLIC),
     ("POST", "/register", views_auth.register, P.PUBLIC),
     ("POST", "/logout", views_auth.logout, P.PUBLIC),
-    # A one-time reset link (cloud/passwords.py): the token is the credential.
+    # A one-time reset link (cloud/accounts/passwords.py): the token is the credential.
     ("GET", "/reset/{token}", views_reset.reset_form, P.PUBLIC),
     ("POST", "/reset/{token}", views_reset.reset_submit, P.PUBLIC),
     ("GET", "/orders", views_orders.order_list, P.SIGNED_IN),
@@ -64,7 +64,7 @@ PAGES = [
     ("GET", "/shop/products/{sku}/edit", views_products.edit_form, P.STAFF),
     ("POST", "/shop/products/{sku}/edit", views_products.save, P.STAFF),
     ("POST", "/shop/products/{sku}/delete", views_products.delete, P.STAFF),
-    # A shop's people (cloud/users.py): managers their own shop's, admins every shop's.
+    # A shop's people (cloud/accounts/users.py): managers their own shop's, admins every shop's.
     ("GET", "/shop/people", views_people.people_list, P.MANAGERS),
     ("POST", "/shop/people", views_people.invite, P.MANAGERS),
     ("GET", "/shop/people/{user}", views_people.person, P.MANAGERS),

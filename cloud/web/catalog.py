@@ -15,7 +15,7 @@ from typing import Any
 
 from fingerpos.cloud.commerce import catalog as commerce_catalog
 from fingerpos.cloud.commerce import fulltext
-from fingerpos.cloud.ingest.sql import dialect, q
+from fingerpos.cloud.core.sql import dialect, q
 from tortoise import connections
 
 PAGE_SIZE = 24

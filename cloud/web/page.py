@@ -20,9 +20,9 @@ from urllib.parse import quote
 
 import aiohttp_jinja2
 from aiohttp import web
-from fingerpos.cloud.appkeys import CONFIG, KEYRING
-from fingerpos.cloud.auth import SESSION_COOKIE, token_hash
-from fingerpos.cloud.errors import DomainError, Forbidden
+from fingerpos.cloud.accounts.auth import SESSION_COOKIE, token_hash
+from fingerpos.cloud.core.appkeys import CONFIG, KEYRING
+from fingerpos.cloud.core.errors import DomainError, Forbidden
 from fingerpos.cloud.models.users import Role, Session, User
 
 PRE_COOKIE = "fp_pre"

@@ -1,6 +1,6 @@
 """Register, log in, log out as forms; the failed-sign-in notice for the account owner.
 
-Logging in goes through cloud/auth_signin.py, as the JSON API's login does: the same
+Logging in goes through cloud/accounts/auth_signin.py, as the JSON API's login does: the same
 argon2 check at the same cost whether or not the email exists, the same database-backed
 throttle, the same cookie flags, and the same `auth.login_failed` records, so the owner is
 told at the next login about failed attempts made through either.
@@ -13,9 +13,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from fingerpos.cloud import auth, auth_signin
+from fingerpos.cloud.accounts import auth, auth_signin
 from fingerpos.cloud.api import schemas
-from fingerpos.cloud.errors import Invalid, Throttled, Unauthorized
+from fingerpos.cloud.core.errors import Invalid, Throttled, Unauthorized
 from fingerpos.cloud.models.alarms import AuditEntry
 from fingerpos.cloud.models.users import Role, Session
 from fingerpos.cloud.web import forms

@@ -13,11 +13,11 @@ from typing import Any
 
 from aiohttp import web
 from fingerpos.cloud import orders
-from fingerpos.cloud.appkeys import CONFIG, KEYRING
 from fingerpos.cloud.commerce import cash, checkout, pickup
 from fingerpos.cloud.commerce.printing import PRINTABLE
-from fingerpos.cloud.errors import DomainError, NotFound
-from fingerpos.cloud.keyring import KeyringError
+from fingerpos.cloud.core.appkeys import CONFIG, KEYRING
+from fingerpos.cloud.core.errors import DomainError, NotFound
+from fingerpos.cloud.core.keyring import KeyringError
 from fingerpos.cloud.models.commerce import OrderCheck
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.users import Role

@@ -10,9 +10,9 @@ goes through the same signed-callback path a real provider's webhook takes
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.commerce import checkout
-from fingerpos.cloud.errors import DomainError, NotFound
+from fingerpos.cloud.core.appkeys import CONFIG
+from fingerpos.cloud.core.errors import DomainError, NotFound
 from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.web.page import Viewer, checked_form, need, redirect, render

@@ -4,7 +4,7 @@ reset link, and their audit trail).
 
 Managers see their own shop's sellers and managers, admins every shop's; the routes'
 policy (MANAGERS, and the `user` owner check) refuses anyone else before these run. The
-work is cloud/users.py's, the same the JSON API (/api/v1/users) calls, so both refuse the
+work is cloud/accounts/users.py's, the same the JSON API (/api/v1/users) calls, so both refuse the
 same input and write the same audit entries. A link is shown once, on the answer to the
 form that made it (never stored in clear, so it cannot be shown again: issue a new one).
 Links start with the host the manager's browser used for this page (https with
@@ -14,12 +14,12 @@ Links start with the host the manager's browser used for this page (https with
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import passwords, users
+from fingerpos.cloud.accounts import passwords, users
 from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.validation import path_int
-from fingerpos.cloud.appkeys import CONFIG
-from fingerpos.cloud.errors import DomainError
+from fingerpos.cloud.core.appkeys import CONFIG
+from fingerpos.cloud.core.errors import DomainError
 from fingerpos.cloud.models.alarms import AuditEntry
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.web import forms, i18n

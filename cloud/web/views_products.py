@@ -22,7 +22,7 @@ from aiohttp import web
 from fingerpos.cloud.api import schemas_commerce as sc
 from fingerpos.cloud.commerce import catalog, fulltext
 from fingerpos.cloud.commerce.money import MoneyError, check_currency, format_amount
-from fingerpos.cloud.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.web import forms

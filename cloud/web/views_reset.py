@@ -1,6 +1,6 @@
 """The page a one-time reset link opens: /reset/<token>, a new password twice.
 
-The link is the credential (cloud/passwords.py issues it for a manager or admin, or the
+The link is the credential (cloud/accounts/passwords.py issues it for a manager or admin, or the
 CLI prints it), so the page needs no login. GET says up front when the link is unknown
 (404), used or expired (410), in the reader's language (cloud/web/i18n.py), instead of
 letting them type a password first; POST redeems it through `passwords.redeem`, the same
@@ -16,8 +16,8 @@ then sends `Origin: null` on the form's POST, which the cross-site check refuses
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import passwords
-from fingerpos.cloud.errors import Invalid, Throttled
+from fingerpos.cloud.accounts import passwords
+from fingerpos.cloud.core.errors import Invalid, Throttled
 from fingerpos.cloud.models.users import PasswordReset
 from fingerpos.cloud.web import i18n
 from fingerpos.cloud.web.page import checked_form, render

@@ -13,7 +13,7 @@ from aiohttp import web
 from fingerpos.cloud.api.schemas_commerce import RevisionLine
 from fingerpos.cloud.commerce import printing, staging
 from fingerpos.cloud.commerce.money import MoneyError
-from fingerpos.cloud.errors import DomainError
+from fingerpos.cloud.core.errors import DomainError
 from fingerpos.cloud.web import forms
 from fingerpos.cloud.web.page import STAFF, checked_form, need, redirect
 from fingerpos.cloud.web.views_orders import order_id, order_page

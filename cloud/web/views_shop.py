@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 from fingerpos.cloud import orders
-from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.commerce.money import MoneyError
-from fingerpos.cloud.errors import DomainError, NotFound
+from fingerpos.cloud.core.appkeys import CONFIG
+from fingerpos.cloud.core.errors import DomainError, NotFound
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.web import catalog, forms
 from fingerpos.cloud.web.page import checked_form, need, redirect, render, viewer

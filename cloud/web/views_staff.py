@@ -8,13 +8,14 @@ current from the monitor WebSocket (/api/v1/monitor/ws) without reloading.
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import alarms, orders
-from fingerpos.cloud import monitor as live
+from fingerpos.cloud import orders
 from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.schemas import PriceChangeIn
-from fingerpos.cloud.appkeys import CONFIG
 from fingerpos.cloud.commerce.money import MoneyError
-from fingerpos.cloud.errors import DomainError
+from fingerpos.cloud.core import monitor as live
+from fingerpos.cloud.core.appkeys import CONFIG
+from fingerpos.cloud.core.errors import DomainError
+from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.alarms import Alarm
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.users import Role, User

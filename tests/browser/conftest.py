@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.appkeys import KEYRING
 from fingerpos.cloud.commerce.search import index_text
+from fingerpos.cloud.core.appkeys import KEYRING
 from fingerpos.tools.fleet import SimTerminal
 
 from tests.conftest import in_app
@@ -57,8 +57,8 @@ class Site:
 
     async def user(self, role: str, shop: str | None = None, can_change_price: bool = False,
                    password: str = "password123") -> str:
+        from fingerpos.cloud.accounts.users import create_user
         from fingerpos.cloud.models.users import Role
-        from fingerpos.cloud.users import create_user
         email = f"{role}{next(self._n)}@example.com"
         with in_app(self.app):
             await create_user(email, password, Role(role), shop_id=shop,

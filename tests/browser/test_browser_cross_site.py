@@ -18,7 +18,7 @@ import re
 
 import pytest
 from aiohttp import ClientSession, web
-from fingerpos.cloud.auth import SESSION_COOKIE
+from fingerpos.cloud.accounts.auth import SESSION_COOKIE
 from playwright.async_api import async_playwright
 
 from tests.conftest import in_app

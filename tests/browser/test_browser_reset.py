@@ -62,7 +62,7 @@ async def test_a_manager_issued_reset_link_works_once_in_chinese(site, browser):
 
 
 async def test_expired_and_mangled_links_give_a_clear_page(site, browser):
-    from fingerpos.cloud import passwords
+    from fingerpos.cloud.accounts import passwords
     from fingerpos.cloud.models.users import User
     seller = await site.user("seller", shop="north")
     with in_app(site.app):

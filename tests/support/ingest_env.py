@@ -10,8 +10,8 @@ import itertools
 import os
 
 import pytest
+from fingerpos.cloud.fleet.registry import DeviceRegistry
 from fingerpos.cloud.ingest.pipeline import Ingestion
-from fingerpos.cloud.ingest.registry import DeviceRegistry
 from fingerpos.cloud.models.devices import Device
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.config import Config
+from fingerpos.cloud.core.config import Config
 
 SECRET = "crash-test-secret-0123456789abcdef"
 

@@ -37,8 +37,8 @@ async def register_and_login(client, email: str = "ann@example.com",
 
 
 async def staff_session(cloud, role: str = "manager", can_change_price: bool = False) -> None:
+    from fingerpos.cloud.accounts.users import create_user
     from fingerpos.cloud.models.users import Role
-    from fingerpos.cloud.users import create_user
     with in_app(cloud.app):
         await create_user(f"{role}@example.com", "password123", Role(role), shop_id="shop1",
                           can_change_price=can_change_price)

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from fingerpos.cloud import db
 from fingerpos.cloud.app import create_app
-from fingerpos.cloud.appkeys import CONFIG, KEYRING
 from fingerpos.cloud.commerce.catalog import terminal_catalog
-from fingerpos.cloud.config import Config
+from fingerpos.cloud.core import db
+from fingerpos.cloud.core.appkeys import CONFIG, KEYRING
+from fingerpos.cloud.core.config import Config
 from fingerpos.cloud.ingest.wiring import BIND_ENV, BROKER_URL
 from fingerpos.cloud.models.orders import Order
 from fingerpos.tools.device.provision import CloudEndpoint

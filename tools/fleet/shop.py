@@ -68,9 +68,9 @@ def people(sellers: int = 3) -> list[Person]:
 
 async def create_admin(admin: Person) -> str:
     """The admin user and an API token for it (inside the cloud's database context)."""
-    from fingerpos.cloud.auth import create_api_token
+    from fingerpos.cloud.accounts.auth import create_api_token
+    from fingerpos.cloud.accounts.users import create_user
     from fingerpos.cloud.models.users import Role
-    from fingerpos.cloud.users import create_user
 
     user = await create_user(admin.email, admin.password, Role.ADMIN, name=admin.name,
                              actor="demo")
@@ -81,9 +81,9 @@ async def create_admin(admin: Person) -> str:
 async def create_staff(persons: list[Person], ring: Any, shop: str = SHOP) -> None:
     """The sellers and managers with their terminal PINs (sealed with the cloud's keyring
     `ring`, as `fingerpos user pin` does), inside the cloud's database context; sets ids."""
+    from fingerpos.cloud.accounts.users import create_user
+    from fingerpos.cloud.fleet.roster import set_pin
     from fingerpos.cloud.models.users import Role
-    from fingerpos.cloud.roster import set_pin
-    from fingerpos.cloud.users import create_user
 
     for p in persons:
         if p.role in ("seller", "manager"):

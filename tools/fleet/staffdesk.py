@@ -2,7 +2,7 @@
 
 The cloud starts an enrolment with the signed `enrol_start` command; the
 terminal's `enrol` event makes the cloud record (terminal, slot) -> seller
-(cloud/roster.py). The roster a terminal gets on its next `online` carries
+(cloud/fleet/roster.py). The roster a terminal gets on its next `online` carries
 the slot; wait_enrolled() also sends the roster once the slot is stored, so a
 reconnect that raced the enrol event never leaves the terminal without it.
 Everything goes through the cloud's own signed command sender.
@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from fingerpos.cloud import roster
-from fingerpos.cloud.appkeys import COMMANDS, KEYRING
+from fingerpos.cloud.core.appkeys import COMMANDS, KEYRING
+from fingerpos.cloud.fleet import roster
 from fingerpos.cloud.models.users import FingerSlot
 
 

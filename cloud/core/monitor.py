@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from fingerpos.cloud.appkeys import CONFIG, MONITOR
+from fingerpos.cloud.core.appkeys import CONFIG, MONITOR
 
 log = logging.getLogger(__name__)
 CHANNEL = "fingerpos_monitor"

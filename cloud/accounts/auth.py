@@ -1,5 +1,5 @@
 """Who is asking: argon2id passwords, session cookies with CSRF tokens, bearer API tokens.
-(Signing in, with its throttle and failure records, is cloud/auth_signin.py.)
+(Signing in, with its throttle and failure records, is cloud/accounts/auth_signin.py.)
 
 Secrets handed to clients (session and API tokens) are 32 random bytes; only
 their SHA-256 is stored, so a database dump cannot be replayed as a login.
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from fingerpos.cloud.errors import Forbidden, Unauthorized
+from fingerpos.cloud.core.errors import Forbidden, Unauthorized
 from fingerpos.cloud.models.users import ApiToken, Role, Session, User
 
 SESSION_COOKIE = "fp_session"

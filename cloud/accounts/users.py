@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from fingerpos.cloud import audit
-from fingerpos.cloud.auth import hash_password
-from fingerpos.cloud.errors import Conflict, Forbidden, Invalid, NotFound
+from fingerpos.cloud.accounts.auth import hash_password
+from fingerpos.cloud.accounts.passwords import issue_reset, may_manage
+from fingerpos.cloud.core import audit
+from fingerpos.cloud.core.errors import Conflict, Forbidden, Invalid, NotFound
 from fingerpos.cloud.models.shops import Shop
 from fingerpos.cloud.models.users import ApiToken, Role, Session, User
-from fingerpos.cloud.passwords import issue_reset, may_manage
 from tortoise.exceptions import IntegrityError
 
 log = logging.getLogger(__name__)
@@ -169,17 +169,17 @@ def _plain(value: Any) -> Any:
 
 
 async def set_pin(actor: User, target: User, pin: str, app: web.Application) -> None:
-    from fingerpos.cloud.appkeys import KEYRING
-    from fingerpos.cloud.roster import set_pin as seal_pin
+    from fingerpos.cloud.core.appkeys import KEYRING
+    from fingerpos.cloud.fleet.roster import set_pin as seal_pin
     await seal_pin(target, pin, app[KEYRING])
     await audit.record(actor_of(actor), "user.pin_set", f"user:{target.id}", user_id=target.id)
 
 
 async def push_roster(app: web.Application, shop: str | None) -> int:
     """Send the shop's terminals their roster now; how many were sent (0 without MQTT)."""
-    from fingerpos.cloud.appkeys import COMMANDS, KEYRING
+    from fingerpos.cloud.core.appkeys import COMMANDS, KEYRING
+    from fingerpos.cloud.fleet.roster import roster_of
     from fingerpos.cloud.models.devices import Device
-    from fingerpos.cloud.roster import roster_of
     if not shop or COMMANDS not in app:
         return 0
     sent = 0

@@ -29,8 +29,8 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from fingerpos.cloud.errors import Throttled
-from fingerpos.cloud.ingest.sql import dialect, q
+from fingerpos.cloud.core.errors import Throttled
+from fingerpos.cloud.core.sql import dialect, q
 from tortoise import connections
 
 TABLE = "throttle_windows"

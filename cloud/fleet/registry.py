@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fingerpos.cloud.ingest.sql import dialect, q
+from fingerpos.cloud.core.sql import dialect, q
 from fingerpos.cloud.models.devices import Device
 from fingerpos.protocol.chain import SeqTracker
 from tortoise import connections

@@ -19,12 +19,14 @@ next login, and an alarm is raised when the account-wide limit is reached.
 from __future__ import annotations
 
 from aiohttp import web
-from fingerpos.cloud import alarms, audit, auth
-from fingerpos.cloud.appkeys import CONFIG, METRICS, THROTTLE
-from fingerpos.cloud.errors import Conflict, Throttled, Unauthorized
+from fingerpos.cloud.accounts import auth
+from fingerpos.cloud.accounts.throttle import Throttle
+from fingerpos.cloud.accounts.users import create_user
+from fingerpos.cloud.core import audit
+from fingerpos.cloud.core.appkeys import CONFIG, METRICS, THROTTLE
+from fingerpos.cloud.core.errors import Conflict, Throttled, Unauthorized
+from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.users import Role, User
-from fingerpos.cloud.throttle import Throttle
-from fingerpos.cloud.users import create_user
 
 LOGIN_THROTTLED = "too many failed logins; wait a few minutes and try again"
 WRONG = "wrong email or password"

@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 
 from fingerpos import protocol
-from fingerpos.cloud.ingest.registry import DeviceRegistry
-from fingerpos.cloud.ingest.sql import dialect, q, rows_marks
+from fingerpos.cloud.core.sql import dialect, q, rows_marks
+from fingerpos.cloud.fleet.registry import DeviceRegistry
 from fingerpos.protocol.host import seal
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from fingerpos.cloud import audit, monitor
-from fingerpos.cloud.errors import Conflict, NotFound
+from fingerpos.cloud.core import audit, monitor
+from fingerpos.cloud.core.errors import Conflict, NotFound
 from fingerpos.cloud.models.alarms import Alarm
 from fingerpos.cloud.models.devices import Device
 from tortoise.exceptions import IntegrityError

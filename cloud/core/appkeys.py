@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from aiohttp import web
-from fingerpos.cloud.config import Config
-from fingerpos.cloud.keyring import DeviceKeyring
-from fingerpos.cloud.metrics import Registry
+from fingerpos.cloud.core.config import Config
+from fingerpos.cloud.core.keyring import DeviceKeyring
+from fingerpos.cloud.core.metrics import Registry
 
 
 class CommandSender(Protocol):
-    """What the core needs from cloud-b's signed command sender (cloud/commands.py).
+    """What the core needs from cloud-b's signed command sender (cloud/fleet/commands.py).
 
     `send` signs `data` as a command of type `typ` for `device_id`, allocating the
     device's next command seq in the database, and publishes it (QoS 1).
@@ -28,6 +28,6 @@ METRICS = web.AppKey("metrics", Registry)
 # Set by cloud-b's ingestion cleanup_ctx; absent until it runs (the engine then skips
 # the terminal prompt and records that it could not send it).
 COMMANDS = web.AppKey("commands", CommandSender)
-MONITOR = web.AppKey("monitor", object)      # fingerpos.cloud.monitor.Hub (object: avoids an import cycle)
-THROTTLE = web.AppKey("throttle", object)    # fingerpos.cloud.throttle.Throttle (failed logins)
+MONITOR = web.AppKey("monitor", object)      # fingerpos.cloud.core.monitor.Hub (object: avoids an import cycle)
+THROTTLE = web.AppKey("throttle", object)    # fingerpos.cloud.accounts.throttle.Throttle (failed logins)
 KEYRING = web.AppKey("keyring", DeviceKeyring)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fingerpos.cloud import alarms
-from fingerpos.cloud.errors import Invalid
+from fingerpos.cloud.core.errors import Invalid
+from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.alarms import Alarm
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order

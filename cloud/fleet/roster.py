@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from fingerpos import protocol
-from fingerpos.cloud.errors import Invalid, NotFound
-from fingerpos.cloud.keyring import DeviceKeyring
+from fingerpos.cloud.core.errors import Invalid, NotFound
+from fingerpos.cloud.core.keyring import DeviceKeyring
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.users import FingerSlot, Role, User
 

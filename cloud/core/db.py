@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from fingerpos.cloud.appkeys import CONFIG
+from fingerpos.cloud.core.appkeys import CONFIG
 from tortoise import context as tortoise_context
 from tortoise.context import TortoiseContext
 from tortoise.migrations.executor import MigrationExecutor
@@ -153,5 +153,5 @@ async def context_middleware(request: web.Request, handler: Any) -> web.StreamRe
 
 
 # For tortoise's own CLI when writing migrations after a model change:
-#   .venv/bin/tortoise -c fingerpos.cloud.db.TORTOISE_ORM makemigrations
+#   .venv/bin/tortoise -c fingerpos.cloud.core.db.TORTOISE_ORM makemigrations
 TORTOISE_ORM = tortoise_config("sqlite://:memory:")

@@ -1,7 +1,7 @@
 """Changing a password, and one-time reset links a manager or admin issues.
 
 A reset link carries 32 random bytes; the database keeps only their SHA-256 (like
-session tokens, cloud/auth.py), so a dump cannot be used to reset anyone. A link
+session tokens, cloud/accounts/auth.py), so a dump cannot be used to reset anyone. A link
 expires after RESET_LIFETIME and works once (the row is marked used in the same
 UPDATE that checks it, so two tabs cannot both use it). Setting a new password ends
 every session and API token of the user: whoever knew the old one is logged out.
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from fingerpos.cloud import audit
-from fingerpos.cloud.auth import hash_password, new_token, token_hash, verify_password
-from fingerpos.cloud.errors import Forbidden, Invalid
+from fingerpos.cloud.accounts.auth import hash_password, new_token, token_hash, verify_password
+from fingerpos.cloud.accounts.throttle import Throttle
+from fingerpos.cloud.core import audit
+from fingerpos.cloud.core.errors import Forbidden, Invalid
 from fingerpos.cloud.models.users import ApiToken, PasswordReset, Role, Session, User
-from fingerpos.cloud.throttle import Throttle
 
 RESET_LIFETIME = timedelta(hours=24)
 RESET_PATH = "/reset/"
