@@ -13,23 +13,41 @@ import argparse
 import asyncio
 import logging
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from fingerpos.tools.fleet.shop import SHOP_NAME
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "demo-password"
+# The demo's shop (tools/fleet/shop.py) with bilingual names, so the screenshots show
+# Chinese as a shop in Shanghai would see it (issue #17: "the screenshots show Chinese").
 PRODUCTS = [
-    ("tea-green", "Green tea, 100 g", 450, 25, "Loose-leaf sencha from Shizuoka."),
-    ("tea-oolong", "Oolong tea, 100 g", 780, 12, "Half-oxidised, roasted, from Taiwan."),
-    ("cake-cheese", "Cheese cake slice", 390, 8, "Baked every morning."),
-    ("cup-clay", "Clay tea cup", 1200, 4, "Hand-thrown stoneware, 150 ml."),
-    ("pot-iron", "Cast-iron tea pot", 4900, 0, "0.8 l, enamelled inside."),
-    ("honey", "Acacia honey, 250 g", 650, 30, "Runny, mild, local."),
+    ("tea-green", "Green tea 绿茶, 100 g", 450, 25, "Loose-leaf sencha from Shizuoka. 静冈煎茶。"),
+    ("tea-oolong", "Oolong tea 乌龙茶, 100 g", 780, 12, "Half-oxidised, roasted, from Taiwan. 台湾焙火乌龙。"),
+    ("cake-cheese", "Mooncake 月饼, box of 4", 390, 8, "Lotus seed paste, baked in the shop. 莲蓉月饼。"),
+    ("cup-clay", "Clay tea cup 陶杯", 1200, 4, "Hand-thrown stoneware, 150 ml."),
+    ("pot-iron", "Cast-iron tea pot 铁壶", 4900, 0, "0.8 l, enamelled inside."),
+    ("honey", "Acacia honey 槐花蜜, 250 g", 650, 30, "Runny, mild, local."),
 ]
+CJK_PROBE = "街角茶馆乌龙茶月饼"
+
+
+def cjk_fonts(text: str = CJK_PROBE) -> list[str] | None:
+    """The font families fontconfig (which Chromium asks for fallback glyphs) has for every
+    character of `text`; None when fc-list is not installed. Empty: Chinese renders as boxes."""
+    fc = shutil.which("fc-list")
+    if fc is None:
+        return None
+    charset = " ".join(f"{ord(c):x}" for c in sorted(set(text)))
+    out = subprocess.run([fc, f":charset={charset}", "family"], capture_output=True, text=True)
+    return sorted({line.split(",")[0].strip() for line in out.stdout.splitlines() if line.strip()})
 
 
 @dataclass
@@ -65,6 +83,11 @@ def _run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"error: cannot create {args.out}: {e}", file=sys.stderr)
         return 2
+    fonts = cjk_fonts()
+    if fonts == []:
+        print("warning: no font has Chinese glyphs, so the screenshots show boxes for "
+              f"{CJK_PROBE}: apt-get install fonts-wqy-microhei (./run test installs it)",
+              file=sys.stderr)
     # The seeded cloud runs without terminals: its "no command sender" notices are expected.
     logging.getLogger("fingerpos.cloud.orders.notify").setLevel(logging.ERROR)
     shots = asyncio.run(_main(args.out, args.chromium))
@@ -84,19 +107,19 @@ async def _seed(app) -> dict:  # type: ignore[no-untyped-def]
     from fingerpos.cloud.models.shops import Shop
     from fingerpos.cloud.models.users import Role
 
-    await Shop.create(id="shop1", name="Leaf & Kettle")
+    await Shop.create(id="shop1", name=SHOP_NAME)
     admin = await create_user("admin@example.com", PASSWORD, Role.ADMIN)
-    tea = await catalog.add_category(admin, "shop1", "Tea")
-    ware = await catalog.add_category(admin, "shop1", "Teaware")
-    food = await catalog.add_category(admin, "shop1", "Food")
+    tea = await catalog.add_category(admin, "shop1", "Tea 茶")
+    ware = await catalog.add_category(admin, "shop1", "Teaware 茶具")
+    food = await catalog.add_category(admin, "shop1", "Food 点心")
     kinds = {"tea": tea.id, "cup": ware.id, "pot": ware.id, "cake": food.id, "honey": food.id}
     for sku, name, price, stock, desc in PRODUCTS:
         await catalog.put_product(admin, "shop1", {
             "sku": sku, "name": name, "price": price, "currency": "EUR", "stock": stock,
             "description": desc, "category": kinds[sku.split("-")[0]]})
-    buyer = await create_user("mia@example.com", PASSWORD, Role.BUYER, name="Mia")
+    buyer = await create_user("mia@example.com", PASSWORD, Role.BUYER, name="Mia 米娅")
     await create_user("manager@example.com", PASSWORD, Role.MANAGER, shop_id="shop1",
-                      name="Lee", can_change_price=True)
+                      name="Lee 李明", can_change_price=True)
     now = datetime.now(UTC)
     for dev, online, heap, rssi, outbox in (("t1", True, 81920, -58, 0), ("t2", True, 74112, -71, 3),
                                             ("t3", False, 80200, -80, 12)):
@@ -158,8 +181,9 @@ async def _main(out: Path, chromium: Path) -> list[Shot]:
             await runner.cleanup()
 
 
-async def _login(browser, base: str, email: str, viewport: dict, failures: int = 0):  # type: ignore[no-untyped-def]
-    context = await browser.new_context(base_url=base, viewport=viewport)
+async def _login(browser, base: str, email: str, viewport: dict, failures: int = 0,  # type: ignore[no-untyped-def]
+                 locale: str = "en-GB"):
+    context = await browser.new_context(base_url=base, viewport=viewport, locale=locale)
     context.set_default_timeout(10_000)
     page = await context.new_page()
     for attempt in range(failures + 1):
@@ -210,7 +234,8 @@ async def _walk(browser, base: str, out: Path, ids: dict, expect) -> list[Shot]:
     await phone.goto(f"/orders/{ids['accepted']}")
     await snap(phone, "order-phone", "an order on a phone-sized screen")
 
-    manager = await _login(browser, base, "manager@example.com", desk)
+    # The manager's browser asks for Chinese: the pages that speak it (people, reset) do.
+    manager = await _login(browser, base, "manager@example.com", desk, locale="zh-CN")
     await expect(manager.locator("#live-status")).to_have_text("live")
     await snap(manager, "monitor", "live monitor: counters, alarms, terminals, order feed")
     await manager.goto("/devices")

@@ -28,4 +28,17 @@ def test_screenshots_of_every_main_page(tmp_path, capsys):
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
         width, height = struct.unpack(">II", head[16:24])
         assert width in (390, 1280) and height >= 600, png.name   # full-page, no overflow
-    assert "screenshots in" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "screenshots in" in captured.out
+    assert "warning" not in captured.err   # a font with Chinese glyphs was found
+
+
+def test_a_font_with_chinese_glyphs_is_installed():
+    """What Chromium draws 街角茶馆 with: fontconfig must have a family covering every
+    character (./run installs fonts-wqy-microhei); a plane-15 private-use character,
+    which no Debian font covers, finds none, so the check can fail."""
+    from fingerpos.tools.cmd_screenshots import CJK_PROBE, cjk_fonts
+
+    fonts = cjk_fonts(CJK_PROBE)
+    assert fonts, "no font covers " + CJK_PROBE
+    assert cjk_fonts("\U000F0001") == []
