@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from fingerpos import protocol
-from fingerpos.cloud.commerce import fulltext, search
+from fingerpos.cloud.commerce import catalog_cache, fulltext, search
 from fingerpos.cloud.core import audit
 from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
 from fingerpos.cloud.core.sql import dialect, q
@@ -162,15 +162,20 @@ async def get_product(shop_id: str, sku: str) -> Product:
 async def product_rows(shop_id: str, skus: list[str]) -> list[dict[str, Any]]:
     """The products with these SKUs as product_json dicts, read with one raw query: the
     buyer pages' hot path, where building the ORM query and its models cost more than
-    the query itself (profiled: `fingerpos bench web --profile`). Always from the
-    database, so an edit through any worker is seen at once."""
+    the query itself (profiled: `fingerpos bench web --profile`). Cached while the
+    catalogue's revision stays (catalog_cache.py), so an edit through any worker is seen
+    at once. The list is shared: do not change it."""
     if not skus:
         return []
-    conn = connections.get("default")
-    sql = (f"SELECT {fulltext.COLUMNS} FROM products p WHERE p.shop_id = ? AND p.sku IN ("
-           + ", ".join("?" * len(skus)) + ")")
-    return [product_json(r) for r in await conn.execute_query_dict(
-        q(dialect(conn), sql), [shop_id, *skus])]
+
+    async def load() -> list[dict[str, Any]]:
+        conn = connections.get("default")
+        sql = (f"SELECT {fulltext.COLUMNS} FROM products p WHERE p.shop_id = ? AND p.sku IN ("
+               + ", ".join("?" * len(skus)) + ")")
+        return [product_json(r) for r in await conn.execute_query_dict(
+            q(dialect(conn), sql), [shop_id, *skus])]
+
+    return await catalog_cache.cached(("rows", shop_id, tuple(skus)), load)
 
 
 async def product_row(shop_id: str, sku: str) -> dict[str, Any]:
@@ -183,9 +188,12 @@ async def product_row(shop_id: str, sku: str) -> dict[str, Any]:
 
 async def find(text: str, filters: fulltext.Filters, limit: int, offset: int
                ) -> tuple[list[dict[str, Any]], bool]:
-    """One page of search results and whether more follow."""
-    rows = await fulltext.find(text, filters, limit + 1, offset)
-    return [product_json(r) for r in rows[:limit]], len(rows) > limit
+    """One page of search results and whether more follow (cached like product_rows)."""
+    async def load() -> tuple[list[dict[str, Any]], bool]:
+        rows = await fulltext.find(text, filters, limit + 1, offset)
+        return [product_json(r) for r in rows[:limit]], len(rows) > limit
+
+    return await catalog_cache.cached(("find", text, filters, limit, offset), load)
 
 
 async def terminal_catalog(shop_id: str) -> dict[str, Any]:

@@ -4,8 +4,10 @@ fulltext.py); this module is the pages' one door to it, and adds category names.
 
 Reads here are raw SQL (one query each, dicts, no models): profiling the shop page under
 load (`fingerpos bench web --profile`) showed building tortoise queries and models cost
-more than running them. Nothing is cached in the process, so a catalogue edit made
-through any worker is on every page at once.
+more than running them. Each page's reads are then cached as one entry of the catalogue
+cache (cloud/commerce/catalog_cache.py): one revision read per page while the catalogue
+is unchanged, and a catalogue edit made through any worker is on every page at once.
+Cached values are shared between requests: callers must not change them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fingerpos.cloud.commerce import catalog as commerce_catalog
-from fingerpos.cloud.commerce import fulltext
+from fingerpos.cloud.commerce import catalog_cache, fulltext
 from fingerpos.cloud.core.sql import dialect, q
 from tortoise import connections
 
@@ -52,22 +54,31 @@ async def _named(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def search(f: Filters) -> tuple[list[dict[str, Any]], bool]:
     """One page of products matching the filters (best match first), and whether more follow."""
-    found, more = await commerce_catalog.find(
-        f.q, fulltext.Filters(category=f.category, min_price=f.min_price,
-                              max_price=f.max_price, in_stock=f.in_stock),
-        PAGE_SIZE, (f.page - 1) * PAGE_SIZE)
-    return await _named(found), more
+    async def load() -> tuple[list[dict[str, Any]], bool]:
+        found, more = await commerce_catalog.find(
+            f.q, fulltext.Filters(category=f.category, min_price=f.min_price,
+                                  max_price=f.max_price, in_stock=f.in_stock),
+            PAGE_SIZE, (f.page - 1) * PAGE_SIZE)
+        return await _named(found), more
+
+    return await catalog_cache.cached(("page-search", f), load)
 
 
 async def categories() -> list[dict[str, Any]]:
-    rows = await _rows("SELECT id, name, shop_id FROM categories ORDER BY shop_id, name LIMIT ?",
-                       [MAX_CATEGORIES])
-    return [{"id": c["id"], "label": f"{c['name']} ({c['shop_id']})"} for c in rows]
+    async def load() -> list[dict[str, Any]]:
+        rows = await _rows("SELECT id, name, shop_id FROM categories ORDER BY shop_id, name"
+                           " LIMIT ?", [MAX_CATEGORIES])
+        return [{"id": c["id"], "label": f"{c['name']} ({c['shop_id']})"} for c in rows]
+
+    return await catalog_cache.cached(("page-categories",), load)
 
 
 async def product(shop: str, sku: str) -> dict[str, Any] | None:
-    rows = await commerce_catalog.product_rows(shop[:32], [sku[:64]])
-    return (await _named(rows))[0] if rows else None
+    async def load() -> dict[str, Any] | None:
+        rows = await commerce_catalog.product_rows(shop[:32], [sku[:64]])
+        return (await _named(rows))[0] if rows else None
+
+    return await catalog_cache.cached(("page-product", shop[:32], sku[:64]), load)
 
 
 async def products(shop: str, skus: list[str]) -> dict[str, dict[str, Any]]:
