@@ -72,7 +72,7 @@ async def test_print_reprint_and_printed_event(shop):
     cloud, t = shop
     seller = await cloud.user("seller", shop="shop1")
     order = await _sale(cloud, t, seller, "r-1", 500)
-    assert order["state"] == "paid"
+    assert order["state"] == "completed"     # an in-person sale: nothing waits (issue #16)
     r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller, json={})
     assert r.status == 200, await r.text()
     job = await r.json()
@@ -174,13 +174,22 @@ async def test_held_sale_is_revised_then_prints(shop):
     moves = [(e["from"], e["to"], e["user"]) for e in full["events"]]
     assert moves[0][:2] == (None, "held") and moves[-1][:2] == ("held", "paid")
     assert moves[-1][2] == int(seller["X-User-Id"])
+    t.emit("printed", {"order": oid, "ok": True})   # its receipt printed: the sale is done
+
+    async def completed():
+        full = await (await cloud.client.get(f"/api/v1/orders/{oid}", headers=seller)).json()
+        return full if full["state"] == "completed" else None
+    done = await _until(completed)
+    assert [e["note"] for e in done["events"]][-1] == "receipt printed"
     r = await cloud.client.get(f"/api/v1/orders/{oid}/receipt.pdf", headers=seller)
     assert r.status == 200 and r.content_type == "application/pdf"
     text = PdfReader(io.BytesIO(await r.read())).pages[0].extract_text()
     assert "rev 2" in text
 
 
-async def test_tampered_order_fails_validation_and_is_held(shop):
+async def test_tampered_order_fails_validation_and_is_not_printed(shop):
+    """A completed in-person sale whose stored lines were edited is not printed; it stays
+    completed (a final state), its timeline says why and its shop gets an alarm."""
     cloud, t = shop
     seller = await cloud.user("seller", shop="shop1")
     order = await _sale(cloud, t, seller, "r-3", 500)
@@ -191,11 +200,17 @@ async def test_tampered_order_fails_validation_and_is_held(shop):
     r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller, json={})
     assert r.status == 409 and "signed sale" in (await r.json())["message"]
     full = await (await cloud.client.get(f"/api/v1/orders/{order['id']}", headers=seller)).json()
-    assert full["state"] == "held" and "source_mismatch" in full["events"][-1]["note"]
+    assert full["state"] == "completed" and "source_mismatch" in full["events"][-1]["note"]
     assert not [c for c in t.commands if c["typ"] == "print"]
+    alarms = await (await cloud.client.get("/api/v1/alarms", headers=seller)).json()
+    assert [a["kind"] for a in alarms["alarms"]] == ["order_invalid"]
+    assert alarms["alarms"][0]["shop"] == "shop1"
+    other = await cloud.user("manager", shop="shop2")      # another shop never sees it
+    alarms = await (await cloud.client.get("/api/v1/alarms", headers=other)).json()
+    assert alarms["alarms"] == []
 
 
-async def test_a_stored_source_event_whose_signature_no_longer_verifies_is_held(shop):
+async def test_a_stored_source_event_whose_signature_no_longer_verifies_is_not_printed(shop):
     """The ingestion keeps each event's exact body text and signature; validation before
     print verifies them again, so an edited stored event cannot be printed from."""
     cloud, t = shop
@@ -213,5 +228,5 @@ async def test_a_stored_source_event_whose_signature_no_longer_verifies_is_held(
     r = await cloud.client.post(f"/api/v1/orders/{order['id']}/print", headers=seller, json={})
     assert r.status == 409
     full = await (await cloud.client.get(f"/api/v1/orders/{order['id']}", headers=seller)).json()
-    assert full["state"] == "held" and "source_signature" in full["events"][-1]["note"]
+    assert full["state"] == "completed" and "source_signature" in full["events"][-1]["note"]
     assert not [c for c in t.commands if c["typ"] == "print"]

@@ -128,7 +128,9 @@ async def test_batched_sales_give_what_the_per_event_path_gives(cloud, caplog):
                                       "amount differs from the items' total")]
     assert old["r2"]["lines"][4] == ("sku4", "Item 4", 2, 500)       # the first r2 stays
     assert old["r7"]["lines"] == [("a", "Tea", 1, 5)]
-    assert old["r1"]["events"] == [(None, "paid", None, True, 1, "terminal sale")]
+    assert old["r1"]["events"] == [(None, "paid", None, True, 1, "terminal sale"),
+                                   ("paid", "completed", None, True, 1,
+                                    "paid in person, nothing to print")]
     assert old["r1"]["revisions"] == [(1, 1050, "created", None, True)]
     (alarm,) = old["alarms"]
     assert alarm[:3] == ("sale_mismatch", "warning", 2) and "r8" in alarm[3]
@@ -155,7 +157,8 @@ async def test_a_database_failure_mid_batch_leaves_neither_events_nor_orders(clo
         assert await _counts() == (0, 0, 0, 0, 0, 0)
         await commit(st, batch)                 # the pipeline's retry of the same batch
         await commit(st, batch)                 # and a redelivery after that
-        assert await _counts() == (59, 59, sum(1 + n % 5 for n in range(1, 60)), 59, 59, 59)
+        # two order events per sale: paid, completed
+        assert await _counts() == (59, 59, sum(1 + n % 5 for n in range(1, 60)), 118, 59, 59)
 
 
 async def test_a_statement_failing_every_time_fails_the_whole_batch(cloud, monkeypatch):
@@ -180,7 +183,7 @@ async def test_a_statement_failing_every_time_fails_the_whole_batch(cloud, monke
         assert await _counts() == (0, 0, 0, 0, 0, 0)
         monkeypatch.setattr(sales, "_insert", real)
         await commit(store(True), batch)
-        assert await _counts() == (6, 5, 5, 5, 5, 5)
+        assert await _counts() == (6, 5, 5, 10, 5, 5)
 
 
 async def test_a_failing_batch_write_falls_back_to_one_by_one(cloud, monkeypatch, caplog):
@@ -263,7 +266,7 @@ async def test_the_feed_hears_of_new_orders_after_commit_and_in_sum_when_many(cl
         await st.commit(small, figures_of(small), before_commit)
         got = await heard(3)
         assert [(m["kind"], m["data"]["ref"], m["data"]["state"]) for m in got] == \
-            [("order", "s1", "paid"), ("order", "s2", "paid"), ("order", "s3", "held")]
+            [("order", "s1", "completed"), ("order", "s2", "completed"), ("order", "s3", "held")]
         assert got[0]["data"]["id"] == (await Order.get(ref="s1")).id
         sent.clear()
         big = [incoming("t1", n, sale(f"b{n}", [10], amount=10 + (n == 9)))
@@ -273,7 +276,7 @@ async def test_the_feed_hears_of_new_orders_after_commit_and_in_sum_when_many(cl
         assert sent.count("orders") == 1 and "order" not in sent
         ids = sorted([o.id for o in await Order.filter(ref__startswith="b")])
         assert summary == {"kind": "orders", "data": {
-            "created": FEED_ORDERS + 1, "states": {"paid": FEED_ORDERS, "held": 1},
+            "created": FEED_ORDERS + 1, "states": {"completed": FEED_ORDERS, "held": 1},
             "first": ids[0], "last": ids[-1], "shop": "shop1"}}
 
 
@@ -290,7 +293,7 @@ async def test_tendered_cash_is_optional_and_never_below_the_amount(cloud, tende
     with in_app(cloud.app):
         if ok:
             order = await orders.from_sale("t1", 1, data)
-            assert (order.state, order.total) == ("paid", 900)
+            assert (order.state, order.total) == ("completed", 900)
             assert (await Payment.get(order_id=order.id)).amount == 900
         else:
             with pytest.raises(Invalid, match="tendered"):

@@ -71,16 +71,18 @@ def test_pickup_digest_hides_the_code():
     assert not rules.pickup_matches(b"k" * 32, 7, "123456", None)
 
 
-async def test_sale_becomes_a_paid_order_once(cloud):
+async def test_sale_becomes_a_completed_order_once(cloud):
+    """An in-person sale paid in full waits for nobody (issue #16): completed at once, its
+    timeline paid then completed, both from the terminal's event."""
     await cloud.device("t1", "shop1")
     with in_app(cloud.app):
         order = await orders.from_sale("t1", 11, SALE)
         again = await orders.from_sale("t1", 12, SALE)
         assert again.id == order.id and await Order.all().count() == 1
-        assert order.state == "paid" and order.total == 900 and order.source == "terminal"
-        event = await OrderEvent.get(order_id=order.id)
-        assert (event.from_state, event.to_state, event.device_id, event.device_event_id) == \
-            (None, "paid", "t1", 11)
+        assert order.state == "completed" and order.total == 900 and order.source == "terminal"
+        events = await OrderEvent.filter(order_id=order.id).order_by("id")
+        assert [(e.from_state, e.to_state, e.device_id, e.device_event_id) for e in events] == \
+            [(None, "paid", "t1", 11), ("paid", "completed", "t1", 11)]
         assert (await Payment.get(order_id=order.id)).accepted
 
 

@@ -136,8 +136,8 @@ async def _alarm(s: Scope, text: str) -> None:
     from fingerpos.cloud.models.alarms import Alarm
     from fingerpos.cloud.models.devices import Device
     aid = _int(text, "alarm")
-    row = await Alarm.filter(id=aid).first().values("device_id")
-    shop = None
+    row = await Alarm.filter(id=aid).first().values("device_id", "shop_id")
+    shop = row["shop_id"] if row is not None else None
     if row is not None and row["device_id"]:
         device = await Device.filter(id=row["device_id"]).first().values("shop")
         shop = device["shop"] if device else None

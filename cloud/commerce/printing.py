@@ -15,6 +15,7 @@ from fingerpos.cloud.models.orders import Order, OrderEvent, Payment
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders import notify, saledata
+from fingerpos.cloud.orders.lifecycle import move
 from fingerpos.cloud.orders.states import State
 
 PRINTABLE = frozenset({State.PAID, State.ACCEPTED, State.FULFILLED, State.COMPLETED})
@@ -115,3 +116,7 @@ async def printed(device_id: str, event_id: int | None, data: dict[str, Any]) ->
                             device_id=device_id, device_event_id=event_id,
                             note=("printed" if ok else "print failed")
                             + (f" (job {job.id}, rev {job.version})" if job else ""))
+    if ok and order.source == "terminal" and order.state == State.PAID:
+        # An in-person sale waits only for its receipt (a revised one, issue #16): done.
+        await move(order, State.COMPLETED, device_id=device_id, event_id=event_id,
+                   note="receipt printed")

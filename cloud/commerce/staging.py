@@ -19,6 +19,7 @@ from fingerpos.cloud.commerce import validation as v
 from fingerpos.cloud.core import audit, monitor
 from fingerpos.cloud.core.appkeys import KEYRING
 from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.commerce import OrderCheck, RevisionSnapshot
 from fingerpos.cloud.models.devices import Device, DeviceEvent
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment
@@ -103,7 +104,17 @@ async def check(order: Order, user: User | None) -> list[v.Problem]:
     await OrderCheck.create(order_id=order.id, version=order.version, ok=not problems,
                             problems=[{"code": p.code, "message": p.message} for p in problems],
                             user_id=user.id if user else None)
-    if problems and State.HELD in TRANSITIONS.get(State(order.state), frozenset()):
+    if problems and State.HELD not in TRANSITIONS.get(State(order.state), frozenset()):
+        # A completed order (an in-person sale is completed at once) stays completed, is
+        # not printed, and someone is told: its timeline and an alarm of its shop.
+        reasons = "; ".join(p.code for p in problems)
+        await OrderEvent.create(order_id=order.id, from_state=order.state, to_state=order.state,
+                                user_id=user.id if user else None,
+                                note=f"validation failed: {reasons}"[:200])
+        await alarms.raise_alarm(None, "order_invalid", "warning",
+                                 f"order {order.id} fails validation: {reasons}",
+                                 shop=order.shop_id, subject=str(order.id))
+    elif problems:
         reasons = "; ".join(p.code for p in problems)
         await move(order, State.HELD, user_id=user.id if user else None,
                    note=f"validation failed: {reasons}")

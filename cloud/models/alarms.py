@@ -9,6 +9,9 @@ from tortoise.models import Model
 class Alarm(Model):
     id = fields.IntField(primary_key=True)
     device_id = fields.CharField(max_length=32, null=True, db_index=True)
+    # The shop of an alarm no terminal raised (low stock of a product); a terminal's
+    # alarm belongs to the terminal's shop.
+    shop_id = fields.CharField(max_length=32, null=True, db_index=True)
     kind = fields.CharField(max_length=32)
     severity = fields.CharField(max_length=10)        # info | warning | critical
     message = fields.CharField(max_length=300, default="")

@@ -11,6 +11,11 @@ class Shop(Model):
     id = fields.CharField(max_length=32, primary_key=True)
     name = fields.CharField(max_length=100, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
+    # IANA zone of the shop's clock: what its people and buyers read is local time.
+    timezone = fields.CharField(max_length=64, default="UTC", db_default="UTC")
+    # A web order to be paid in cash at the counter waits this long (the buyer has to
+    # come in), instead of Config.unpaid_expiry_s for card payments.
+    cash_expiry_s = fields.IntField(default=3600, db_default=3600)
 
     class Meta:
         table = "shops"
@@ -25,7 +30,12 @@ class Product(Model):
     name = fields.CharField(max_length=200)
     price = fields.BigIntField()                   # minor units (cents)
     currency = fields.CharField(max_length=3)
+    # On hand. With track_stock, web orders reserve (`reserved`) and buyers can take
+    # only stock - reserved; a terminal sale may take stock below zero (cloud/orders/stock.py).
     stock = fields.IntField(default=0)
+    track_stock = fields.BooleanField(default=False, db_default=False)
+    reserved = fields.IntField(default=0, db_default=0)
+    low_stock = fields.IntField(null=True)   # an alarm when what is available falls to it
     # Commerce additions (cloud/commerce/catalog.py writes them).
     description = fields.TextField(default="", db_default="")
     image_url = fields.CharField(max_length=500, default="", db_default="")
@@ -40,3 +50,28 @@ class Product(Model):
         table = "products"
         unique_together = (("shop", "sku"),)
         indexes = (("shop_id", "price"),)
+
+
+class StockMove(Model):
+    """One change of a product's stock or reservations (append-only): a web order's
+    reservation, its release or consumption, a terminal sale, a count, damage, a
+    delivery, a restock. A product's reservations for an order are the sum of its
+    moves' d_reserved for that order."""
+
+    id = fields.BigIntField(primary_key=True)
+    shop_id = fields.CharField(max_length=32)
+    product_id = fields.IntField()
+    sku = fields.CharField(max_length=64)
+    kind = fields.CharField(max_length=12)    # reserve release consume sale count damage ...
+    d_stock = fields.IntField(default=0)
+    d_reserved = fields.IntField(default=0)
+    stock_after = fields.IntField()
+    order_id = fields.IntField(null=True, db_index=True)
+    reason = fields.CharField(max_length=200, default="")
+    user_id = fields.IntField(null=True)
+    device_id = fields.CharField(max_length=32, null=True)
+    at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "stock_moves"
+        indexes = (("shop_id", "sku"),)

@@ -12,7 +12,7 @@ from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent
 from fingerpos.cloud.models.users import Role, User
-from fingerpos.cloud.orders import notify, saledata
+from fingerpos.cloud.orders import notify, saledata, stock
 from fingerpos.cloud.orders.rules import pickup_matches
 from fingerpos.cloud.orders.states import State, ack_target, check_transition
 from tortoise.transactions import in_transaction
@@ -22,8 +22,11 @@ async def move(order: Order, target: State, *, user_id: int | None = None,
                device_id: str | None = None, event_id: int | None = None,
                note: str = "") -> Order:
     """One checked transition, recorded as an order event; conditional on the state not
-    having changed since `order` was read (a racing move loses with a Conflict)."""
+    having changed since `order` was read (a racing move loses with a Conflict). An order
+    that ends unpaid (cancelled, expired) gives back its stock reservations in the same
+    transaction."""
     check_transition(order.state, target)
+    levels: list[stock.Level] = []
     now = datetime.now(UTC)
     async with in_transaction() as conn:
         changed = await Order.filter(id=order.id, state=order.state).using_db(conn).update(
@@ -33,6 +36,10 @@ async def move(order: Order, target: State, *, user_id: int | None = None,
         await OrderEvent.create(order_id=order.id, from_state=order.state, to_state=target.value,
                                 user_id=user_id, device_id=device_id, device_event_id=event_id,
                                 note=note[:200], using_db=conn)
+        if target in (State.CANCELLED, State.EXPIRED):
+            levels = await stock.release(order.id, note or target.value, device_id=device_id,
+                                         user_id=user_id)
+    await stock.raise_alarms(levels)
     before = order.state
     order = await Order.get(id=order.id)
     await notify.order_changed(order)

@@ -2,7 +2,11 @@
 
 `plan_sale` decides in Python what one sale becomes (saledata's and rules'
 checks, pure); `write_sales` writes a list of them with multi-row INSERTs:
-the orders, their lines, first revisions, order events and payments. The
+the orders, their lines, first revisions, order events and payments. A sale
+paid in full is `completed` at once (issue #16: nothing waits for anyone; the
+cloud prints a terminal sale's receipt only when staff ask), with two order
+events: paid, then completed. Its goods leave the stock (stock.sell) in the
+same transaction, whatever the count says: they are in the buyer's hands. The
 ingestion hands every new `sale` event of a batch to `from_sales` inside the
 batch's transaction; `service.from_sale` runs the same path for one sale.
 
@@ -24,13 +28,14 @@ from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.shops import Shop
-from fingerpos.cloud.orders import notify, saledata
+from fingerpos.cloud.orders import notify, saledata, stock
 from fingerpos.cloud.orders.rules import total_of
 from fingerpos.cloud.orders.states import State
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 HELD_REASON = "amount differs from the items' total"
 NOTE = "terminal sale"
+DONE_NOTE = "paid in person, nothing to print"
 # Bound parameters per INSERT: SQLite allows 32766, PostgreSQL 32767.
 _MAX_PARAMS = 30000
 
@@ -45,7 +50,13 @@ class SaleOrder:
     sale: saledata.Sale
     total: int
     paid_ok: bool      # the payment is the items' total
-    state: str         # paid; or held when the payment does not cover the items
+    state: str         # completed; or held when the payment does not cover the items
+
+    def wants(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for ln in self.sale.lines:
+            out[ln.sku] = out.get(ln.sku, 0) + ln.qty
+        return out
 
 
 def plan_sale(device: Device | None, device_id: str, event_id: int | None,
@@ -58,7 +69,7 @@ def plan_sale(device: Device | None, device_id: str, event_id: int | None,
     paid_ok = sale.amount == total
     # A payment that does not cover the items is kept as a held order, not dropped.
     return SaleOrder(device_id, event_id, device.shop, sale, total, paid_ok,
-                     State.PAID.value if paid_ok else State.HELD.value)
+                     State.COMPLETED.value if paid_ok else State.HELD.value)
 
 
 @dataclass
@@ -69,9 +80,12 @@ class SaleBatch:
     plans: list[SaleOrder] = field(default_factory=list)
     created: list[tuple[int, SaleOrder]] = field(default_factory=list)  # (order id, plan)
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    levels: list[stock.Level] = field(default_factory=list)   # stock the sales moved
 
     async def after_commit(self) -> None:
-        """Tell the monitor feed (one message per order, a summary for a big batch)."""
+        """Tell the monitor feed (one message per order, a summary for a big batch), and
+        raise the stock alarms of what the sales took."""
+        await stock.raise_alarms(self.levels)
         if len(self.created) > notify.FEED_ORDERS:
             by_shop: dict[str, list[tuple[int, SaleOrder]]] = {}
             for oid, p in self.created:
@@ -105,6 +119,8 @@ async def from_sales(conn: BaseDBAsyncClient,
     if out.plans:
         await ensure_shops(conn, {p.shop for p in out.plans})
         out.created = await write_sales(conn, out.plans, out.at)
+        out.levels = await stock.sell(conn, [(oid, p.shop, p.device_id, p.wants())
+                                             for oid, p in out.created])
         for oid, p in out.created:
             if not p.paid_ok:
                 await alarms.raise_alarm(p.device_id, "sale_mismatch", "warning",
@@ -170,7 +186,12 @@ async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
         for ln in p.sale.lines:
             lines += (oid, ln.sku, ln.name, ln.qty, ln.unit_price)
         revisions += (oid, 1, p.total, "created", None, p.device_id, at)
-        events += (oid, None, p.state, None, p.device_id, p.event_id, NOTE, at)
+        if p.state == State.COMPLETED.value:
+            events += (oid, None, State.PAID.value, None, p.device_id, p.event_id, NOTE, at)
+            events += (oid, State.PAID.value, p.state, None, p.device_id, p.event_id,
+                       DONE_NOTE, at)
+        else:
+            events += (oid, None, p.state, None, p.device_id, p.event_id, NOTE, at)
         payments += (oid, p.sale.amount, p.sale.currency, 1, p.sale.method, p.paid_ok,
                      "" if p.paid_ok else HELD_REASON, at)
     await _insert(conn, d, "order_lines", "order_id, sku, name, qty, unit_price", lines)

@@ -17,7 +17,7 @@ from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment
 from fingerpos.cloud.models.shops import Product
 from fingerpos.cloud.models.users import User
-from fingerpos.cloud.orders import notify, saledata, sales
+from fingerpos.cloud.orders import notify, saledata, sales, stock
 from fingerpos.cloud.orders.queries import order_json
 from fingerpos.cloud.orders.rules import (
     Line,
@@ -55,6 +55,8 @@ async def create_from_cart(buyer: User, shop_id: str, items: list[dict[str, Any]
     """A web cart -> a pending_payment order priced from the shop's catalogue.
 
     `items` is [{"sku": str, "qty": int}, ...], already checked for type and range.
+    Products that track stock are reserved in the same transaction; a cart that asks
+    for more than is available is refused (stock.OutOfStock, 409) and creates nothing.
     """
     skus = [item["sku"] for item in items]
     if len(set(skus)) != len(skus):
@@ -71,6 +73,9 @@ async def create_from_cart(buyer: User, shop_id: str, items: list[dict[str, Any]
     async with in_transaction() as conn:
         order = await _create(shop_id, "web", State.PENDING_PAYMENT, lines, currencies.pop(), conn,
                               buyer=buyer, user_id=buyer.id)
+        levels = await stock.reserve(order.id, shop_id, {i["sku"]: i["qty"] for i in items},
+                                     buyer.id)
+    await stock.raise_alarms(levels)
     await notify.order_changed(order)
     return order
 
@@ -119,6 +124,8 @@ async def pay(order_id: int, amount: int, currency: str, version: int,
                 state=State.PAID.value, state_changed_at=now, pickup_hash=digest)
             if not changed:
                 refusal = "the order changed while it was being paid; reload it and pay again"
+            else:   # what the order reserved leaves the shelf with this payment
+                await stock.consume(order_id, device_id=device_id)
         await Payment.create(order_id=order_id, amount=amount, currency=currency[:3],
                              version=version, method=method[:20], accepted=refusal is None,
                              reason=(refusal or "")[:100], using_db=conn)
