@@ -5,6 +5,8 @@
 # {"v": 1, "id", "shop", "key": 64 hex, "wifi": {...}, "broker": {...}, "settings": {...}}.
 # Settings are optional (DEFAULTS); unknown keys are ignored. A missing or bad
 # file raises ConfigError, and the app shows NOT PROVISIONED instead of looping.
+# boot() is what main.py calls (RAM: this module is dropped once the app starts; main.py
+# is compiled on the board's heap and stays resident, so it holds only the start).
 import binascii
 import json
 
@@ -78,4 +80,32 @@ def load(path):
     if not isinstance(wifi, dict):
         cfg["wifi"] = {}
     cfg["settings"] = settings(cfg.get("settings"))
+    return cfg
+
+
+def boot():
+    """config.json plus the settings the cloud changed (settings.json). A missing or bad
+    config.json shows NOT PROVISIONED and idles here for good (no watchdog, no reset)."""
+    import hal
+
+    try:
+        cfg = load(hal.DATA_DIR)
+    except ConfigError as e:
+        why = str(e)
+        hal.log("not provisioned: %s" % why)
+        hal.Display().show(["NOT PROVISIONED", why[:21], "run: fingerpos", "device provision"])
+        import time
+
+        while True:
+            time.sleep(60)
+    overrides = None
+    try:
+        with open(hal.DATA_DIR + "/settings.json") as f:
+            overrides = json.load(f)
+    except (OSError, ValueError):
+        pass
+    if isinstance(overrides, dict):
+        merged = dict(cfg["settings"])
+        merged.update(overrides)
+        cfg["settings"] = settings(merged)
     return cfg

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # A missing or corrupt config.json shows NOT PROVISIONED and idles (no
-# watchdog, no reset), so a fresh board never enters a crash loop.
+# watchdog, no reset), so a fresh board never enters a crash loop (config.boot()).
+# RAM: this file is compiled on the board's heap and stays there while the app runs,
+# so it holds only the start; the rest is in config.mpy, dropped once the app runs.
 import sys
 
 # RAM: every module's __file__ is an interned string, never freed. On the board
@@ -19,70 +21,33 @@ if sys.platform != "rp2":
 try:
     import protocol  # noqa: F401
 except ImportError:  # run from a repo checkout: protocol/ sits next to firmware/
-    here = __file__.rpartition("/")[0] or "."
-    sys.path.append(here + "/..")
+    sys.path.append((__file__.rpartition("/")[0] or ".") + "/..")
 
 import asyncio  # noqa: E402
 import gc  # noqa: E402
 import time  # noqa: E402
 
+import config  # noqa: E402
 import hal  # noqa: E402
 
+cfg = config.boot()
+config = None
+sys.modules.pop("config", None)  # RAM: only needed at boot
+gc.collect()
+from app import App  # noqa: E402
 
-def not_provisioned(why):
-    hal.log("not provisioned: %s" % why)
-    hal.Display().show(["NOT PROVISIONED", why[:21], "run: fingerpos", "device provision"])
-    while True:
-        time.sleep(60)
-
-
-def load_config():
-    """config.json plus the settings the cloud changed (settings.json), or None."""
-    import config
-
-    try:
-        cfg = config.load(hal.DATA_DIR)
-    except config.ConfigError as e:
-        not_provisioned(str(e))
-        return None
-    overrides = None
-    try:
-        import json
-
-        with open(hal.DATA_DIR + "/settings.json") as f:
-            overrides = json.load(f)
-    except (OSError, ValueError):
-        pass
-    if isinstance(overrides, dict):
-        merged = dict(cfg["settings"])
-        merged.update(overrides)
-        cfg["settings"] = config.settings(merged)
-    return cfg
-
-
-def main():
-    cfg = load_config()
-    if cfg is None:
-        return
-    sys.modules.pop("config", None)  # RAM: only needed at boot
-    gc.collect()
-    from app import App
-
-    try:
-        asyncio.run(App(cfg).run())
-    except MemoryError as e:
-        sys.print_exception(e)
-        hal.log("MemoryError: resetting")
-        hal.reset()
-    except Exception as e:  # a bug: say it on the screen, wait, then reboot (not a tight loop)
-        sys.print_exception(e)
-        hal.log("fatal: %s %s" % (type(e).__name__, e))
-        try:  # the error must reach the reset even when the screen is what failed
-            hal.Display().show(["TERMINAL ERROR", str(e)[:21], "restarting..."])
-        except Exception as e2:
-            hal.log("display: %s %s" % (type(e2).__name__, e2))
-        time.sleep(10)
-        hal.reset()
-
-
-main()
+try:
+    asyncio.run(App(cfg).run())
+except MemoryError as e:
+    sys.print_exception(e)
+    hal.log("MemoryError: resetting")
+    hal.reset()
+except Exception as e:  # a bug: say it on the screen, wait, then reboot (not a tight loop)
+    sys.print_exception(e)
+    hal.log("fatal: %s %s" % (type(e).__name__, e))
+    try:  # the error must reach the reset even when the screen is what failed
+        hal.Display().show(["TERMINAL ERROR", str(e)[:21], "restarting..."])
+    except Exception as e2:
+        hal.log("display: %s %s" % (type(e2).__name__, e2))
+    time.sleep(10)
+    hal.reset()
