@@ -51,6 +51,12 @@ def catalog(app, data):
 
 
 def print_(app, data):
+    # The cloud re-sends unanswered jobs on connect: a part at or below the last
+    # (job, part) printed was printed (its `printed` event is in the outbox).
+    job = [data.get("job"), data.get("part", 1)]
+    mark = type(job[0]) is int and type(job[1]) is int
+    if mark and job <= app.store.load("printjob", [0, 0]):
+        return
     try:
         raw = binascii.a2b_base64(data.get("escpos", ""))
     except ValueError:
@@ -61,6 +67,8 @@ def print_(app, data):
     except OSError as e:
         hal.log("printer: %s" % e)
         ok = False
+    if ok and mark:
+        app.store.save("printjob", job)
     app.emit_quiet("printed", {"order": data.get("order"), "ok": ok})
 
 

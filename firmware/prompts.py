@@ -29,6 +29,9 @@ def order_new(app, data):
         raise ValueError("order_new order must be an id")
     # RAM: keep what the counter uses, not the items and names (up to ~4 KB each).
     o = {k: data[k] for k in _KEEP if k in data}
+    for x in app.orders:  # the cloud re-sends open prompts on connect: shown once
+        if x["order"] == o["order"] and x.get("version") == o.get("version"):
+            return
     if pay == "cash":
         o["state"] = "pending_payment"
     app.orders = [x for x in app.orders if x["order"] != o["order"]][-(_MAX_ORDERS - 1):]
@@ -49,14 +52,16 @@ def order_update(app, data):
         raise ValueError("order_update state must be a string")
     for o in app.orders:
         if o["order"] == data.get("order"):
+            was = o.get("state")
             for k in ("state", "version", "total"):
                 if k in data:
                     o[k] = data[k]
             sent = o.pop("cash_sent", None)
             if o.get("pay") == "cash":
                 if o.get("state") == "paid":
-                    app.ui.notify("PAID %s" % o["order"])
-                    app.alarm.beep(1)
+                    if was != "paid":  # not again for a re-sent update
+                        app.ui.notify("PAID %s" % o["order"])
+                        app.alarm.beep(1)
                 elif sent is not None:
                     app.ui.notify("CASH REFUSED %s %s" % (o["order"], money(o["total"])))
     app.orders = [o for o in app.orders if o.get("state") not in _DONE]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from fingerpos.tools.device import board as board_mod
 from fingerpos.tools.device import bundle as bundle_mod
 from fingerpos.tools.device import flash as flash_mod
 from fingerpos.tools.device import provision as provision_mod
+from fingerpos.tools.device import revoke as revoke_mod
 from fingerpos.tools.device import selftest as selftest_mod
 from fingerpos.tools.device import terminal_config as tc
 
@@ -83,11 +85,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--root", default="/", help="filesystem root on the board (default /)")
     st.set_defaults(func=_selftest)
 
-    rv = ps.add_parser("revoke", help="mark a terminal revoked: broker-config then leaves it "
-                       "out of the broker's password file")
+    rv = ps.add_parser("revoke", help="revoke a terminal in the cloud (API token or --db) "
+                       "and mark it here: broker-config then leaves it out",
+                       description="Mark the terminal revoked in its provisioning directory "
+                       "and, given --cloud and --token (or --db), in the cloud, whose workers "
+                       "then refuse its events within 1 s. Without either it says plainly that "
+                       "the cloud was not told. Then run broker-config and reload Mosquitto.")
     rv.add_argument("--id", required=True, help="terminal id")
     rv.add_argument("--devices", type=Path, default=tc.DEFAULT_DEVICES_DIR,
                     help="directory of provisioned terminals (default ./devices)")
+    rv.add_argument("--cloud", default=os.environ.get("FINGERPOS_CLOUD"),
+                    help="revoke it in this cloud, e.g. https://pos.example.com "
+                    "(env FINGERPOS_CLOUD)")
+    rv.add_argument("--token", default=os.environ.get("FINGERPOS_TOKEN"),
+                    help="admin/manager API token for --cloud (env FINGERPOS_TOKEN)")
+    rv.add_argument("--db", metavar="URL", help="revoke it straight in the cloud's database "
+                    "instead (sqlite:///path or postgres://...)")
     rv.add_argument("--reason", default="", help="why, kept in DIR/ID/revoked")
     rv.set_defaults(func=_revoke)
 
@@ -236,12 +249,35 @@ def _sim(args: argparse.Namespace) -> int:
 def _revoke(args: argparse.Namespace) -> int:
     try:
         tc.check_id(args.id)
-        tc.load(args.devices / args.id / tc.CONFIG_NAME)
+        cloud = (provision_mod.CloudEndpoint.parse(args.cloud, args.token)
+                 if args.db is None and (args.cloud or args.token) else None)
     except tc.ConfigError as e:
-        return _fail(f"terminal {args.id!r} is not provisioned here: {e}")
-    marker = args.devices / args.id / tc.REVOKED_NAME
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    marker.write_text(json.dumps({"at": stamp, "reason": args.reason}) + "\n")
-    print(f"terminal {args.id} revoked ({marker}); now run fingerpos broker-config and "
-          "reload Mosquitto")
+        return _fail(str(e))
+    try:
+        tc.load(args.devices / args.id / tc.CONFIG_NAME)
+        here = None
+    except tc.ConfigError as e:
+        here = str(e)
+    if here is not None and cloud is None and args.db is None:
+        return _fail(f"terminal {args.id!r} is not provisioned here: {here}; give --cloud and "
+                     "--token (or --db) to revoke it in the cloud")
+    if here is None:
+        marker = args.devices / args.id / tc.REVOKED_NAME
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        marker.write_text(json.dumps({"at": stamp, "reason": args.reason}) + "\n")
+        print(f"terminal {args.id} marked revoked here ({marker})")
+    try:
+        if cloud is not None:
+            revoke_mod.in_cloud(cloud, args.id)
+            print(f"revoked in the cloud ({cloud.url}): every worker refuses its events within 1 s")
+        elif args.db is not None:
+            asyncio.run(revoke_mod.in_db(args.db, args.id, args.reason))
+            print("revoked in the cloud's database: every worker refuses its events within 1 s")
+        else:
+            print(f"warning: terminal {args.id} is NOT revoked in the cloud, which still accepts "
+                  "its events: give --cloud URL --token TOKEN (or --db URL) to revoke it there",
+                  file=sys.stderr)
+    except revoke_mod.RevokeError as e:
+        return _fail(f"terminal {args.id} is NOT revoked in the cloud: {e}")
+    print("now run fingerpos broker-config and reload Mosquitto")
     return 0

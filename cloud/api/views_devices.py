@@ -9,10 +9,12 @@ from fingerpos.cloud.api.validation import body, query
 from fingerpos.cloud.core import audit
 from fingerpos.cloud.core.appkeys import KEYRING
 from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.ingest import keychanges
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 
 def _device_json(d: Device) -> dict:
@@ -34,7 +36,9 @@ async def register(request: web.Request) -> web.Response:
     await Shop.get_or_create(id=data.shop)
     sealed = request.app[KEYRING].seal(data.id, bytes.fromhex(data.key))
     try:
-        await Device.create(id=data.id, shop=data.shop, key_enc=sealed)
+        async with in_transaction() as conn:
+            await Device.create(id=data.id, shop=data.shop, key_enc=sealed, using_db=conn)
+            await keychanges.bump(conn, data.id)  # workers that found it unknown look again
     except IntegrityError:
         raise Conflict(f"device {data.id} is already registered") from None
     await audit.record(f"user:{user.id}", "device.register", f"device:{data.id}",
@@ -55,11 +59,19 @@ async def list_(request: web.Request) -> web.Response:
     return web.json_response({"devices": [_device_json(d) for d in await rows.order_by("id")]})
 
 
+async def _save_keys(device: Device, fields: list[str]) -> None:
+    """Save a key or revocation change; every worker's cache drops the old one within
+    a second (cloud/ingest/keychanges.py)."""
+    async with in_transaction() as conn:
+        await device.save(update_fields=fields, using_db=conn)
+        await keychanges.bump(conn, device.id)
+
+
 async def revoke(request: web.Request) -> web.Response:
     user = await auth.require(request, Role.ADMIN, Role.MANAGER)
     device = await _own_device(request, user)
     device.revoked = True
-    await device.save(update_fields=["revoked"])
+    await _save_keys(device, ["revoked"])
     await audit.record(f"user:{user.id}", "device.revoke", f"device:{device.id}", user_id=user.id)
     return web.json_response(_device_json(device))
 
@@ -71,7 +83,7 @@ async def rotate(request: web.Request) -> web.Response:
     data = await body(request, schemas.RotateKey)
     device.key_enc = request.app[KEYRING].seal(device.id, bytes.fromhex(data.key))
     device.revoked = False
-    await device.save(update_fields=["key_enc", "revoked"])
+    await _save_keys(device, ["key_enc", "revoked"])
     await audit.record(f"user:{user.id}", "device.rotate", f"device:{device.id}", user_id=user.id)
     return web.json_response(_device_json(device))
 

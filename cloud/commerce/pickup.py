@@ -9,6 +9,7 @@ for the order's buyer. Staff learn only that a code exists.
 
     code = await pickup.code_for(order_id)      # made once, the same ever after
     code = await pickup.reveal(order, user)     # for the buyer's page, or None
+    code = await pickup.sealed_code(order_id)   # the sealed one if any (prompts re-sent)
 
 Both use the keyring of the app serving the request or event (monitor.current_app()).
 """
@@ -67,19 +68,25 @@ async def reveal(order: Order, user: User) -> str | None:
     or before it when they pay cash at the counter (they show it to pay). None otherwise."""
     if user.role != Role.BUYER or order.buyer_id != user.id:
         return None
-    row = await PickupCode.get_or_none(order_id=order.id)
-    if row is None:
+    code = await sealed_code(order.id)
+    if code is None:
         return None
-    ring = _ring()
-    try:
-        code = ring.open(row.sealed, _label(order.id)).decode()
-    except (KeyringError, UnicodeDecodeError):
-        return None
-    if pickup_matches(ring.pickup_key, order.id, code, order.pickup_hash):
+    if pickup_matches(_ring().pickup_key, order.id, code, order.pickup_hash):
         return code
     if order.state == State.PENDING_PAYMENT and await pays_cash(order.id):
         return code
     return None
+
+
+async def sealed_code(order_id: int) -> str | None:
+    """The order's sealed code if it has one that opens; never makes one (see code_for)."""
+    row = await PickupCode.get_or_none(order_id=order_id)
+    if row is None:
+        return None
+    try:
+        return _ring().open(row.sealed, _label(order_id)).decode()
+    except (KeyringError, UnicodeDecodeError):
+        return None
 
 
 async def issued(order_id: int) -> bool:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fingerpos.cloud.commerce import receipts, staging
@@ -24,6 +25,9 @@ PRINTABLE = frozenset({State.PAID, State.ACCEPTED, State.FULFILLED, State.COMPLE
 # receive buffer (firmware/link.py _RX_BYTES) and is decoded without large blocks
 # of a fragmented heap; a longer receipt goes in parts (protocol/README.md).
 CHUNK = 768
+# A receipt nobody's terminal printed for a day is not printed by surprise when the
+# terminal comes back: staff print it again if it is still wanted.
+RESEND_S = 24 * 3600.0
 
 
 async def build(order: Order, reprint: bool = False) -> receipts.Receipt:
@@ -83,18 +87,45 @@ async def print_order(order_id: int, user: User, device_id: str | None) -> dict[
     reprint = await PrintJob.exists(order_id=order.id)
     job = await PrintJob.create(order_id=order.id, version=order.version, device_id=device.id,
                                 reprint=reprint, user_id=user.id)
-    data = receipts.render_escpos(await build(order, reprint), charset=device.printer_charset)
+    size, sent = await _send_job(order, job, device)
+    await audit.record(f"user:{user.id}", "order.reprint" if reprint else "order.print",
+                       f"order:{order.id}", {"device": device.id, "version": order.version},
+                       user_id=user.id)
+    return {"job": job.id, "order": order.id, "version": order.version, "device": device.id,
+            "reprint": reprint, "bytes": size, "sent": sent}
+
+
+async def _send_job(order: Order, job: PrintJob, device: Device) -> tuple[int, bool]:
+    """The job's receipt as `print` commands, in parts; (ESC/POS bytes, all sent)."""
+    data = receipts.render_escpos(await build(order, job.reprint), charset=device.printer_charset)
     parts = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)]
     sent = True
     for n, part in enumerate(parts, 1):
         sent &= await notify.send_command(device.id, "print", {
             "order": order.id, "version": order.version, "job": job.id, "part": n,
             "parts": len(parts), "escpos": base64.b64encode(part).decode()})
-    await audit.record(f"user:{user.id}", "order.reprint" if reprint else "order.print",
-                       f"order:{order.id}", {"device": device.id, "version": order.version},
-                       user_id=user.id)
-    return {"job": job.id, "order": order.id, "version": order.version, "device": device.id,
-            "reprint": reprint, "bytes": len(data), "sent": sent}
+    return len(data), sent
+
+
+async def resend_pending(device_id: str, max_age_s: float = RESEND_S) -> int:
+    """Send again, in full, the device's print jobs of the last `max_age_s` that no
+    `printed` event answered (a broker that lost them while the terminal was away).
+    The terminal skips the parts it printed already (firmware/handlers.py), so a job
+    whose `printed` event is still in its outbox is not printed twice. A job whose
+    order has since left the printable states or changed version is not sent."""
+    device = await Device.get_or_none(id=device_id, revoked=False)
+    if device is None:
+        return 0
+    since = datetime.now(UTC) - timedelta(seconds=max_age_s)
+    jobs = await PrintJob.filter(device_id=device_id, printed_ok=None, created_at__gte=since
+                                 ).order_by("id").prefetch_related("order")
+    sent = 0
+    for job in jobs:
+        order = job.order
+        if order.state in PRINTABLE and order.version == job.version:
+            await _send_job(order, job, device)
+            sent += 1
+    return sent
 
 
 async def printed(device_id: str, event_id: int | None, data: dict[str, Any]) -> None:

@@ -64,6 +64,7 @@ class CommandSender:
         """
         conn = conn or connections.get("default")
         d = dialect(conn)
+        await self.registry.refresh()  # never sign with a key another worker replaced
         keys: dict[str, bytes] = {}
         for dev, _typ, _data in items:
             if dev not in keys:

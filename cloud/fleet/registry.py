@@ -1,7 +1,11 @@
 """DeviceRegistry: the ingestion's cache of device keys and sequence trackers.
 
-A key is decrypted once and kept for `ttl` seconds (so a revocation takes
-effect within that time on every worker); the SeqTracker of a device is
+A key is decrypted once and kept until the database says it changed: `refresh()`,
+called before each ingestion batch and before commands are signed, drops what a
+rotation, revocation or registration on any worker made stale, within
+keychanges.CHECK_S (see keychanges.py for why a version and not NOTIFY). `ttl`
+(30 s) stays as the backstop for a row changed behind the cloud's back. The
+SeqTracker of a device is
 seeded from the database the first time the device is seen, and reseeded
 after a failed commit, because the tracker may then hold events that never
 reached the database.
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fingerpos.cloud.core.sql import dialect, q
+from fingerpos.cloud.ingest import keychanges
 from fingerpos.cloud.models.devices import Device
 from fingerpos.protocol.chain import SeqTracker
 from tortoise import connections
@@ -49,6 +54,31 @@ class DeviceRegistry:
         self.unknown_ttl = unknown_ttl
         self._devices: dict[str, DeviceState] = {}
         self._unknown: dict[str, float] = {}
+        self.keys_version: int | None = None  # keychanges' counter when last read
+        self._checked = -1e9  # monotonic time of that read
+
+    async def refresh(self) -> None:
+        """Forget the keys and revocations the database changed since the last call
+        (at most one read every keychanges.CHECK_S). Trackers are kept: a forgotten
+        device is re-read by `load` on its next event."""
+        now = time.monotonic()
+        if now - self._checked < keychanges.CHECK_S:
+            return
+        conn = connections.get("default")
+        version = await keychanges.current(conn)
+        seen = self.keys_version
+        if seen is None or version < seen:  # first read, or another database: all of it
+            stale = list(self._devices) + list(self._unknown)
+        elif version > seen:
+            stale = await keychanges.changed_since(conn, seen)
+        else:
+            stale = []
+        for dev in stale:
+            self._unknown.pop(dev, None)
+            st = self._devices.get(dev)
+            if st is not None:
+                st.loaded = -1e9  # cached() says no: the next use loads it again
+        self.keys_version, self._checked = version, now
 
     def cached(self, device_id: str) -> DeviceState | None:
         """The cached state if fresh, else None (call `load`)."""

@@ -196,6 +196,11 @@ class Ingestion:
             self._ack_pending.discard(st.id)
 
     async def _verify(self, take: list[_Raw]) -> list[Incoming]:
+        try:  # keys rotated or revoked on any worker are dropped before this batch
+            await self.registry.refresh()
+        except Exception as e:  # the database is away: the look-ups below wait for it
+            self.stats.db_errors += 1
+            log.warning("device key check failed (%s: %s)", type(e).__name__, e)
         batch: list[Incoming] = []
         drops: list[tuple[int, int]] = []  # (generation, mid) of messages dropped here
         by_reason: dict[str, int] = {}

@@ -5,7 +5,8 @@
 The ingestion context sets app[COMMANDS] (the signed command sender the order
 engine calls), wires stored events to the order service by `typ`, alarms to
 cloud/fleet/alarms.py, the feed to cloud/core/monitor.py, its counters to /metrics, and
-answers a terminal's `online` with `time` and its shop's roster.
+answers a terminal's `online` with `time`, its shop's roster, and what it should be
+showing (cloud/commerce/resync.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from fingerpos.cloud import orders
-from fingerpos.cloud.commerce import cash, catalog, printing
+from fingerpos.cloud.commerce import cash, printing, resync
 from fingerpos.cloud.core import monitor
 from fingerpos.cloud.core.appkeys import COMMANDS, CONFIG, KEYRING, METRICS
 from fingerpos.cloud.core.config import Config
@@ -110,7 +111,8 @@ async def ingestion(app: web.Application) -> AsyncIterator[None]:
                     roster=roster_of, share_group=config.share_group,
                     client_id=client_id[:64], alarm=alarm,
                     refusals=(DomainError, ValueError, LookupError, TypeError),
-                    welcome=catalog.send_catalog)  # after time and roster: the catalogue
+                    welcome=resync.welcome)  # after time and roster: open prompts,
+    # unanswered print jobs, the catalogue (nothing rests on the broker's queues)
     ing.store.batch_handlers.update(BATCH_HANDLERS)
     await ing.start()
     app[INGESTION] = ing

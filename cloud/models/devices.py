@@ -35,6 +35,9 @@ class Device(Model):
     # What its receipt printer prints (cloud/commerce/receipts.py CHARSETS): "gb18030"
     # for a CJK model in Chinese mode, "ascii" for any other ESC/POS printer.
     printer_charset = fields.CharField(max_length=16, default="ascii")
+    # DeviceKeysVersion.version when its key or revocation last changed: what the
+    # ingestion workers' caches compare against (cloud/fleet/registry.py).
+    keys_version = fields.BigIntField(default=0, db_index=True)
 
     class Meta:
         table = "device"
@@ -78,3 +81,15 @@ class CommandSeq(Model):
 
     class Meta:
         table = "command_seq"
+
+
+class DeviceKeysVersion(Model):
+    """One row (id 1): bumped, row-locked, by every key rotation, revocation and
+    registration, so the workers see in one primary-key read whether their cached
+    keys are stale (cloud/fleet/registry.py says why not LISTEN/NOTIFY)."""
+
+    id = fields.IntField(primary_key=True)
+    version = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "device_keys_version"

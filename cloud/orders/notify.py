@@ -71,27 +71,34 @@ async def send_command(device_id: str, typ: str, data: dict[str, Any]) -> bool:
     return True
 
 
-async def prompt_terminals(order: Order, code: str, extra: dict[str, Any] | None = None) -> int:
-    """`order_new` to every active terminal of the order's shop (web orders only).
+async def prompt_terminals(order: Order, code: str, extra: dict[str, Any] | None = None,
+                           devices: list[str] | None = None) -> int:
+    """`order_new` to every active terminal of the order's shop, or to those of `devices`
+    (web orders only).
 
     Each prompt carries the pickup code's hash keyed with that terminal's own
     key, so the terminal can check a code typed at handover. `extra` adds fields
     (an unpaid order to take cash for: `pay` and `version`). No order lines: the
     terminal shows order and total, the receipt (`print`) lists the items, and a
-    prompt stays a few hundred bytes however long the order is.
+    prompt stays a few hundred bytes however long the order is. `version` always: a
+    terminal that shows the order at that version takes a repeat as shown already
+    (the prompts re-sent on connect, cloud/commerce/resync.py).
     """
     if order.source != "web":
         return 0
     app = _app()
     sent = 0
-    for device in await Device.filter(shop=order.shop_id, revoked=False):
+    rows = Device.filter(shop=order.shop_id, revoked=False)
+    if devices is not None:
+        rows = rows.filter(id__in=devices)
+    for device in await rows:
         try:
             key = app[KEYRING].open(device.key_enc, device.id)
         except KeyringError as e:
             log.error("%s", e)
             continue
         data = {"order": order.id, "total": order.total, "currency": order.currency,
-                "pickup_hash": protocol.pickup_hash(key, order.id, code)}
+                "version": order.version, "pickup_hash": protocol.pickup_hash(key, order.id, code)}
         sent += await send_command(device.id, "order_new", data | (extra or {}))
     return sent
 

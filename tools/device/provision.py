@@ -55,9 +55,24 @@ class CloudEndpoint:
 
 def register(cloud: CloudEndpoint, device_id: str, shop: str, key: bytes) -> dict:
     """POST the terminal to the cloud; returns the cloud's JSON answer (201)."""
-    body = json.dumps({"id": device_id, "shop": shop, "key": key.hex()}).encode()
+    status, answer, message = post(cloud, REGISTER_PATH,
+                                   {"id": device_id, "shop": shop, "key": key.hex()})
+    if status == 201:
+        return answer
+    if status == 409:
+        raise ProvisionError(f"the cloud already has a terminal {device_id!r}: "
+                             "choose another id (nothing was written)")
+    if status in (401, 403):
+        raise ProvisionError(f"the cloud refused the token (HTTP {status}): "
+                             "use an admin or manager API token")
+    raise ProvisionError(f"the cloud answered HTTP {status}: {message}".rstrip(": "))
+
+
+def post(cloud: CloudEndpoint, path: str, body: dict) -> tuple[int, dict, str]:
+    """POST JSON with the API token: (HTTP status, the JSON answer, its message).
+    Raises ProvisionError when the cloud cannot be reached."""
     req = urllib.request.Request(
-        cloud.url + REGISTER_PATH, data=body, method="POST",
+        cloud.url + path, data=json.dumps(body).encode(), method="POST",
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {cloud.token}"})
     try:
         with urllib.request.urlopen(req, timeout=HTTP_TIMEOUT_S) as resp:
@@ -68,16 +83,7 @@ def register(cloud: CloudEndpoint, device_id: str, shop: str, key: bytes) -> dic
         reason = getattr(e, "reason", e)
         raise ProvisionError(f"cannot reach the cloud at {cloud.url}: {reason}") from None
     answer = _json_or_text(raw)
-    message = answer.get("message") or answer.get("error") or answer.get("text", "")
-    if status == 201:
-        return answer
-    if status == 409:
-        raise ProvisionError(f"the cloud already has a terminal {device_id!r}: "
-                             "choose another id (nothing was written)")
-    if status in (401, 403):
-        raise ProvisionError(f"the cloud refused the token (HTTP {status}): "
-                             "use an admin or manager API token")
-    raise ProvisionError(f"the cloud answered HTTP {status}: {message}".rstrip(": "))
+    return status, answer, answer.get("message") or answer.get("error") or answer.get("text", "")
 
 
 def _json_or_text(raw: bytes) -> dict:
