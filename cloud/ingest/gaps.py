@@ -37,7 +37,14 @@ class GapWatch:
         """One round: one alarm per hole open longer than the grace period."""
         now = time.monotonic()
         for st in self.registry.all():
-            if st.gap_since is None or st.gap_alarmed:
+            if st.gap_since is None:
+                continue
+            if st.gap_alarmed:
+                # Alarmed once; a shared worker still looks: the hole may be filled since
+                # (the terminal resent it, another worker stored it), and until this
+                # tracker knows, it holds the device's acks back.
+                if self.shared and not await self.fill_from_db(st):
+                    st.gap_since, st.gap_alarmed = None, False
                 continue
             if now - st.gap_since < self.grace:
                 if self.shared:  # another worker may have stored the hole

@@ -15,6 +15,22 @@ Backpressure: when the inbox holds `inbox_max` messages (the database is slow
 or down), the link stops reading PUBLISH packets, so memory stays bounded and
 the broker keeps the backlog (persistent session, QoS 1, nothing PUBACKed);
 reading resumes when the inbox is down to half of it.
+
+Sessions. One worker keeps a persistent session (clean=False): after a crash
+or restart the broker hands it what was queued or in flight. Workers of a
+share group (`--share-group`) connect with a clean session instead (MQTT 5
+clean start, session expiry 0): Mosquitto 2.0 keeps choosing a member whose
+persistent session outlives its connection, so while a worker is away its
+share of the stream (1/N) queues in a session nobody reads, and what was in
+flight to it is not handed to the others (eclipse/mosquitto #1747, #2662;
+tests/test_workers.py measures it on our broker config). With a clean session
+a worker that goes away leaves the group at once, the others get the whole
+stream, and the few messages the broker had in flight to it are lost there:
+the terminals still hold them in their outboxes and send them again when the
+ack stops moving (firmware `ack_wait_s`), and the database's unique (device,
+seq) makes a resend of something already stored harmless. So in shared mode
+a hole in seq alarms only after SHARED_GAP_GRACE_S, longer than a terminal's
+resend wait.
 """
 
 from __future__ import annotations
@@ -51,6 +67,16 @@ _FEED_ITEMS = 200
 _DROP_EXAMPLES = 5  # dropped messages named per reason in a batch's feed message
 _TOPIC_CACHE = 100_000
 _Raw = tuple[bytes, bytes, int, int, int, float]  # topic, payload, mid, qos, generation, time
+# Shared mode: a hole may be events lost in the broker with a worker that died; the
+# terminal resends them after firmware/config.py's ack_wait_s (20 s) without an ack; three
+# times that leaves room for a loaded host and the worker's own gap-check round.
+SHARED_GAP_GRACE_S = 60.0
+GAP_GRACE_S = 5.0  # one worker: a hole is not a worker's crash
+
+
+def shared_clean_session(share_group: str | None) -> bool:
+    """The session a worker asks for: clean in a share group, persistent alone (see header)."""
+    return share_group is not None
 
 
 async def _ignore(kind: str, payload: dict) -> None:
@@ -66,7 +92,7 @@ class Ingestion:
                  handlers: dict[str, Handler] | None = None, notify: Notify = _ignore,
                  roster: Roster = empty_roster, share_group: str | None = None,
                  client_id: str = "fingerpos-cloud", batch_max: int = 2000,
-                 gap_grace: float = 5.0, alarm: Alarm | None = None,
+                 gap_grace: float | None = None, alarm: Alarm | None = None,
                  ack_interval: float = 0.25, ack_every: int = 256,
                  refusals: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError),
                  welcome: Callable[[str], Awaitable[object]] | None = None,
@@ -81,6 +107,8 @@ class Ingestion:
         self.share_group = share_group
         self.client_id = client_id
         self.batch_max = batch_max
+        if gap_grace is None:
+            gap_grace = SHARED_GAP_GRACE_S if share_group else GAP_GRACE_S
         self.gap_grace = gap_grace
         # Ack pacing: a device's first ack after a quiet spell goes out with its
         # batch; under load at most one per `ack_interval` (or every `ack_every`
@@ -106,7 +134,8 @@ class Ingestion:
         if self.share_group:
             evt, status = shared(evt, self.share_group), shared(status, self.share_group)
         self.link = MqttLink(self.mqtt_url, self.client_id, [(evt, 1), (status, 1)],
-                             mqtt5=self.share_group is not None, manual_ack=True, clean=False,
+                             mqtt5=self.share_group is not None, manual_ack=True,
+                             clean=shared_clean_session(self.share_group),
                              on_publish=self._on_publish)
         await self.link.start()
         gaps = GapWatch(self.registry, self.gap_grace, self.share_group is not None,

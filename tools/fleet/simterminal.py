@@ -37,6 +37,7 @@ class SimTerminal:
         self.commands: list[dict] = []  # every accepted command body
         self.refused: list[str] = []  # reason codes of refused commands
         self.acked_event = asyncio.Event()
+        self.stalled_resends = 0  # times the ack stood still for resend_s and all was sent again
         self._progress = time.monotonic()
         self.link: MqttLink | None = None
         self._resender: asyncio.Task | None = None
@@ -82,6 +83,7 @@ class SimTerminal:
         while True:
             await asyncio.sleep(self.resend_s / 3)
             if self.outbox and time.monotonic() - self._progress > self.resend_s:
+                self.stalled_resends += 1
                 self.resend()
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
