@@ -277,8 +277,8 @@ async def test_a_shared_worker_still_closes_a_hole_after_alarming_it(ingest_db):
     it, another worker stored it): this worker's tracker must learn it from the database,
     or it holds that terminal's acks back for good. (Seen with a 5 s grace in the test
     above: the outboxes never drained.)"""
+    from fingerpos.cloud.fleet.registry import DeviceRegistry
     from fingerpos.cloud.ingest.gaps import GapWatch
-    from fingerpos.cloud.ingest.registry import DeviceRegistry
     from fingerpos.cloud.models.devices import DeviceEvent
 
     from tests.support.ingest_env import open_hex, register

@@ -143,13 +143,13 @@ async def seed_fleet(db_url: str, secret: str, shop: str,
     (for the monitor feed)."""
     import secrets as _secrets
 
-    from fingerpos.cloud import db
-    from fingerpos.cloud.auth import create_api_token
-    from fingerpos.cloud.keyring import DeviceKeyring
+    from fingerpos.cloud.accounts.auth import create_api_token
+    from fingerpos.cloud.accounts.users import create_user
+    from fingerpos.cloud.core import db
+    from fingerpos.cloud.core.keyring import DeviceKeyring
     from fingerpos.cloud.models.devices import Device
     from fingerpos.cloud.models.shops import Shop
     from fingerpos.cloud.models.users import Role
-    from fingerpos.cloud.users import create_user
 
     ring = DeviceKeyring(secret)
     ctx = await db.open_context(db_url)

@@ -9,7 +9,7 @@ from fingerpos.cloud.api.validation import body, query
 from fingerpos.cloud.core import audit
 from fingerpos.cloud.core.appkeys import KEYRING
 from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
-from fingerpos.cloud.ingest import keychanges
+from fingerpos.cloud.fleet import keychanges
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
@@ -61,7 +61,7 @@ async def list_(request: web.Request) -> web.Response:
 
 async def _save_keys(device: Device, fields: list[str]) -> None:
     """Save a key or revocation change; every worker's cache drops the old one within
-    a second (cloud/ingest/keychanges.py)."""
+    a second (cloud/fleet/keychanges.py)."""
     async with in_transaction() as conn:
         await device.save(update_fields=fields, using_db=conn)
         await keychanges.bump(conn, device.id)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fingerpos.cloud.core.sql import dialect, q
-from fingerpos.cloud.ingest import keychanges
+from fingerpos.cloud.fleet import keychanges
 from fingerpos.cloud.models.devices import Device
 from fingerpos.protocol.chain import SeqTracker
 from tortoise import connections

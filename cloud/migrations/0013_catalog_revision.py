@@ -7,7 +7,7 @@ from fingerpos.cloud.commerce.catalog_cache import create_revision, drop_revisio
 class Migration(migrations.Migration):
     """catalog_revision: one number the catalogue's tables bump (cloud/commerce/catalog_cache.py)."""
 
-    dependencies = [('models', '0011_printer_charset')]
+    dependencies = [('models', '0012_device_keys_version')]
 
     initial = False
 

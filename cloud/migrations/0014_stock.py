@@ -7,7 +7,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_printer_charset')]
+    dependencies = [('models', '0013_catalog_revision')]
 
     initial = False
 

@@ -1,7 +1,7 @@
 """`fingerpos device revoke` in the cloud: through its API (an admin or manager token),
 or straight in its database (`--db`, on the cloud's host).
 
-Either way the revocation bumps the device keys version (cloud/ingest/keychanges.py),
+Either way the revocation bumps the device keys version (cloud/fleet/keychanges.py),
 so every cloud worker refuses the terminal's events within a second, and
 `broker-config --db` leaves it out. The broker itself still lets the terminal connect
 until broker-config is run again and Mosquitto reloaded.
@@ -38,7 +38,7 @@ async def in_db(db_url: str, device_id: str, reason: str) -> None:
     """Mark the device revoked in the cloud's database, with an audit entry.
     Raises RevokeError when there is no such device."""
     from fingerpos.cloud.core import audit, db
-    from fingerpos.cloud.ingest import keychanges
+    from fingerpos.cloud.fleet import keychanges
     from fingerpos.cloud.models.devices import Device
     from tortoise.transactions import in_transaction
 
