@@ -30,3 +30,19 @@ def test_bench_web_rejects_bad_options():
     res = subprocess.run([str(BIN / "fingerpos"), "bench", "web", "--connections", "0"],
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "--connections must be 1 to 1000" in res.stderr
+
+
+def test_bench_web_stops_when_the_cloud_cannot_start():
+    """A --db nobody listens on: the cloud's process exits at once; the bench says so and
+    exits 2 (it used to wait on the dead process's ready queue forever)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again below: nothing listens there
+    res = subprocess.run([str(BIN / "fingerpos"), "bench", "web", "--requests", "5",
+                          "--warmup", "0", "--search-products", "0",
+                          "--db", f"postgres://nobody@127.0.0.1:{port}/none"],
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "exited with code 1 before it was ready" in res.stderr
+    assert "cannot reach the database" in res.stderr

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import queue
 import sys
 import tempfile
 import time
@@ -166,8 +167,20 @@ class Server:
 
     async def __aenter__(self) -> Server:
         self.proc.start()
-        self.info = await asyncio.wait_for(asyncio.to_thread(self.ready.get), 120)
-        return self
+        # Polled, not one blocking get: a server that died before it was ready (its traceback
+        # is on stderr) left that get in a thread forever, and the bench hung on exit.
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.info = await asyncio.to_thread(self.ready.get, True, 1.0)
+                return self
+            except queue.Empty:
+                if not self.proc.is_alive():
+                    raise RuntimeError(f"the server process exited with code "
+                                       f"{self.proc.exitcode} before it was ready") from None
+                if time.monotonic() > deadline:
+                    self.proc.kill()
+                    raise RuntimeError("the server was not ready within 120 s") from None
 
     async def __aexit__(self, *exc: object) -> None:
         self.stop.set()
