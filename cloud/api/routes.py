@@ -137,6 +137,12 @@ ROUTES: list[Route] = [
           errors=(404,)),
     Route("DELETE", V1 + "/shops/{shop}/products/{sku}", vcat.delete_product, P.STAFF,
           "Delete a product (the shop's sellers and managers, admins)"),
+    Route("POST", V1 + "/shops/{shop}/products/{sku}/stock", vcat.adjust_stock, P.MANAGERS,
+          "Adjust a product's stock with a reason: count, damage or delivery (the shop's "
+          "managers, admins; audited; turns stock tracking on)", sc.StockAdjustIn,
+          errors=(400, 401, 403, 404, 413)),
+    Route("GET", V1 + "/shops/{shop}/products/{sku}/stock", vcat.stock_moves, P.STAFF,
+          "The product's latest stock moves: reservations, sales, adjustments (the shop's staff)"),
     Route("GET", V1 + "/shops/{shop}/categories", vcat.categories, P.PUBLIC, "A shop's categories",
           errors=(404,)),
     Route("POST", V1 + "/shops/{shop}/categories", vcat.add_category, P.STAFF, "Add a category",

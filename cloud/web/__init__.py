@@ -64,6 +64,7 @@ PAGES = [
     ("GET", "/shop/products/{sku}/edit", views_products.edit_form, P.STAFF),
     ("POST", "/shop/products/{sku}/edit", views_products.save, P.STAFF),
     ("POST", "/shop/products/{sku}/delete", views_products.delete, P.STAFF),
+    ("POST", "/shop/products/{sku}/stock", views_products.adjust_stock, P.MANAGERS),
     # A shop's people (cloud/accounts/users.py): managers their own shop's, admins every shop's.
     ("GET", "/shop/people", views_people.people_list, P.MANAGERS),
     ("POST", "/shop/people", views_people.invite, P.MANAGERS),
