@@ -11,11 +11,13 @@ cart page in zh-CN (cloud/web/i18n.py)."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fingerpos.cloud import orders
 from fingerpos.cloud.core.errors import Invalid
 from fingerpos.cloud.models.alarms import Alarm, AuditEntry
+from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.shops import Product, StockMove
 from fingerpos.cloud.orders import stock
 
@@ -81,8 +83,6 @@ async def test_reservation_released_on_cancel_and_expiry_consumed_on_payment(clo
     assert r.status == 200
     assert await _levels(cloud, "shop1", "jasmine") == (6, 4)
     with in_app(cloud.app):                          # b: its 15 minutes are over
-        from fingerpos.cloud.models.orders import Order
-        from datetime import UTC, datetime, timedelta
         await Order.filter(id=b["id"]).update(state_changed_at=datetime.now(UTC)
                                               - timedelta(hours=1))
         assert await orders.expire_unpaid(900) == 1
