@@ -89,6 +89,10 @@ ROUTES: list[Route] = [
           s.PrinterIn, errors=(400, 401, 403, 404, 413)),
     Route("POST", V1 + "/shops", vd.create_shop, P.ADMIN, "Create a shop (admin)", s.ShopIn, ok=201,
           errors=(400, 401, 403, 409, 413)),
+    Route("PATCH", V1 + "/shops/{shop}", vd.shop_settings, P.MANAGERS,
+          "A shop's settings: name, time zone (IANA), cash-at-the-counter expiry in seconds "
+          "(its managers, admins; audited)", s.ShopSettingsIn,
+          errors=(400, 401, 403, 404, 413)),
     Route("GET", V1 + "/shops/{shop}/products", vd.products, P.PUBLIC, "A shop's products", query=s.NoQuery,
           errors=(400,)),
     Route("POST", V1 + "/shops/{shop}/products", vcat.put_product, P.STAFF,
