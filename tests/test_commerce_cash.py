@@ -197,7 +197,12 @@ async def test_an_expired_or_cancelled_cash_order_leaves_the_terminals(terminal_
     assert (await choose_cash(cloud, buyer, cash_oid)).status == 201
     await commands(t1, "order_new")
     quiet_oid = await new_order(cloud, buyer)          # no cash choice: never prompted
-    with in_app(cloud.app):
+    with in_app(cloud.app):   # the buyer never came: past the shop's cash expiry (60 min)
+        from datetime import UTC, datetime, timedelta
+
+        from fingerpos.cloud.models.orders import Order
+        await Order.filter(id=cash_oid).update(
+            state_changed_at=datetime.now(UTC) - timedelta(hours=2))
         assert await orders.expire_unpaid(0) == 2
     for t in (t1, t2):
         (update,) = await commands(t, "order_update")

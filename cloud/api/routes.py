@@ -89,6 +89,10 @@ ROUTES: list[Route] = [
           s.PrinterIn, errors=(400, 401, 403, 404, 413)),
     Route("POST", V1 + "/shops", vd.create_shop, P.ADMIN, "Create a shop (admin)", s.ShopIn, ok=201,
           errors=(400, 401, 403, 409, 413)),
+    Route("PATCH", V1 + "/shops/{shop}", vd.shop_settings, P.MANAGERS,
+          "A shop's settings: name, time zone (IANA), cash-at-the-counter expiry in seconds "
+          "(its managers, admins; audited)", s.ShopSettingsIn,
+          errors=(400, 401, 403, 404, 413)),
     Route("GET", V1 + "/shops/{shop}/products", vd.products, P.PUBLIC, "A shop's products", query=s.NoQuery,
           errors=(400,)),
     Route("POST", V1 + "/shops/{shop}/products", vcat.put_product, P.STAFF,
@@ -137,6 +141,12 @@ ROUTES: list[Route] = [
           errors=(404,)),
     Route("DELETE", V1 + "/shops/{shop}/products/{sku}", vcat.delete_product, P.STAFF,
           "Delete a product (the shop's sellers and managers, admins)"),
+    Route("POST", V1 + "/shops/{shop}/products/{sku}/stock", vcat.adjust_stock, P.MANAGERS,
+          "Adjust a product's stock with a reason: count, damage or delivery (the shop's "
+          "managers, admins; audited; turns stock tracking on)", sc.StockAdjustIn,
+          errors=(400, 401, 403, 404, 413)),
+    Route("GET", V1 + "/shops/{shop}/products/{sku}/stock", vcat.stock_moves, P.STAFF,
+          "The product's latest stock moves: reservations, sales, adjustments (the shop's staff)"),
     Route("GET", V1 + "/shops/{shop}/categories", vcat.categories, P.PUBLIC, "A shop's categories",
           errors=(404,)),
     Route("POST", V1 + "/shops/{shop}/categories", vcat.add_category, P.STAFF, "Add a category",

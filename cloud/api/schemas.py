@@ -122,6 +122,19 @@ class ShopIn(Strict):
     name: str = Field(default="", max_length=100)
 
 
+class ShopSettingsIn(Strict):
+    """A shop's settings; absent fields stay as they are."""
+
+    name: str | None = Field(default=None, max_length=100)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64,
+                                 pattern=r"^[A-Za-z0-9_+\-/]+$",
+                                 description="IANA time zone, e.g. Asia/Shanghai: what its "
+                                             "people and buyers read is local")
+    cash_expiry_s: int | None = Field(default=None, ge=60, le=7 * 24 * 3600,
+                                      description="how long a web order to be paid in cash "
+                                                  "at the counter waits before it expires")
+
+
 class ProductIn(Strict):
     sku: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=200)

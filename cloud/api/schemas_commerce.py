@@ -24,7 +24,13 @@ class ProductFull(Strict):
     description: str = Field(default="", max_length=5000)
     price: int = Field(ge=0, le=MAX_MINOR)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
-    stock: int = Field(default=0, ge=0, le=10**9)
+    stock: int = Field(default=0, ge=0, le=10**9,
+                       description="on hand; once track_stock is on, changed only by "
+                                   "POST .../stock adjustments and sales")
+    track_stock: bool | None = Field(default=None, description="limit web orders to the "
+                                     "stock (absent: unchanged; new products: false)")
+    low_stock: int | None = Field(default=None, ge=0, le=10**9,
+                                  description="alarm when what is available falls to this")
     image_url: str = Field(default="", max_length=500, pattern=r"^(https?://[^\s\"'<>]+|/[^\s\"'<>]*)?$")
     category: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
@@ -100,3 +106,10 @@ class OrderQuery(BaseModel):
 
 class ExportQuery(OrderQuery):
     limit: int = Field(default=10**9, ge=1, le=10**9)
+
+
+class StockAdjustIn(Strict):
+    kind: Literal["count", "damage", "delivery"] = Field(
+        description="count: qty is what is on hand; damage: qty taken away; delivery: qty added")
+    qty: int = Field(ge=0, le=10**9)
+    reason: str = Field(min_length=1, max_length=200)

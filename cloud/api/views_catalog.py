@@ -5,10 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import schemas_commerce as sc
+from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.validation import body, query
 from fingerpos.cloud.commerce import catalog, fulltext
 from fingerpos.cloud.core.errors import Invalid, NotFound
 from fingerpos.cloud.models.users import Role
+from fingerpos.cloud.orders import stock
 
 EDITORS = (Role.SELLER, Role.MANAGER, Role.ADMIN)
 
@@ -55,8 +57,32 @@ async def put_product(request: web.Request) -> web.Response:
     shop = _shop(request)
     catalog.check_editor(user, shop)  # before reading the body: others learn nothing more
     data = await body(request, sc.ProductFull)
-    product = await catalog.put_product(user, shop, data.model_dump())
+    fields = data.model_dump()
+    for name in ("track_stock", "low_stock"):   # absent: left as they are
+        if name not in data.model_fields_set:
+            fields.pop(name)
+    product = await catalog.put_product(user, shop, fields)
     return web.json_response(catalog.product_json(product))
+
+
+async def adjust_stock(request: web.Request) -> web.Response:
+    """A count, damage or delivery with its reason (managers; audited)."""
+    user = scope(request).who
+    shop, sku = _shop(request), _sku(request)
+    stock.check_adjuster(user, shop)
+    data = await body(request, sc.StockAdjustIn)
+    product, move = await stock.adjust(user, shop, sku, data.kind, data.qty, data.reason)
+    await catalog.push_to_terminals(shop)
+    return web.json_response({"product": catalog.product_json(product),
+                              "move": stock.move_json(move)})
+
+
+async def stock_moves(request: web.Request) -> web.Response:
+    """The product's latest stock moves, newest first (the shop's staff)."""
+    shop, sku = _shop(request), _sku(request)
+    await catalog.get_product(shop, sku)
+    return web.json_response({"moves": [stock.move_json(m)
+                                        for m in await stock.moves_of(shop, sku)]})
 
 
 async def get_product(request: web.Request) -> web.Response:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from aiohttp import web
 from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import schemas
+from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.validation import body, query
 from fingerpos.cloud.core import audit
 from fingerpos.cloud.core.appkeys import KEYRING
-from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.core.errors import Conflict, Forbidden, Invalid, NotFound
 from fingerpos.cloud.fleet import keychanges
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.shops import Product, Shop
@@ -108,7 +111,36 @@ async def create_shop(request: web.Request) -> web.Response:
     if not created:
         raise Conflict(f"shop {data.id} exists")
     await audit.record(f"user:{user.id}", "shop.create", f"shop:{shop.id}", user_id=user.id)
-    return web.json_response({"id": shop.id, "name": shop.name}, status=201)
+    return web.json_response(shop_json(shop), status=201)
+
+
+def shop_json(shop: Shop) -> dict:
+    return {"id": shop.id, "name": shop.name, "timezone": shop.timezone,
+            "cash_expiry_s": shop.cash_expiry_s}
+
+
+async def shop_settings(request: web.Request) -> web.Response:
+    """PATCH /shops/{shop}: its managers (admins: any shop) set name, time zone and the
+    cash-at-the-counter expiry; audited."""
+    user = scope(request).who
+    shop = await Shop.get_or_none(id=request.match_info["shop"][:32])
+    if shop is None:
+        raise NotFound("no such shop")
+    data = await body(request, schemas.ShopSettingsIn)
+    changes = data.model_dump(exclude_none=True)
+    if "timezone" in changes:
+        try:
+            ZoneInfo(changes["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Invalid(f"timezone: {changes['timezone']!r} is not an IANA time zone "
+                          "such as Asia/Shanghai") from None
+    for name, value in changes.items():
+        setattr(shop, name, value)
+    if changes:
+        await shop.save(update_fields=list(changes))
+        await audit.record(f"user:{user.id}", "shop.settings", f"shop:{shop.id}", changes,
+                           user_id=user.id)
+    return web.json_response(shop_json(shop))
 
 
 async def put_product(request: web.Request) -> web.Response:

@@ -13,6 +13,8 @@ The terminals then get `order_update`: `paid` for all of the shop's, or the refu
 
 Unlike a card provider there is no callback to verify: the device's signed event
 is the credential, and ingestion has already checked its MAC, sequence and device.
+Staff may also take the cash at the back office (`take_at_office`, the staff order
+page's button): the same `orders.pay`, named after them and audited.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fingerpos.cloud import orders
-from fingerpos.cloud.commerce import checkout, pickup
+from fingerpos.cloud.commerce import checkout, pickup, staging
 from fingerpos.cloud.commerce.payments import CallbackResult, Intent, PaymentError
+from fingerpos.cloud.core import audit
 from fingerpos.cloud.core.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.devices import Device
@@ -151,4 +154,28 @@ async def settle(device_id: str, event_id: int | None, data: Any) -> Order:
                                                       amount=cash.amount)
         await checkout.close_others(order.id, mine.id)
     await notify.update_terminals(paid)
+    return paid
+
+
+async def take_at_office(user: User, order_id: int, version: int) -> Order:
+    """Staff of the order's shop took the cash for `version` of an unpaid web order (not
+    at a terminal): paid exactly as a terminal's cash ack pays it, the order event names
+    them, and the audit trail keeps who took how much. A stale version is refused (409)."""
+    order = await staging.staff_order(order_id, user)
+    if order.source != "web":
+        raise Conflict("an in-person sale is paid at the terminal")
+    chose_cash = await pickup.pays_cash(order.id)
+    paid, _ = await orders.pay(order.id, order.total, order.currency, version, NAME,
+                               pickup_code=await pickup.code_for(order.id), prompt=not chose_cash,
+                               user_id=user.id, note=f"payment cash taken by user {user.id}")
+    mine = await PaymentIntent.filter(order_id=order.id, provider=NAME).order_by("created_at").first()
+    if mine is not None:
+        await PaymentIntent.filter(id=mine.id).update(status="succeeded", version=version,
+                                                      amount=paid.total)
+    await checkout.close_others(order.id, mine.id if mine else "")
+    await audit.record(f"user:{user.id}", "order.cash", f"order:{order.id}",
+                       {"amount": paid.total, "currency": paid.currency, "version": version},
+                       user_id=user.id)
+    if chose_cash:   # the shop's terminals show it as cash due: now it is paid
+        await notify.update_terminals(paid)
     return paid

@@ -19,11 +19,12 @@ from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
 from fingerpos.cloud.core.sql import dialect, q
 from fingerpos.cloud.models.commerce import Category
 from fingerpos.cloud.models.devices import Device
-from fingerpos.cloud.models.shops import Product, Shop
+from fingerpos.cloud.models.shops import Product, Shop, StockMove
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders import notify
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 
 log = logging.getLogger(__name__)
 # What a terminal gets: it sells by sku at the counter, and keeps the catalogue on
@@ -101,9 +102,13 @@ def category_json(c: Category) -> dict[str, Any]:
 
 def product_json(p: Product | dict[str, Any]) -> dict[str, Any]:
     g = p.get if isinstance(p, dict) else (lambda k: getattr(p, k))
+    tracked = bool(g("track_stock"))
     return {"id": g("id"), "shop": g("shop_id"), "sku": g("sku"), "name": g("name"),
             "description": g("description"), "price": g("price"), "currency": g("currency"),
-            "stock": g("stock"), "image_url": g("image_url"), "category": g("category_id")}
+            "stock": g("stock"), "image_url": g("image_url"), "category": g("category_id"),
+            # What buyers can take: None when the product does not track stock (unlimited).
+            "track_stock": tracked, "reserved": g("reserved"), "low_stock": g("low_stock"),
+            "available": max(0, g("stock") - g("reserved")) if tracked else None}
 
 
 async def add_category(user: User, shop_id: str, name: str) -> Category:
@@ -136,10 +141,29 @@ async def put_product(user: User, shop_id: str, fields: dict[str, Any]) -> Produ
               "image_url": fields.get("image_url", ""), "category_id": fields.get("category"),
               "search_text": search.index_text(fields["name"], fields["sku"],
                                                fields.get("description", ""), cat_name)}
-    product, _ = await Product.update_or_create(shop_id=shop_id, sku=fields["sku"],
-                                                defaults=values)
-    await audit.record(f"user:{user.id}", "product.put", f"{shop_id}/{fields['sku']}",
-                       {"price": fields["price"], "stock": fields["stock"]}, user_id=user.id)
+    if "low_stock" in fields:
+        values["low_stock"] = fields["low_stock"]
+    async with in_transaction():
+        before = await Product.get_or_none(shop_id=shop_id, sku=fields["sku"])
+        tracking = bool(fields.get("track_stock", before.track_stock if before else False))
+        values["track_stock"] = tracking
+        # A tracked product's count changes only by adjustments with a reason (and sales),
+        # never by re-saving the product: a form read before a sale would undo the sale.
+        counted = before is not None and before.track_stock and tracking
+        if counted:
+            del values["stock"]
+        product, _ = await Product.update_or_create(shop_id=shop_id, sku=fields["sku"],
+                                                    defaults=values)
+        if tracking and not counted:   # tracking starts: the stock given is the first count
+            await StockMove.create(shop_id=shop_id, product_id=product.id, sku=product.sku,
+                                   kind="count", d_stock=product.stock - (before.stock
+                                                                          if before else 0),
+                                   stock_after=product.stock, reason="stock tracking on",
+                                   user_id=user.id)
+        await audit.record(f"user:{user.id}", "product.put", f"{shop_id}/{fields['sku']}",
+                           {"price": fields["price"], "stock": product.stock,
+                            "track_stock": tracking, "low_stock": product.low_stock},
+                           user_id=user.id)
     await push_to_terminals(shop_id)
     return product
 
@@ -197,9 +221,10 @@ async def find(text: str, filters: fulltext.Filters, limit: int, offset: int
 
 
 async def terminal_catalog(shop_id: str) -> dict[str, Any]:
-    """The shop's products in stock, by sku, as the terminal sells them: {"items": [...]}
-    (the `catalog` pages are paginate(items))."""
-    rows = await Product.filter(shop_id=shop_id, stock__gt=0).order_by("sku").limit(
+    """The shop's products by sku, as the terminal sells them: {"items": [...]} (the
+    `catalog` pages are paginate(items)). Out of stock ones too: goods in the seller's
+    hand are sold whatever the count says (cloud/orders/stock.py)."""
+    rows = await Product.filter(shop_id=shop_id).order_by("sku").limit(
         TERMINAL_ITEMS).values("sku", "name", "price", "currency")
     return {"items": [{"sku": r["sku"], "name": r["name"][:_NAME_CHARS], "price": r["price"],
                        "currency": r["currency"]} for r in rows]}

@@ -79,7 +79,7 @@ class Filters:
 
 
 COLUMNS = ("p.id, p.shop_id, p.sku, p.name, p.description, p.price, p.currency, p.stock,"
-           " p.image_url, p.category_id")
+           " p.image_url, p.category_id, p.track_stock, p.reserved, p.low_stock")
 
 
 def _where(f: Filters) -> tuple[list[str], list[Any]]:
@@ -89,8 +89,8 @@ def _where(f: Filters) -> tuple[list[str], list[Any]]:
         if value is not None:
             where.append(cond)
             args.append(value)
-    if f.in_stock:
-        where.append("p.stock > 0")
+    if f.in_stock:   # a product without stock tracking is never out of stock
+        where.append("(NOT p.track_stock OR p.stock - p.reserved > 0)")
     return where, args
 
 

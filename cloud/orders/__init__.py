@@ -10,6 +10,7 @@ lifecycle, queries). Ingestion and the web call the service functions re-exporte
 
 from fingerpos.cloud.orders.lifecycle import (
     cancel,
+    deadline,
     device_ack,
     expire_unpaid,
     flag_unaccepted,
@@ -26,6 +27,6 @@ from fingerpos.cloud.orders.service import (
 )
 from fingerpos.cloud.orders.states import State
 
-__all__ = ["State", "cancel", "change_price", "create_from_cart", "device_ack", "expire_unpaid",
+__all__ = ["State", "cancel", "change_price", "deadline", "create_from_cart", "device_ack", "expire_unpaid",
            "flag_unaccepted", "from_sale", "from_sales", "get_for", "list_for", "order_json", "pay",
            "price_change_from_device", "stage"]

@@ -11,10 +11,12 @@ from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent
+from fingerpos.cloud.models.shops import Shop
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders import notify, saledata, stock
 from fingerpos.cloud.orders.rules import pickup_matches
 from fingerpos.cloud.orders.states import State, ack_target, check_transition
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 
@@ -119,12 +121,43 @@ async def cancel(order_id: int, user: User) -> Order:
     return order
 
 
+def _cash_orders() -> Subquery:
+    return Subquery(PaymentIntent.filter(provider="cash").values("order_id"))
+
+
+async def deadline(order: Order, unpaid_expiry_s: float) -> datetime | None:
+    """When an unpaid order expires: `unpaid_expiry_s` after it last changed state, or its
+    shop's cash_expiry_s when the buyer pays cash at the counter (they have to come in)."""
+    if order.state != State.PENDING_PAYMENT.value:
+        return None
+    wait = unpaid_expiry_s
+    if await PaymentIntent.exists(order_id=order.id, provider="cash"):
+        shop = await Shop.get_or_none(id=order.shop_id)
+        wait = shop.cash_expiry_s if shop else wait
+    return order.state_changed_at + timedelta(seconds=wait)
+
+
+async def _due(older_than_s: float) -> list[Order]:
+    """Unpaid orders past their deadline (at most 500 a round): card orders after
+    `older_than_s`, cash-at-the-counter ones after their shop's cash_expiry_s."""
+    now = datetime.now(UTC)
+    due = await Order.filter(state=State.PENDING_PAYMENT.value,
+                             state_changed_at__lt=now - timedelta(seconds=older_than_s)
+                             ).exclude(id__in=_cash_orders()).limit(500)
+    waits = dict(await Shop.all().values_list("id", "cash_expiry_s"))
+    if waits:
+        oldest = now - timedelta(seconds=min(waits.values()))
+        due += [o for o in await Order.filter(state=State.PENDING_PAYMENT.value,
+                                              id__in=_cash_orders(), state_changed_at__lt=oldest
+                                              ).limit(500)
+                if o.state_changed_at < now - timedelta(seconds=waits.get(o.shop_id, 0))]
+    return due
+
+
 async def expire_unpaid(older_than_s: float) -> int:
-    """Expire pending_payment orders untouched for `older_than_s`; return how many."""
-    cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+    """Expire pending_payment orders past their deadline (`deadline`); return how many."""
     n = 0
-    for order in await Order.filter(state=State.PENDING_PAYMENT.value,
-                                    state_changed_at__lt=cutoff).limit(500):
+    for order in await _due(older_than_s):
         try:
             await move(order, State.EXPIRED, note="not paid in time")
             n += 1

@@ -99,14 +99,16 @@ async def from_sale(device_id: str, event_id: int | None, data: dict[str, Any]) 
 async def pay(order_id: int, amount: int, currency: str, version: int,
               method: str = "web", *, pickup_code: str | None = None,
               device_id: str | None = None, event_id: int | None = None,
-              prompt: bool = True, note: str = "") -> tuple[Order, str]:
+              prompt: bool = True, note: str = "",
+              user_id: int | None = None) -> tuple[Order, str]:
     """Pay a pending order; accepted only when amount, currency and version all match.
 
     Returns the paid order and its pickup code (the order keeps only its HMAC;
     commerce passes the code it made and sealed for the buyer as `pickup_code`,
     else a fresh one is drawn). A payment taken at a terminal names the device
     and its event (`device_id`, `event_id`) for the order event, and `prompt=False`
-    skips `order_new`: those terminals already show the order. Raises Conflict
+    skips `order_new`: those terminals already show the order; staff who took the cash
+    at the back office name themselves (`user_id`). Raises Conflict
     (HTTP 409) with the reason otherwise; refused attempts are kept as Payment rows.
     """
     now = datetime.now(UTC)
@@ -132,7 +134,8 @@ async def pay(order_id: int, amount: int, currency: str, version: int,
         if refusal is None:
             await OrderEvent.create(order_id=order_id, from_state=State.PENDING_PAYMENT.value,
                                     to_state=State.PAID.value,
-                                    user_id=None if device_id else order.buyer_id,
+                                    user_id=user_id if user_id is not None else
+                                    None if device_id else order.buyer_id,
                                     device_id=device_id, device_event_id=event_id,
                                     note=(note or f"payment {method}")[:200], using_db=conn)
     if refusal is not None:

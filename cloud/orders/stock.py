@@ -44,7 +44,14 @@ MAX_QTY = 1_000_000_000   # stock fits a 32-bit column with room for any sale
 
 
 class OutOfStock(Conflict):
+    """A web order asks for more than is available (409); names what is short, so a
+    page can say it in the buyer's language (cloud/web/i18n.py "stock.short")."""
+
     code = "out_of_stock"
+
+    def __init__(self, sku: str, name: str, left: int, asked: int) -> None:
+        super().__init__(f"only {left} of {sku} left; you asked for {asked}")
+        self.sku, self.name, self.left, self.asked = sku, name, left, asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +106,9 @@ async def reserve(order_id: int, shop_id: str, wants: dict[str, int],
         row = await _update("UPDATE products SET reserved = reserved + ? WHERE id = ? AND"
                             " track_stock AND stock - reserved >= ?", [n, pid, n])
         if row is None:
-            left = await Product.filter(id=pid).first().values("stock", "reserved")
-            have = max(0, left["stock"] - left["reserved"]) if left else 0
-            raise OutOfStock(f"only {have} of {sku} left; you asked for {n}")
+            now = await Product.filter(id=pid).first().values("stock", "reserved", "name")
+            left = max(0, now["stock"] - now["reserved"]) if now else 0
+            raise OutOfStock(sku, now["name"] if now else sku, left, n)
         levels.append(_level(row, -n))
         moves.append(StockMove(shop_id=shop_id, product_id=pid, sku=sku, kind="reserve",
                                d_reserved=n, stock_after=row["stock"], order_id=order_id,

@@ -51,6 +51,7 @@ PAGES = [
     ("POST", "/orders/{order}/cancel", views_orders.cancel, P.SIGNED_IN),
     ("POST", "/orders/{order}/price", views_staff.change_price, P.STAFF),
     ("POST", "/orders/{order}/hold", views_staff.hold, P.STAFF),
+    ("POST", "/orders/{order}/cash", views_staff.take_cash, P.STAFF),
     ("POST", "/orders/{order}/release", views_staff.release, P.STAFF),
     ("POST", "/orders/{order}/validate", views_review.validate, P.STAFF),
     ("POST", "/orders/{order}/print", views_review.print_receipt, P.STAFF),
@@ -64,6 +65,7 @@ PAGES = [
     ("GET", "/shop/products/{sku}/edit", views_products.edit_form, P.STAFF),
     ("POST", "/shop/products/{sku}/edit", views_products.save, P.STAFF),
     ("POST", "/shop/products/{sku}/delete", views_products.delete, P.STAFF),
+    ("POST", "/shop/products/{sku}/stock", views_products.adjust_stock, P.MANAGERS),
     # A shop's people (cloud/accounts/users.py): managers their own shop's, admins every shop's.
     ("GET", "/shop/people", views_people.people_list, P.MANAGERS),
     ("POST", "/shop/people", views_people.invite, P.MANAGERS),

@@ -1,5 +1,6 @@
-"""The language of a page (zh-CN or en) and its strings: the reset page and the people
-pages (domain error messages stay English: the API shares them).
+"""The language of a page (zh-CN or en) and its strings: the reset page, the people
+pages, a cart's shortage and an unpaid order's deadline (other domain error messages
+stay English: the API shares them).
 
 The language comes from `?lang=zh-CN|en` when given, else the browser's Accept-Language
 (RFC 9110 §12.5.4: the tags in order of their q-values; the first one we speak wins),
@@ -71,6 +72,11 @@ TEXT: dict[str, dict[str, str]] = {
         "done.enabled": "Enabled again.",
         "done.pin": "PIN set: the shop's terminals have been sent it.",
         "done.nothing": "Nothing changed.",
+        "stock.short": "Only {left} of {name} left; you asked for {asked}. Change the "
+                       "quantity in your cart and place the order again.",
+        "order.pay_by": "Pay by {at} ({zone}), or the order expires.",
+        "order.cash_by": "Bring the cash to the counter by {at} ({zone}), or the order "
+                         "expires.",
         "other_lang": "中文",
     },
     "zh-CN": {
@@ -122,6 +128,9 @@ TEXT: dict[str, dict[str, str]] = {
         "done.enabled": "已重新启用。",
         "done.pin": "PIN 已设置，并已发送到本店的终端。",
         "done.nothing": "没有变化。",
+        "stock.short": "{name} 只剩 {left} 件，您要了 {asked} 件。请修改购物车中的数量后重新下单。",
+        "order.pay_by": "请在 {at}（{zone}）之前付款，否则订单将失效。",
+        "order.cash_by": "请在 {at}（{zone}）之前到柜台付现金，否则订单将失效。",
         "other_lang": "English",
     },
 }

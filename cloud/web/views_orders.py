@@ -9,7 +9,9 @@ order's path, so the order page can show it again without the server storing it.
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from fingerpos.cloud import orders
@@ -20,9 +22,10 @@ from fingerpos.cloud.core.errors import DomainError, NotFound
 from fingerpos.cloud.core.keyring import KeyringError
 from fingerpos.cloud.models.commerce import OrderCheck
 from fingerpos.cloud.models.orders import Order
+from fingerpos.cloud.models.shops import Shop
 from fingerpos.cloud.models.users import Role
 from fingerpos.cloud.orders.states import PRICE_CHANGEABLE, State
-from fingerpos.cloud.web import forms, qr
+from fingerpos.cloud.web import forms, i18n, qr
 from fingerpos.cloud.web.page import STAFF, Viewer, checked_form, need, redirect, render
 
 STATES = [s.value for s in State]
@@ -107,8 +110,28 @@ async def order_page(request: web.Request, errors: dict[str, str] | None = None,
         "can_revise": who.staff and state == State.HELD,
         "receipt_url": f"/api/v1/orders/{oid}/receipt.pdf" if state in PRINTABLE else "",
         "check": await last_check(oid) if who.staff else None,
+        "can_take_cash": who.staff and state == State.PENDING_PAYMENT and row.source == "web",
+        "deadline": await deadline_text(request, row),
     }
     return await render(request, "order.html", ctx, status=status)
+
+
+async def deadline_text(request: web.Request, order: Order) -> str:
+    """When an unpaid order expires, in its shop's local time and the viewer's language
+    (the database keeps UTC; a Chinese shop reads Asia/Shanghai)."""
+    due = await orders.deadline(order, request.app[CONFIG].unpaid_expiry_s)
+    if due is None:
+        return ""
+    shop = await Shop.get_or_none(id=order.shop_id)
+    zone = shop.timezone if shop else "UTC"
+    try:
+        local = due.astimezone(ZoneInfo(zone))
+    except (ZoneInfoNotFoundError, ValueError):   # a zone the system no longer has
+        zone, local = "UTC", due.astimezone(UTC)
+    t = i18n.translator(i18n.lang_of(request))
+    cash_due = await pickup.pays_cash(order.id)
+    return t("order.cash_by" if cash_due else "order.pay_by",
+             at=local.strftime("%Y-%m-%d %H:%M"), zone=zone)
 
 
 async def last_check(oid: int) -> dict[str, Any] | None:

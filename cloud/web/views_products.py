@@ -22,9 +22,10 @@ from aiohttp import web
 from fingerpos.cloud.api import schemas_commerce as sc
 from fingerpos.cloud.commerce import catalog, fulltext
 from fingerpos.cloud.commerce.money import MoneyError, check_currency, format_amount
-from fingerpos.cloud.core.errors import Conflict, Forbidden, NotFound
+from fingerpos.cloud.core.errors import Conflict, Forbidden, Invalid, NotFound
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role
+from fingerpos.cloud.orders import stock
 from fingerpos.cloud.web import forms
 from fingerpos.cloud.web.page import Viewer, checked_form, need, redirect, render
 
@@ -32,7 +33,7 @@ EDITORS = (Role.SELLER, Role.MANAGER, Role.ADMIN)
 PAGE_SIZE = 50
 _WHOLE = re.compile(r"-?\d{1,12}")
 _FORM_FIELDS = ("sku", "name", "description", "price", "currency", "stock", "category",
-                "image_url")
+                "image_url", "track_stock", "low_stock")
 
 
 async def _editor(request: web.Request) -> tuple[Viewer, str]:
@@ -105,20 +106,27 @@ def _as_form(p: Product) -> dict[str, str]:
         price = str(p.price)
     return {"sku": p.sku, "name": p.name, "description": p.description, "price": price,
             "currency": p.currency, "stock": str(p.stock), "image_url": p.image_url,
-            "category": str(p.category_id or "")}
+            "category": str(p.category_id or ""), "track_stock": "1" if p.track_stock else "",
+            "low_stock": "" if p.low_stock is None else str(p.low_stock)}
 
 
 async def _form_page(request: web.Request, who: Viewer, shop: str, form: dict[str, str],
                      errors: dict[str, str], sku: str | None, status: int = 200,
-                     product: Product | None = None) -> web.Response:
+                     product: Product | None = None,
+                     adjust: dict[str, str] | None = None) -> web.Response:
     admin = who.user.role == Role.ADMIN
+    can_adjust = product is not None and who.user.role in (Role.MANAGER, Role.ADMIN)
     action = f"/shop/products/{quote(sku)}/edit" if sku else "/shop/products/new"
     return await render(request, "product_edit.html", {
         "shop": shop, "form": form, "errors": errors, "sku": sku, "product": product,
         "action": _here(shop, action, admin), "admin": admin,
         "back": _here(shop, "/shop/products", admin),
         "delete": _here(shop, f"/shop/products/{quote(sku)}/delete", admin) if sku else "",
-        "categories": await catalog.categories(shop)}, status=status)
+        "categories": await catalog.categories(shop),
+        "adjust_action": _here(shop, f"/shop/products/{quote(sku)}/stock", admin) if can_adjust
+        else "", "adjust": adjust or {"kind": "delivery"},
+        "moves": await stock.moves_of(shop, sku, 20) if product is not None else []},
+        status=status)
 
 
 def _fields(form: dict[str, str], sku: str | None) -> tuple[dict[str, Any], dict[str, str]]:
@@ -137,10 +145,15 @@ def _fields(form: dict[str, str], sku: str | None) -> tuple[dict[str, Any], dict
     stock_text = form.get("stock", "").strip() or "0"
     stock: Any = int(stock_text) if _WHOLE.fullmatch(stock_text) else stock_text
     category = forms.parse_int(form.get("category"), 0) or None
+    low_text = form.get("low_stock", "").strip()
+    low: Any = None
+    if low_text:
+        low = int(low_text) if _WHOLE.fullmatch(low_text) else low_text
     return {"sku": sku if sku is not None else form.get("sku", "").strip(),
             "name": form.get("name", "").strip(), "description": form.get("description", ""),
             "price": max(price, 0), "currency": currency or "EUR", "stock": stock,
-            "category": category, "image_url": form.get("image_url", "").strip()}, errors
+            "category": category, "image_url": form.get("image_url", "").strip(),
+            "track_stock": form.get("track_stock") == "1", "low_stock": low}, errors
 
 
 async def _save(request: web.Request, sku: str | None) -> web.Response:
@@ -199,3 +212,29 @@ async def delete(request: web.Request) -> web.Response:
     await checked_form(request)
     await catalog.delete_product(who.user, shop, sku)
     raise redirect(_here(shop, "/shop/products", who.user.role == Role.ADMIN))
+
+
+async def adjust_stock(request: web.Request) -> web.Response:
+    """A manager's count, damage or delivery from the product page, with its reason
+    (the same service and audit trail as POST /api/v1/shops/{shop}/products/{sku}/stock)."""
+    who, shop = await _editor(request)
+    sku = _sku(request)
+    product = await Product.get_or_none(shop_id=shop, sku=sku)
+    if product is None:
+        raise NotFound(f"shop {shop} does not sell {sku}")
+    form = await checked_form(request)
+    shown = {k: form.get(k, "")[:200] for k in ("kind", "qty", "reason")}
+    data, errors = forms.validate(sc.StockAdjustIn, {
+        "kind": shown["kind"], "qty": forms.parse_int(shown["qty"], -1, -1, 10**9 + 1),
+        "reason": shown["reason"].strip()})
+    if data is not None:
+        try:
+            await stock.adjust(who.user, shop, sku, data.kind, data.qty, data.reason)
+        except (Invalid, Forbidden) as e:
+            errors = {"adjust": e.message}
+    if data is None or errors:
+        return await _form_page(request, who, shop, _as_form(product), errors, sku, 400,
+                                product, shown)
+    await catalog.push_to_terminals(shop)
+    raise redirect(_here(shop, f"/shop/products/{quote(sku)}/edit",
+                         who.user.role == Role.ADMIN))

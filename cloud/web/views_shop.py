@@ -21,7 +21,8 @@ from fingerpos.cloud.commerce.money import MoneyError
 from fingerpos.cloud.core.appkeys import CONFIG
 from fingerpos.cloud.core.errors import DomainError, NotFound
 from fingerpos.cloud.models.users import Role
-from fingerpos.cloud.web import catalog, forms
+from fingerpos.cloud.orders.stock import OutOfStock
+from fingerpos.cloud.web import catalog, forms, i18n
 from fingerpos.cloud.web.page import checked_form, form_token, need, redirect, render, viewer
 from fingerpos.cloud.web.views_auth import signin_notice
 from markupsafe import Markup, escape
@@ -180,6 +181,10 @@ async def checkout(request: web.Request) -> web.Response:
     try:
         order = await orders.create_from_cart(who.user, shop_id, [
             {"sku": sku, "qty": qty} for sku, qty in items.items()])
+    except OutOfStock as e:   # said in the buyer's language, with the product's name
+        t = i18n.translator(i18n.lang_of(request))
+        return await cart(request, {"form": t("stock.short", name=e.name, left=e.left,
+                                              asked=e.asked)}, status=e.status)
     except DomainError as e:
         return await cart(request, {"form": e.message}, status=e.status)
     response = redirect(f"/orders/{order.id}")

@@ -11,9 +11,11 @@ from aiohttp import web
 from fingerpos.cloud import orders
 from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.schemas import PriceChangeIn
+from fingerpos.cloud.commerce import cash
 from fingerpos.cloud.commerce.money import MoneyError
 from fingerpos.cloud.core import monitor as live
 from fingerpos.cloud.core.appkeys import CONFIG
+from fingerpos.cloud.core.config import Config
 from fingerpos.cloud.core.errors import DomainError
 from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.alarms import Alarm
@@ -38,11 +40,18 @@ def device_json(d: Device) -> dict:
             "heap_free": d.heap_free, "rssi": d.rssi, "outbox": d.outbox}
 
 
-def _limits(request: web.Request) -> dict[str, int]:
-    """How long an order may stay in a state before the monitor flags it (seconds)."""
-    config = request.app[CONFIG]
-    return {"pending_payment": config.unpaid_expiry_s, "paid": config.accept_alert_s,
-            "accepted": 3600, "fulfilled": 3600, "held": 3600, "draft": 3600}
+def limits(config: Config) -> dict[str, dict[str, int]]:
+    """How long an order may stay in a state before the monitor flags it (seconds), by its
+    source: only states in which it waits for the shop (issue #16). An unpaid web order
+    waits for its buyer and expires by itself; a completed, cancelled or expired one waits
+    for nobody; an in-person sale is completed at once, so only a revised one (paid,
+    waiting for its receipt) or a held one is waiting for someone."""
+    shop = {"paid": config.accept_alert_s, "accepted": 3600, "fulfilled": 3600, "held": 3600}
+    return {"web": shop, "terminal": {"paid": config.accept_alert_s, "held": 3600}}
+
+
+def _limits(request: web.Request) -> dict[str, dict[str, int]]:
+    return limits(request.app[CONFIG])
 
 
 def _alarm_shop(request: web.Request) -> str | None:
@@ -119,6 +128,20 @@ async def _stage(request: web.Request, hold: bool) -> web.Response:
         if e.status == 404:
             raise
         return await order_page(request, {"stage": e.message}, status=e.status)
+    raise redirect(f"/orders/{oid}")
+
+
+async def take_cash(request: web.Request) -> web.Response:
+    """*Cash received* on the staff order page: the cash for the version the page showed."""
+    who = await need(request, *STAFF)
+    form = await checked_form(request)
+    oid = order_id(request)
+    try:
+        await cash.take_at_office(who.user, oid, forms.parse_int(form.get("version"), 0))
+    except DomainError as e:
+        if e.status == 404:
+            raise
+        return await order_page(request, {"cash": e.message}, status=e.status)
     raise redirect(f"/orders/{oid}")
 
 

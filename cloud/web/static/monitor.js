@@ -37,6 +37,7 @@
     feed.insertBefore(row, feed.firstChild);
     while (feed.children.length > FEED_ROWS) feed.removeChild(feed.lastChild);
     row.dataset.state = o.state;
+    row.dataset.source = o.source;
     row.dataset.since = o.state_changed_at || "";
     row.querySelector(".state-cell").replaceChildren(fpState(o.state));
     row.querySelector(".total-cell").textContent = fpMoney(o.total, o.currency);
@@ -68,7 +69,8 @@
     var now = Date.now();
     feed.querySelectorAll("tr").forEach(function (row) {
       var since = Date.parse(row.dataset.since), cell = row.querySelector(".timer");
-      var limit = limits[row.dataset.state];
+      /* limits by source and state: only orders that wait for the shop (views_staff.limits) */
+      var limit = (limits[row.dataset.source] || {})[row.dataset.state];
       if (isNaN(since) || limit === undefined) { cell.textContent = "-"; row.classList.remove("stuck"); return; }
       var age = (now - since) / 1000;
       cell.textContent = span(age);
