@@ -12,10 +12,9 @@ import sys
 import time
 
 import hal
-from alarm import Alarm
+from alarm import Alarm, Guard
 from commands import CommandGate
 from link import Link
-from login import Guard, Roster
 from micropython import const
 from outbox import Outbox, OutboxFull
 from store import Store
@@ -58,7 +57,8 @@ class App:
         self.store = store = Store(hal.DATA_DIR)
         self.outbox = Outbox(hal.DATA_DIR + "/outbox", self.dev, limit=self.s["outbox_bytes"])
         self.gate = CommandGate(self.key, self.dev, store)
-        self.roster = Roster(store.load("roster", {"sellers": []}).get("sellers", []))
+        self.sellers = []  # the roster's packed records (login.py), see roster()
+        self.sellers = self.roster(store.load("roster", {"sellers": []}).get("sellers", [])).sellers
         # RAM: catalog.py is not resident (2.2 KB on the unix port): a sale (sale.py) and
         # a `catalog` page (handlers.py) load it; this holds the Catalog only while a
         # version's pages are being collected.
@@ -143,6 +143,16 @@ class App:
         self.gate.commit(body)
 
     # -- login ------------------------------------------------------------
+    def roster(self, sellers=None):
+        """login.py's Roster over self.sellers, or built from a `roster` command's
+        sellers when given. RAM: login.py is not resident (3.9 KB on the unix port):
+        it is loaded for the caller and lives only as long as the Roster it returns."""
+        r = __import__("login").Roster(sellers)
+        sys.modules.pop("login", None)
+        if sellers is None:
+            r.sellers = self.sellers
+        return r
+
     def lockout_left(self):
         return self.guard.locked(hal.ticks_ms(), _diff)
 
@@ -174,7 +184,7 @@ class App:
     def pin_login(self, pin):
         if self.locked or self.lockout_left():
             return False
-        seller = self.roster.by_pin(self.key, pin)
+        seller = self.roster().by_pin(self.key, pin)
         return self.login("pin", seller, seller is not None)
 
     def clear_alarm(self, by):

@@ -28,10 +28,11 @@ def roster(app, data):
     # RAM: the old roster goes before the new one is built: the two and the parsed
     # command did not fit together with a 4 KB roster (issue #13). Should this fail,
     # the command is not committed and comes again; roster.json keeps the old one.
-    app.roster.sellers = []
-    app.roster.update(sellers)
-    app.roster.save(app.store)
-    if app.seller is not None and app.roster.by_id(app.seller["id"]) is None:
+    app.sellers = []
+    r = app.roster(sellers)
+    app.sellers = r.sellers
+    r.save(app.store)
+    if app.seller is not None and r.by_id(app.seller["id"]) is None:
         app.logout()  # removed from the roster: the session ends now
 
 
