@@ -26,7 +26,7 @@ _VERSION = const("0.1.0")
 _SENSOR_IDLE_MS = const(1500)
 _SESSION_SLACK = const(6144)  # a session waits for the heap to settle to its last base + this
 _NO_TRADE = const(("idle", "pin", "menu"))
-_PROMPTS = const(("order_new", "order_update", "price_result"))  # prompts.py's; the rest handlers.py's
+_PROMPTS = const(("order_new", "order_update", "price_result"))  # prompts.py's; roster login.py's, the rest handlers.py's
 _SENSOR_LOAD_ORDER = const(("busio", "adafruit_fingerprint", "fingerprint", "sensor"))
 # RAM: collect every 8 KB of allocation, not only when the heap is full. Garbage left
 # to the end scatters the long-lived blocks made meanwhile across the heap; then a
@@ -123,7 +123,7 @@ class App:
         # trade screens' module goes first (ui.py imports it again on the next key:
         # the screen's state is in ui), so the two are never in RAM together; so
         # does sale.py unless a sale is open (its Sale holds that module's classes).
-        name = "prompts" if typ in _PROMPTS else "handlers"
+        name = "prompts" if typ in _PROMPTS else "login" if typ == "roster" else "handlers"
         sys.modules.pop("trade", None)
         if self.ui.sale is None:
             sys.modules.pop("sale", None)

@@ -140,3 +140,23 @@ class Roster:
             self.sellers[k] += bytes((slot >> 8, slot & 255))
             s["slots"].append(slot)
         return s
+
+
+# -- the `roster` command (App.on_message loads this module for it, not handlers.py:
+# RAM, the two are never loaded together) --
+def roster(app, data):
+    sellers = data.get("sellers")
+    if not isinstance(sellers, list):
+        raise ValueError("sellers must be a list")
+    # RAM: the old roster goes before the new one is built: the two and the parsed
+    # command did not fit together with a 4 KB roster (issue #13). Should this fail,
+    # the command is not committed and comes again; roster.json keeps the old one.
+    app.sellers = []
+    r = Roster(sellers)
+    app.sellers = r.sellers
+    r.save(app.store)
+    if app.seller is not None and r.by_id(app.seller["id"]) is None:
+        app.logout()  # removed from the roster: the session ends now
+
+
+TABLE = {"roster": roster}
