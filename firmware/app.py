@@ -156,36 +156,12 @@ class App:
     def lockout_left(self):
         return self.guard.locked(hal.ticks_ms(), _diff)
 
-    def login(self, method, seller, ok, slot=None, confidence=0):
-        """Record one attempt: event, failure count, alarm; returns ok."""
-        alarm = False
-        if ok:
-            self.guard.succeed()
-            self.seller = seller
-            self.session_at = hal.ticks_ms()
-            if self.alarm.on and seller.get("manager"):
-                self.clear_alarm("manager " + seller["id"])
-        else:
-            alarm = self.guard.fail(hal.ticks_ms())
-        data = {"method": method, "ok": ok, "confidence": confidence,
-                "failures": self.guard.failures}
-        if seller is not None:
-            data["seller"] = seller["id"]
-        if slot is not None:
-            data["slot"] = slot
-        self.emit_quiet("login", data)
-        hal.log("login %s %s, failures %d" % (method, "ok" if ok else "failed", self.guard.failures))
-        if alarm:
-            self.alarm.start("failed_logins")
-            self.emit_quiet("alarm", {"reason": "failed_logins", "level": self.guard.level,
-                                      "on": True})
-        return ok
-
     def pin_login(self, pin):
         if self.locked or self.lockout_left():
             return False
-        seller = self.roster().by_pin(self.key, pin)
-        return self.login("pin", seller, seller is not None)
+        r = self.roster()
+        seller = r.by_pin(self.key, pin)
+        return r.login(self, "pin", seller, seller is not None)
 
     def clear_alarm(self, by):
         was = self.alarm.on

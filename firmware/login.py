@@ -2,7 +2,7 @@
 # alarm.py's Guard).
 # SPDX-License-Identifier: MIT
 #
-# Pure logic (no hardware, no asyncio), so the rules are tested directly.
+# Pure logic but Roster.login (the attempt's event and log), so the rules are tested directly.
 # RAM: not resident (3.9 KB on the unix port). The app keeps the packed records
 # (app.sellers) and loads this module for a lookup (App.roster()): a PIN or finger
 # login, an enrolment, a `roster` command.
@@ -11,6 +11,8 @@
 # way and compared in constant time against every seller's hash.
 import binascii
 import json
+
+import hal
 
 import protocol
 from protocol import equal
@@ -130,6 +132,32 @@ class Roster:
             if equal(got, r[n:n + 32]) and found is None:
                 found = r
         return None if found is None else unpack(found)
+
+    def login(self, app, method, seller, ok, slot=None, confidence=0):
+        """Record one login attempt at app: event, failure count, alarm; returns ok.
+        (Here, not in the app: RAM, this module is loaded only for a login.)"""
+        alarm = False
+        if ok:
+            app.guard.succeed()
+            app.seller = seller
+            app.session_at = hal.ticks_ms()
+            if app.alarm.on and seller.get("manager"):
+                app.clear_alarm("manager " + seller["id"])
+        else:
+            alarm = app.guard.fail(hal.ticks_ms())
+        data = {"method": method, "ok": ok, "confidence": confidence,
+                "failures": app.guard.failures}
+        if seller is not None:
+            data["seller"] = seller["id"]
+        if slot is not None:
+            data["slot"] = slot
+        app.emit_quiet("login", data)
+        hal.log("login %s %s, failures %d" % (method, "ok" if ok else "failed", app.guard.failures))
+        if alarm:
+            app.alarm.start("failed_logins")
+            app.emit_quiet("alarm", {"reason": "failed_logins", "level": app.guard.level,
+                                      "on": True})
+        return ok
 
     def add_slot(self, seller, slot):
         k = self.index(seller)

@@ -94,11 +94,12 @@ class SensorTask:
         if found is None and self.sensor.reason == "no_finger":
             return
         slot, conf = found if found else (None, 0)
-        seller = app.roster().by_slot(slot) if found else None
+        r = app.roster()
+        seller = r.by_slot(slot) if found else None
         left = app.lockout_left()
         if left and not (seller and seller.get("manager")):
             app.ui.notify("LOCKED %ds" % ((left + 999) // 1000))
-        elif app.login("finger", seller, seller is not None, slot, conf):
+        elif r.login(app, "finger", seller, seller is not None, slot, conf):
             app.ui.logged_in()
         else:
             app.ui.failed()
