@@ -14,6 +14,7 @@
 # resume() reconnects. The persistent session keeps commands at the broker
 # meanwhile, and events not yet acknowledged stay in the outbox.
 import asyncio
+import gc
 import sys
 
 import hal
@@ -142,11 +143,17 @@ class Link:
         while not self._want:
             self._wake.clear()
             await self._wake.wait()
-        if self._rx is None:
+        while self._rx is None:
             # Made again as the link resumes: the sensor session that suspended it has
-            # just freed the driver's ~17 KB, so a 4.2 KB run is free now if ever (a
-            # MemoryError here restarts this task, which tries again).
-            self._rx = bytearray(_RX_BYTES)
+            # just freed the driver's ~17 KB, so a 4.2 KB run is free now if ever. If
+            # not (a fragmented heap), the link waits offline for one, events wait in
+            # the outbox; never a MemoryError of this task (three reset the board).
+            gc.collect()
+            try:
+                self._rx = bytearray(_RX_BYTES)
+            except MemoryError:
+                hal.log("link: no free %d B run for the receive buffer yet" % _RX_BYTES)
+                await asyncio.sleep_ms(1000)
         client = self.mqtt = self._client()
         try:
             await client.run(cap_ms=8000)  # a till waits at most ~8 s for its link
