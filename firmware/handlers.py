@@ -1,5 +1,6 @@
 # What the terminal does for the less frequent verified cloud commands
-# (protocol/README.md, cmd types); the trade prompts' are in prompts.py.
+# (protocol/README.md, cmd types); the trade prompts' are in prompts.py, `roster`
+# in login.py.
 # Loaded only while such a command is handled (RAM), see App.on_message; run
 # through CommandGate.run, which counts data a command's type cannot take.
 # SPDX-License-Identifier: MIT
@@ -19,20 +20,6 @@ def time_(app, data):
     if type(now) is not int:
         raise ValueError("now must be an integer")
     hal.set_time(now)
-
-
-def roster(app, data):
-    sellers = data.get("sellers")
-    if not isinstance(sellers, list):
-        raise ValueError("sellers must be a list")
-    # RAM: the old roster goes before the new one is built: the two and the parsed
-    # command did not fit together with a 4 KB roster (issue #13). Should this fail,
-    # the command is not committed and comes again; roster.json keeps the old one.
-    app.roster.sellers = []
-    app.roster.update(sellers)
-    app.roster.save(app.store)
-    if app.seller is not None and app.roster.by_id(app.seller["id"]) is None:
-        app.logout()  # removed from the roster: the session ends now
 
 
 def catalog(app, data):
@@ -124,7 +111,7 @@ def config_(app, data):
     app.outbox.limit = new["outbox_bytes"]
 
 
-TABLE = {"ack": ack, "time": time_, "roster": roster, "catalog": catalog,
+TABLE = {"ack": ack, "time": time_, "catalog": catalog,
          "print": print_, "enrol_start": enrol_start, "lock": lock, "unlock": unlock,
          "alarm_off": alarm_off, "config": config_}
 

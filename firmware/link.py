@@ -14,6 +14,7 @@
 # resume() reconnects. The persistent session keeps commands at the broker
 # meanwhile, and events not yet acknowledged stay in the outbox.
 import asyncio
+import gc
 import sys
 
 import hal
@@ -23,7 +24,7 @@ from outbox import Outbox
 import protocol
 
 _BATCH = const(4)  # bodies read from flash per batch (RAM: _BATCH x body size)
-# The MQTT receive buffer (RAM: kept for good): the largest valid command (4161-byte
+# The MQTT receive buffer (RAM: held but in sensor sessions): the largest valid command (4161-byte
 # payload, protocol.MAX_PAYLOAD) with its topic and packet id (max_packet below). A fresh 4 KB
 # block per big command failed on a fragmented heap (MemoryError with 30 KB free, a
 # reset on every catalogue, issue #13), so every valid command has room from boot.
@@ -61,8 +62,8 @@ class Link:
         self._active = ticks()
         self._wait_ms = self.ack_wait_ms
         self._acked = outbox.acked
-        # MQTT packets are read into this, for the life of the terminal: made now,
-        # while the heap is young, it is one block that never moves (see mqtt.py).
+        # MQTT packets are read into this: made now, while the heap is young, one block
+        # (see mqtt.py), given back only while a sensor session has the link suspended.
         # Every valid command fits; only an oversized packet gets a buffer of its own.
         self._rx = bytearray(_RX_BYTES)
 
@@ -142,6 +143,17 @@ class Link:
         while not self._want:
             self._wake.clear()
             await self._wake.wait()
+        while self._rx is None:
+            # Made again as the link resumes: the sensor session that suspended it has
+            # just freed the driver's ~17 KB, so a 4.2 KB run is free now if ever. If
+            # not (a fragmented heap), the link waits offline for one, events wait in
+            # the outbox; never a MemoryError of this task (three reset the board).
+            gc.collect()
+            try:
+                self._rx = bytearray(_RX_BYTES)
+            except MemoryError:
+                hal.log("link: no free %d B run for the receive buffer yet" % _RX_BYTES)
+                await asyncio.sleep_ms(1000)
         client = self.mqtt = self._client()
         try:
             await client.run(cap_ms=8000)  # a till waits at most ~8 s for its link
@@ -167,6 +179,9 @@ class Link:
         m = None
         for _ in range(timeout_ms // 20):
             if self.mqtt is None:
+                # RAM: the receive buffer goes with the session (4.2 KB of the driver's
+                # room in a sensor session); run() makes it again after resume().
+                self._rx = None
                 return
             await asyncio.sleep_ms(20)
 

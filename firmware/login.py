@@ -1,12 +1,18 @@
-# Who may use the terminal: the roster, PIN checks, failure counting and lockout.
+# Who may use the terminal: the roster and PIN checks (failure counting and lockout:
+# alarm.py's Guard).
 # SPDX-License-Identifier: MIT
 #
-# Pure logic (no hardware, no asyncio), so the rules are tested directly.
+# Pure logic but Roster.login (the attempt's event and log), so the rules are tested directly.
+# RAM: not resident (3.9 KB on the unix port). The app keeps the packed records
+# (app.sellers) and loads this module for a lookup (App.roster()): a PIN or finger
+# login, an enrolment, a `roster` command.
 # PINs never exist on the terminal: the roster carries
 # protocol.pin_hash(key, seller, pin) and the keyed-in PIN is hashed the same
 # way and compared in constant time against every seller's hash.
 import binascii
 import json
+
+import hal
 
 import protocol
 from protocol import equal
@@ -97,6 +103,13 @@ class Roster:
                 return k
         return None
 
+    def used_slots(self):
+        """Every slot some seller holds."""
+        used = set()
+        for r in self.sellers:
+            used.update(slots(r))
+        return used
+
     def by_slot(self, slot):
         for r in self.sellers:
             if slot in slots(r):
@@ -120,6 +133,32 @@ class Roster:
                 found = r
         return None if found is None else unpack(found)
 
+    def login(self, app, method, seller, ok, slot=None, confidence=0):
+        """Record one login attempt at app: event, failure count, alarm; returns ok.
+        (Here, not in the app: RAM, this module is loaded only for a login.)"""
+        alarm = False
+        if ok:
+            app.guard.succeed()
+            app.seller = seller
+            app.session_at = hal.ticks_ms()
+            if app.alarm.on and seller.get("manager"):
+                app.clear_alarm("manager " + seller["id"])
+        else:
+            alarm = app.guard.fail(hal.ticks_ms())
+        data = {"method": method, "ok": ok, "confidence": confidence,
+                "failures": app.guard.failures}
+        if seller is not None:
+            data["seller"] = seller["id"]
+        if slot is not None:
+            data["slot"] = slot
+        app.emit_quiet("login", data)
+        hal.log("login %s %s, failures %d" % (method, "ok" if ok else "failed", app.guard.failures))
+        if alarm:
+            app.alarm.start("failed_logins")
+            app.emit_quiet("alarm", {"reason": "failed_logins", "level": app.guard.level,
+                                      "on": True})
+        return ok
+
     def add_slot(self, seller, slot):
         k = self.index(seller)
         if k is None:
@@ -131,66 +170,21 @@ class Roster:
         return s
 
 
-class Guard:
-    """Failed-login counting with a lockout that doubles up to a cap.
+# -- the `roster` command (App.on_message loads this module for it, not handlers.py:
+# RAM, the two are never loaded together) --
+def roster(app, data):
+    sellers = data.get("sellers")
+    if not isinstance(sellers, list):
+        raise ValueError("sellers must be a list")
+    # RAM: the old roster goes before the new one is built: the two and the parsed
+    # command did not fit together with a 4 KB roster (issue #13). Should this fail,
+    # the command is not committed and comes again; roster.json keeps the old one.
+    app.sellers = []
+    r = Roster(sellers)
+    app.sellers = r.sellers
+    r.save(app.store)
+    if app.seller is not None and r.by_id(app.seller["id"]) is None:
+        app.logout()  # removed from the roster: the session ends now
 
-    `failures` and `level` survive reboots through save(dict) (the caller's
-    store); after max_failures failures each further failure (and the one that
-    reaches it) starts a lockout of lockout_s * 2**level seconds, capped.
-    """
 
-    def __init__(self, settings, saved=None, save=None):
-        self.max_failures = settings["max_failures"]
-        self.lockout_ms = settings["lockout_s"] * 1000
-        self.cap_ms = settings["lockout_cap_s"] * 1000
-        saved = saved or {}
-        self.failures = saved.get("failures", 0)
-        self.level = saved.get("level", 0)
-        self.save = save
-        self.until = None  # (ticks when the lockout ends, its length), None when not locked
-
-    def _persist(self):
-        if self.save is not None:
-            self.save({"failures": self.failures, "level": self.level})
-
-    def start(self, now):
-        """After a reboot: a terminal that was over the limit starts locked again."""
-        if self.failures >= self.max_failures:
-            self._lock(now, self.level - 1 if self.level else 0)
-
-    def _lock(self, now, level):
-        ms = self.lockout_ms << level
-        if ms > self.cap_ms:
-            ms = self.cap_ms
-        self.until = (now + ms, ms)
-
-    def locked(self, now, diff):
-        """Milliseconds of lockout left (0 when free). diff is ticks_diff."""
-        if self.until is None:
-            return 0
-        left = diff(self.until[0], now)
-        if left <= 0:
-            self.until = None
-            return 0
-        return left
-
-    def fail(self, now):
-        """Count a failure. Returns True when it raises the alarm (a lockout started)."""
-        self.failures += 1
-        alarm = self.failures >= self.max_failures
-        if alarm:
-            self._lock(now, self.level)
-            self.level += 1
-        self._persist()
-        return alarm
-
-    def succeed(self):
-        if self.failures or self.level:
-            self.failures = 0
-            self.level = 0
-            self._persist()
-        self.until = None
-
-    def clear(self):
-        """Manager or cloud cleared the alarm: lockout ends, counting restarts."""
-        self.succeed()
+TABLE = {"roster": roster}

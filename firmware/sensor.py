@@ -9,7 +9,6 @@ import time
 
 import hal
 from fingerprint import OK, SensorError, describe, open_sensor
-from login import unpack
 from outbox import OutboxFull
 
 
@@ -95,11 +94,12 @@ class SensorTask:
         if found is None and self.sensor.reason == "no_finger":
             return
         slot, conf = found if found else (None, 0)
-        seller = app.roster.by_slot(slot) if found else None
+        r = app.roster()
+        seller = r.by_slot(slot) if found else None
         left = app.lockout_left()
         if left and not (seller and seller.get("manager")):
             app.ui.notify("LOCKED %ds" % ((left + 999) // 1000))
-        elif app.login("finger", seller, seller is not None, slot, conf):
+        elif r.login(app, "finger", seller, seller is not None, slot, conf):
             app.ui.logged_in()
         else:
             app.ui.failed()
@@ -119,9 +119,7 @@ class SensorTask:
         # The roster is the authority on used slots; taking the first slot it does
         # not use spares the sensor's template-table read (RAM spike of ~3 KB). A
         # stale template there belongs to nobody, so overwriting it is right.
-        used = set()
-        for r in app.roster.sellers:
-            used.update(unpack(r)["slots"])
+        used = app.roster().used_slots()
         slot = 0
         while slot in used:
             slot += 1
@@ -159,7 +157,8 @@ class SensorTask:
             app.ui.notify("ENROL FAILED: " + ("outbox full" if isinstance(e, OutboxFull)
                                               else "flash error"))
             return False
-        app.roster.add_slot(seller, slot)
-        app.roster.save(app.store)
+        r = app.roster()
+        r.add_slot(seller, slot)
+        r.save(app.store)
         app.store.save("enrol", {})
         return True

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from fingerpos.tools.cli import main
 from fingerpos.tools.device import bundle as bundle_mod
 from fingerpos.tools.device import driver_trim
 
-from .conftest import REPO, run_micropython
+from .conftest import REPO, run_micropython, tool
 
 KEY = "ab" * 32
 
@@ -269,3 +270,46 @@ def test_the_driver_keeps_every_method_the_firmware_can_reach(tmp_path):
     text = driver_trim.driver_source(src, tmp_path / "out", tmp_path / "fw").read_text()
     kept = {n.name for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef)}
     assert {"get_fpdata", "_get_data", "__init__"} <= kept and "send_fpdata" not in kept
+
+
+def test_the_terminals_protocol_keeps_every_check_and_code_without_the_texts(tmp_path):
+    """tools/device/protocol_trim.py against protocol/__init__.py as the cloud runs it:
+    every ProtocolError raise stays (same class, so the same `code` the shipped vectors
+    expect; test_bundle_... runs them on the compiled copy), only its message goes; a
+    ValueError or a class outside the family keeps its text. The copy is smaller on the
+    MicroPython heap, measured by importing both."""
+    import ast
+
+    from fingerpos.tools.device import protocol_trim
+
+    src = (REPO / "protocol" / "__init__.py").read_text()
+    family = protocol_trim.error_classes(ast.parse(src))
+    assert {"Malformed", "TooLarge", "BadSignature", "Unsigned", "WrongDevice",
+            "Replayed", "ProtocolError"} <= family and "ValueError" not in family
+
+    def raises(text: str) -> list[ast.Call]:
+        return [n.exc for n in ast.walk(ast.parse(text)) if isinstance(n, ast.Raise)
+                and isinstance(n.exc, ast.Call) and isinstance(n.exc.func, ast.Name)]
+
+    text, count = protocol_trim.silenced(src)
+    before, after = raises(src), raises(text)
+    assert count >= 25 and [c.func.id for c in before] == [c.func.id for c in after]  # type: ignore[attr-defined]
+    for c in after:
+        assert bool(c.args) == (c.func.id not in family), ast.unparse(c)  # type: ignore[attr-defined]
+    odd = "class Other(Exception):\n    pass\nraise Other('kept')\nraise ValueError('kept')\n"
+    assert protocol_trim.silenced(odd) == (ast.unparse(ast.parse(odd)) + "\n", 0)
+    # the heap: the terminal's copy against the original, each as a compiled .mpy
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "p.py").write_text(src)
+    (tmp_path / "trim").mkdir()
+    (tmp_path / "trim" / "p.py").write_text(text)
+    cost = {}
+    for d in ("full", "trim"):
+        subprocess.run([tool("mpy-cross"), "-O3", str(tmp_path / d / "p.py")], check=True)
+        (tmp_path / d / "p.py").unlink()
+        (tmp_path / d / "m.py").write_text(
+            "import gc, json, hashlib, binascii\ngc.collect()\na = gc.mem_alloc()\nimport p\n"
+            "gc.collect()\nprint(gc.mem_alloc() - a)\n")
+        out = run_micropython(tmp_path / d / "m.py", cwd=tmp_path / d, timeout=30)
+        cost[d] = int(out.stdout.split()[-1])
+    assert cost["full"] - cost["trim"] >= 1500, cost

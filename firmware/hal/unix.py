@@ -53,12 +53,9 @@ def _addr(name):
     text = _conf.get(name)
     if not text:
         return None
-    if not isinstance(text, str):
-        print("hal: %s: want \"host:port\", got %r" % (name, text))
-        return None
-    host, _, port = text.rpartition(":")
+    host, _, port = text.rpartition(":") if isinstance(text, str) else ("", "", "")
     if not host or not port.isdigit():
-        print("hal: %s: bad address %r (want host:port)" % (name, text))
+        print("hal: %s: %r is not host:port" % (name, text))
         return None
     return host, int(port)
 
@@ -239,20 +236,12 @@ _clock = None  # unix seconds minus time.time() once set_time() was called
 
 
 class ControlPrinter:
-    """The printer when hal.json names none: its bytes go to the harness, base64."""
+    """The printer when hal.json names none: its bytes go to the harness, base64.
+    (Write only: the firmware never reads the printer.)"""
 
     def write(self, buf):
         _link.send({"printer": binascii.b2a_base64(buf).decode().strip()})
         return len(buf)
-
-    def any(self):
-        return 0
-
-    def read(self, n=None):
-        return None
-
-    def readinto(self, buf, n=None):
-        return None
 
 
 def uart(name):
@@ -344,14 +333,12 @@ class Watchdog:
 
     def __init__(self, timeout_ms):
         self.timeout_ms = timeout_ms
-        self.feeds = 0
         self._last = time.ticks_ms()
         _link.send({"wdt": "start", "timeout_ms": timeout_ms})
         _thread.start_new_thread(self._guard, ())
 
     def feed(self):
         self._last = time.ticks_ms()
-        self.feeds += 1
         _link.send({"wdt": "feed", "t": self._last})
 
     def _guard(self):

@@ -9,8 +9,9 @@ sys.path.insert(0, root)
 
 import json  # noqa: E402
 
+from alarm import Guard  # noqa: E402
 from commands import CommandGate  # noqa: E402
-from login import Guard, Roster, unpack  # noqa: E402
+from login import Roster, unpack  # noqa: E402
 from store import Store  # noqa: E402
 
 import protocol  # noqa: E402

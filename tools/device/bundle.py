@@ -6,7 +6,8 @@ Layout on the Pico W's filesystem (and in the bundle directory):
                               MicroPython only runs *.py at boot
     <path>.mpy                every other .py under firmware/, same sub-directories
                               (firmware/hal/pico.py -> hal/pico.mpy)
-    protocol/<name>.mpy       protocol/*.py (`import protocol` on the board)
+    protocol/<name>.mpy       protocol/*.py (`import protocol` on the board); __init__
+                              without its error messages, codes kept (protocol_trim.py)
     adafruit_fingerprint.mpy  the R30x driver from the installed Python package, at
                               the root so it imports on the board and on the unix port,
                               less what the firmware can never run (driver_trim.py)
@@ -42,10 +43,12 @@ from pathlib import Path
 
 from fingerpos.tools.device import terminal_config as tc
 from fingerpos.tools.device.driver_trim import driver_source
+from fingerpos.tools.device.protocol_trim import protocol_source
 
 MARCH = "armv6m"
 BOOT_SCRIPTS = ("main.py", "boot.py")
 DRIVER_MODULE = "adafruit_fingerprint"
+PROTOCOL_MODULE = "protocol/__init__.mpy"  # compiled without its error texts (protocol_trim.py)
 MANIFEST_NAME = "manifest.json"
 # MICROPY_HW_FLASH_STORAGE_BYTES in MicroPython's ports/rp2/boards/RPI_PICO_W/
 # mpconfigboard.h: the littlefs partition of the standard Pico W firmware.
@@ -199,6 +202,8 @@ def build(src_root: Path, config_path: Path, out_dir: Path,
             if dest == DRIVER_MODULE + ".mpy":
                 compile_one(mpy_cross, driver_source(src, scratch, Path(src_root) / "firmware"),
                             dest, target)
+            elif dest == PROTOCOL_MODULE:
+                compile_one(mpy_cross, protocol_source(src, scratch), dest, target)
             elif compiled:
                 compile_one(mpy_cross, src, dest, target)
             else:
