@@ -136,6 +136,9 @@ async def test_device_revoke_revokes_in_the_cloud_or_says_it_did_not(cloud, clou
         capsys.readouterr().err
     assert await cli("--id", "nope", "--db", cloud_config.db_url) == 1
     assert "the database has no terminal 'nope'" in capsys.readouterr().err
+    assert await cli("--id", "tL", "--db", f"sqlite://{tmp_path}/typo.sqlite3") == 1
+    assert "there is no SQLite database at" in capsys.readouterr().err
+    assert not (tmp_path / "typo.sqlite3").exists()   # a typo makes no empty database
 
     with in_app(cloud.app):
         revoked = dict(await Device.all().values_list("id", "revoked"))
