@@ -115,6 +115,7 @@ async def _wait(t: Terminal, what: str, *args: object) -> object:
     return await asyncio.to_thread(getattr(t, what), *args)
 
 
+@pytest.mark.cloud  # on PostgreSQL too, in ./run test's second pass
 async def test_prompts_and_print_jobs_outlive_a_broker_that_lost_everything(tmp_path,
                                                                             cloud_db_url):
     site = Site(tmp_path, cloud_db_url)

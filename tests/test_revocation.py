@@ -68,10 +68,11 @@ async def test_revoke_and_rotate_on_one_worker_reach_the_other(two_workers, brok
     t = SimTerminal(dev, old, broker.url, resend_s=60)
     await t.start()
     try:
-        # Both workers know the device and hold its key.
-        t.emit("heartbeat", heartbeat(1))
-        await until("both workers took the first event",
-                    lambda: all(accepted(i) >= 1 and i.registry.cached(dev) for i in ings))
+        # Both workers know the device and hold its key (sent until both took one: a
+        # worker still subscribing misses what comes before).
+        await until("both workers took an event",
+                    lambda: all(accepted(i) >= 1 and i.registry.cached(dev) for i in ings),
+                    again=lambda: t.emit("heartbeat", heartbeat(1)))
 
         r = await a.client.post(f"/api/v1/devices/{dev}/revoke", headers=await a.admin())
         assert r.status == 200, await r.text()
@@ -136,6 +137,9 @@ async def test_device_revoke_revokes_in_the_cloud_or_says_it_did_not(cloud, clou
         capsys.readouterr().err
     assert await cli("--id", "nope", "--db", cloud_config.db_url) == 1
     assert "the database has no terminal 'nope'" in capsys.readouterr().err
+    assert await cli("--id", "tL", "--db", f"sqlite://{tmp_path}/typo.sqlite3") == 1
+    assert "there is no SQLite database at" in capsys.readouterr().err
+    assert not (tmp_path / "typo.sqlite3").exists()   # a typo makes no empty database
 
     with in_app(cloud.app):
         revoked = dict(await Device.all().values_list("id", "revoked"))

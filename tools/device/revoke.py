@@ -9,7 +9,8 @@ until broker-config is run again and Mosquitto reloaded.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 from fingerpos.tools.device.provision import CloudEndpoint, ProvisionError, post
 
@@ -42,7 +43,11 @@ async def in_db(db_url: str, device_id: str, reason: str) -> None:
     from fingerpos.cloud.models.devices import Device
     from tortoise.transactions import in_transaction
 
-    ctx = await db.open_context(db_url)
+    _check_url(db_url)
+    try:
+        ctx = await db.open_context(db_url)
+    except db.DatabaseError as e:
+        raise RevokeError(str(e)) from None
     try:
         with ctx:
             if await db.pending_migrations(ctx):
@@ -56,3 +61,14 @@ async def in_db(db_url: str, device_id: str, reason: str) -> None:
                                    {"reason": reason[:200]}, using_db=conn)
     finally:
         await ctx.close_connections()
+
+
+def _check_url(db_url: str) -> None:
+    """Only an existing database: revoking in a fresh, empty SQLite file helps nobody."""
+    parts = urlsplit(db_url)
+    if parts.scheme == "sqlite":
+        path = parts.netloc + parts.path
+        if not Path(path).is_file():
+            raise RevokeError(f"there is no SQLite database at {path}")
+    elif parts.scheme not in ("postgres", "postgresql", "asyncpg"):
+        raise RevokeError(f"--db URL must be sqlite:///path or postgres://... (got {db_url!r})")
