@@ -6,7 +6,9 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import BIN
+import pytest
+
+from tests.conftest import BIN, cloud_on_postgres
 
 
 def test_bench_ingest_smoke(tmp_path):
@@ -26,10 +28,53 @@ def test_bench_ingest_smoke(tmp_path):
     assert r["ingest"]["stored"] == total and not r["ingest"]["dropped"]
 
 
-def test_bench_rejects_bad_options():
-    res = subprocess.run([sys.executable, "-m", "fingerpos.tools.cli", "bench", "ingest",
-                          "--terminals", "0"], capture_output=True, text=True, timeout=30)
-    assert res.returncode == 2 and "--terminals must be 1 to 1000" in res.stderr
+@pytest.mark.parametrize("argv, error", [
+    (["--terminals", "0"], "--terminals must be 1 to 1000"),
+    (["--workers", "3"], "--workers above 1 needs --db postgres://"),
+    (["--db", "mysql://x/y"], "give `sqlite` or postgres://"),
+    (["--workers", "2", "--mode", "soak", "--db", "postgres://u@h/d"], "without --workers"),
+])
+def test_bench_rejects_bad_options(argv, error):
+    res = subprocess.run([sys.executable, "-m", "fingerpos.tools.cli", "bench", "ingest", *argv],
+                         capture_output=True, text=True, timeout=30)
+    assert res.returncode == 2 and error in res.stderr
+
+
+def _bench(tmp_path, *argv: str) -> tuple[str, dict]:
+    out = tmp_path / "bench.json"
+    res = subprocess.run([str(BIN / "fingerpos"), "bench", "ingest", "--duration", "0.5",
+                          "--terminals", "2", "--rate", "100", "--json", str(out), *argv],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout, json.loads(out.read_text())
+
+
+def test_bench_generated_broker_runs_both_configs_and_prints_the_ratio(tmp_path):
+    """--broker generated: the unlimited baseline, then Mosquitto on the files
+    `fingerpos broker-config --db` wrote, terminals logging in as themselves."""
+    stdout, r = _bench(tmp_path, "--broker", "generated", "--mode", "sale")
+    assert "generated broker config, SQLite:" in stdout
+    assert "generated/unlimited (SQLite)" in stdout
+    assert [(one["broker"], one["db"]) for one in r["runs"]] == [
+        ("unlimited", "SQLite"), ("generated", "SQLite")]
+    generated = r["runs"][1]
+    assert generated["sale"]["stored"] > 0  # the terminals' passwords and ACL let them in
+    assert not generated["ingest"]["dropped"]  # and every event reaching the cloud was good
+    assert "sale" in r["ratios"]["generated/unlimited (SQLite)"]
+
+
+@pytest.mark.cloud
+def test_bench_workers_on_postgres_and_sqlite_prints_the_ratio(tmp_path, request):
+    """--workers 1 (a `fingerpos serve --share-group` process) on SQLite and on PostgreSQL,
+    in one run: the PostgreSQL/SQLite ratio line."""
+    if not cloud_on_postgres():
+        pytest.skip("needs the PostgreSQL pass of ./run test")
+    pg = request.getfixturevalue("postgres").url()
+    stdout, r = _bench(tmp_path, "--db", "sqlite", "--db", pg, "--workers", "1",
+                       "--mode", "heartbeat")
+    assert "PostgreSQL/SQLite (unlimited)" in stdout and "1 serve worker(s)" in stdout
+    assert [one["db"] for one in r["runs"]] == ["SQLite", "PostgreSQL"]
+    assert all(one["ingest"]["stored"] == one["heartbeat"]["stored"] > 0 for one in r["runs"])
 
 
 def test_bench_soak_smoke(tmp_path):

@@ -26,10 +26,10 @@ from fingerpos import protocol
 from fingerpos.cloud.ingest.pipeline import SHARED_GAP_GRACE_S, shared_clean_session
 from fingerpos.tools.fleet.simterminal import SimTerminal, heartbeat, sale
 from fingerpos.tools.generated_broker import GeneratedBroker
-from fingerpos.tools.serve_workers import ServeWorkers, seed_fleet
+from fingerpos.tools.serve_workers import ServeWorkers, migrate_db, seed_fleet
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.conftest import _migrate, cloud_on_postgres
+from tests.conftest import cloud_on_postgres
 
 MEMBER = Path(__file__).parent / "support" / "shared_member.py"
 SECRET = "workers-test-secret-0123456789ab"
@@ -118,7 +118,7 @@ def _wait_disconnected(broker: GeneratedBroker, client_id: str, timeout: float =
 
 
 async def _migrate_and_seed(db_url: str, devices: list[tuple[str, bytes]]) -> str:
-    await _migrate(db_url)
+    await migrate_db(db_url)
     return await seed_fleet(db_url, SECRET, SHOP, devices)
 
 

@@ -27,9 +27,10 @@ SHOP = "bench"
 
 
 class BenchCloud:
-    def __init__(self, db_url: str, mqtt_url: str, data_dir: Path, port: int) -> None:
+    def __init__(self, db_url: str, mqtt_url: str, data_dir: Path, port: int,
+                 secret: str | None = None) -> None:
         self.config = Config(db_url=db_url, mqtt_url=mqtt_url, data_dir=data_dir, port=port,
-                             key_secret=secrets.token_hex(16), timer_interval_s=3600.0)
+                             key_secret=secret or secrets.token_hex(16), timer_interval_s=3600.0)
         self.feed_url = f"http://127.0.0.1:{port}/api/v1/monitor/ws"
         self.auth: dict[str, str] = {}
         self.app: web.Application | None = None
@@ -40,7 +41,8 @@ class BenchCloud:
         try:
             with ctx:
                 await db.migrate(ctx)
-                admin = await create_user("bench@example.com", secrets.token_hex(8), Role.ADMIN)
+                admin = await create_user(f"bench-{secrets.token_hex(4)}@example.com",
+                                          secrets.token_hex(8), Role.ADMIN)
                 self.auth = {"Authorization": "Bearer " + await create_api_token(admin)}
                 await Shop.get_or_create(id=SHOP)
         finally:
@@ -68,7 +70,7 @@ class BenchCloud:
             for dev, _ in devices:
                 await registry.load(dev)
 
-    def stats(self) -> dict:
+    async def stats(self) -> dict:
         assert self.app is not None
         return self.app[INGESTION].stats.snapshot()
 
@@ -76,3 +78,54 @@ class BenchCloud:
                         tb: TracebackType | None) -> None:
         if self._runner:
             await self._runner.cleanup()
+
+
+class WorkersCloud:
+    """`--workers N`: the cloud as N `fingerpos serve --share-group` processes
+    (tools/serve_workers.py) on a database seeded beforehand (tools/serve_workers.py's
+    seed_fleet, with the workers' secret). The feed is worker 0's: on PostgreSQL every
+    worker's messages reach it through NOTIFY, as a monitor sees them. The devices are
+    not warmed: each worker loads a device at its first event (one query)."""
+
+    def __init__(self, n: int, db_url: str, mqtt_url: str, data_dir: Path, secret: str,
+                 token: str) -> None:
+        from fingerpos.tools.serve_workers import ServeWorkers
+        self.workers = ServeWorkers(n, db_url, mqtt_url, secret, data_dir / "workers")
+        self.feed_url = self.workers.url(0) + "/api/v1/monitor/ws"
+        self.auth = {"Authorization": "Bearer " + token}
+
+    async def __aenter__(self) -> WorkersCloud:
+        import asyncio
+        await asyncio.to_thread(self.workers.__enter__)
+        return self
+
+    async def register(self, devices: list[tuple[str, str]]) -> None:
+        return None  # seeded before the broker config was generated
+
+    async def warm(self, devices: list[tuple[str, str]]) -> None:
+        return None
+
+    async def stats(self) -> dict:
+        """The ingestion counters of /metrics, summed over the workers."""
+        import aiohttp
+        total: dict = {"dropped": {}}
+        async with aiohttp.ClientSession() as http:
+            for i in range(len(self.workers.ports)):
+                async with http.get(self.workers.url(i) + "/metrics") as r:
+                    text = await r.text()
+                for line in text.splitlines():
+                    if line.startswith("fingerpos_ingest_") and "_total " in line \
+                            and "{" not in line:
+                        name, value = line.split()
+                        key = name[len("fingerpos_ingest_"):-len("_total")]
+                        total[key] = total.get(key, 0) + int(float(value))
+                    elif line.startswith("fingerpos_dropped_total{"):
+                        reason = line.split('"')[1]
+                        n = int(float(line.split()[-1]))
+                        if n:
+                            total["dropped"][reason] = total["dropped"].get(reason, 0) + n
+        return total
+
+    async def __aexit__(self, *exc: object) -> None:
+        import asyncio
+        await asyncio.to_thread(self.workers.stop)

@@ -26,24 +26,26 @@ _BURST = 16  # events per terminal signed between writes when publishing flat ou
 
 
 def publish(url: str, devices: list[tuple[str, str]], typ: str, duration: float, rate: float,
-            window: int, out: Queue, keep_times: bool = True) -> None:
+            window: int, out: Queue, keep_times: bool = True, login: bool = False) -> None:
     """Process entry: publish `typ` events from `devices` [(id, key hex)] for `duration` s.
 
     With `window` > 0 a terminal waits while that many of its events are not
     acknowledged, as a terminal's outbox would: the stream then runs at the
     cloud's pace instead of piling up in the broker.
     """
-    out.put(asyncio.run(_publish(url, devices, typ, duration, rate, window, keep_times)))
+    out.put(asyncio.run(_publish(url, devices, typ, duration, rate, window, keep_times, login)))
 
 
 async def _publish(url: str, devices: list[tuple[str, str]], typ: str, duration: float,
-                   rate: float, window: int = 0, keep_times: bool = True) -> dict:
-    """keep_times=False (the soak): no per-event times, which would only grow."""
+                   rate: float, window: int = 0, keep_times: bool = True,
+                   login: bool = False) -> dict:
+    """keep_times=False (the soak): no per-event times, which would only grow.
+    login: each terminal logs in with its own credentials (the generated broker config)."""
     terms = [BenchTerminal(dev, bytes.fromhex(key)) for dev, key in devices]
     progress = asyncio.Event()
     for term in terms:
         term.progress = progress
-        await term.connect(url, subscribe=bool(window))
+        await term.connect(url, subscribe=bool(window), login=login)
     make = sale if typ == "sale" else heartbeat
     times: list[tuple[str, int, float]] = []
     sent = 0

@@ -64,11 +64,17 @@ class BenchTerminal:
         self._task: asyncio.Task | None = None
         self.progress: asyncio.Event | None = None  # set on every ack command
 
-    async def connect(self, url: str, subscribe: bool) -> None:
+    async def connect(self, url: str, subscribe: bool, login: bool = False) -> None:
+        """With `login` the terminal logs in as itself (user and client id = its id, password
+        = protocol.broker_password(key)), as on a broker with `fingerpos broker-config`'s
+        password file and ACL; otherwise with the URL's user, if any."""
         host, port, user, password = parse_url(url)
+        client_id = "pub-" + self.dev
+        if login:
+            user, password, client_id = self.dev, protocol.broker_password(self.key), self.dev
         self._reader, self._writer = await asyncio.open_connection(host, port)
         flags = 0x02 | (0xC0 if user else 0)  # clean session (+ user name and password)
-        body = _utf8("MQTT") + bytes([4, flags]) + (60).to_bytes(2, "big") + _utf8("pub-" + self.dev)
+        body = _utf8("MQTT") + bytes([4, flags]) + (60).to_bytes(2, "big") + _utf8(client_id)
         if user:
             body += _utf8(user) + _utf8(password or "")
         self._writer.write(_packet(0x10, body))

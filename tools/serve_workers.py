@@ -163,3 +163,14 @@ async def seed_fleet(db_url: str, secret: str, shop: str,
             return await create_api_token(admin)
     finally:
         await ctx.close_connections()
+
+
+async def migrate_db(db_url: str) -> None:
+    """Apply the migrations to a database, as `fingerpos migrate` does."""
+    from fingerpos.cloud import db
+    ctx = await db.open_context(db_url)
+    try:
+        with ctx:
+            await db.migrate(ctx)
+    finally:
+        await ctx.close_connections()
