@@ -18,9 +18,10 @@ from fingerpos.tools.device import terminal_config as tc
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "broker-config", help="write a Mosquitto config, password file and ACL for the terminals",
-        description="Write mosquitto.conf, passwd (Mosquitto's PBKDF2-SHA512 $7$ hashes) and "
-        "acl for every provisioned, not revoked terminal and for the cloud user. Run it "
-        "again after provisioning or revoking a terminal, then reload Mosquitto.")
+        description="Write mosquitto.conf, the password files passwd, passwd-terminals and "
+        "passwd-cloud (Mosquitto's PBKDF2-SHA512 $7$ hashes) and acl for every provisioned, "
+        "not revoked terminal and for the cloud user. Run it again after provisioning or "
+        "revoking a terminal, then reload Mosquitto.")
     p.add_argument("--out", type=Path, required=True, help="directory to write the files to")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--devices-from", type=Path,
@@ -35,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "made once and kept in OUT/cloud-password")
     p.add_argument("--dest", type=Path, help="where the files will live on the broker host, "
                    "for the paths inside mosquitto.conf (default: OUT)")
-    p.add_argument("--tls-port", type=int, default=8883, help="TLS listener port (default 8883)")
+    p.add_argument("--tls-port", type=int, default=8883, help="the terminals' TLS listener "
+                   "(client id = user name; the cloud user cannot log in) (default 8883)")
     for name, path in bc.CERT_PLACEHOLDERS.items():
         p.add_argument(f"--{name}", default=path, help=f"TLS {name} path (default {path})")
     p.add_argument("--persistence-dir", default=bc.DEFAULT_PERSISTENCE_DIR,
