@@ -56,12 +56,13 @@ class Client:
     """A paho client that records CONNACK, SUBACKs and messages, with bounded waits."""
 
     def __init__(self, port: int, user: str | None, password: str | None,
-                 client_id: str, ca: str | None = None) -> None:
+                 client_id: str, ca: str | None = None, clean: bool = True) -> None:
         self.messages: queue.Queue = queue.Queue()
         self.connack: queue.Queue = queue.Queue()
         self.subacks: queue.Queue = queue.Queue()
+        self.disconnects: queue.Queue = queue.Queue()  # reason codes, e.g. a takeover
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                        protocol=mqtt.MQTTv311, clean_session=True)
+                        protocol=mqtt.MQTTv311, clean_session=clean)
         if user is not None:
             c.username_pw_set(user, password)
         if ca:
@@ -69,6 +70,7 @@ class Client:
         c.on_connect = lambda _c, _u, _f, rc, _p: self.connack.put(rc)
         c.on_subscribe = lambda _c, _u, _m, rcs, _p: self.subacks.put(rcs)
         c.on_message = lambda _c, _u, m: self.messages.put((m.topic, m.payload))
+        c.on_disconnect = lambda _c, _u, _f, rc, _p: self.disconnects.put(rc)
         c.reconnect_delay_set(60, 60)  # one attempt per test: no silent retries
         c.connect("127.0.0.1", port, keepalive=30)
         c.loop_start()
@@ -237,19 +239,31 @@ def test_generated_files(tmp_path, capsys):
     assert "terminals (1): tA" in std.out and "revoked, left out: tB" in std.out
     assert "warning: left out" in std.err and "broken" in std.err and "'moved'" in std.err
     assert "put the TLS files at /etc/mosquitto/certs/fingerpos-server.crt" in std.out
-    users = dict(line.split(":", 1) for line in (out / "passwd").read_text().splitlines())
-    assert sorted(users) == ["cloud", "tA"]
-    assert bc.mosquitto_check(pw_a, users["tA"])
+    def users(name: str) -> dict[str, str]:
+        return dict(line.split(":", 1) for line in (out / name).read_text().splitlines())
+
+    assert sorted(users("passwd")) == ["cloud", "tA"]
+    assert sorted(users("passwd-terminals")) == ["tA"]  # the terminals' listener
+    assert sorted(users("passwd-cloud")) == ["cloud"]
+    assert bc.mosquitto_check(pw_a, users("passwd")["tA"])
     cloud_pw = (out / "cloud-password").read_text().strip()
-    assert bc.mosquitto_check(cloud_pw, users["cloud"])
-    for name in ("passwd", "acl", "mosquitto.conf", "cloud-password"):
+    assert bc.mosquitto_check(cloud_pw, users("passwd-cloud")["cloud"])
+    for name in ("passwd", "passwd-terminals", "passwd-cloud", "acl", "mosquitto.conf",
+                 "cloud-password"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
     conf = (out / "mosquitto.conf").read_text()
     for line in ("per_listener_settings true", "allow_anonymous false", "listener 8883",
-                 "password_file /etc/mosquitto/fingerpos/passwd",
-                 "acl_file /etc/mosquitto/fingerpos/acl", "tls_version tlsv1.2"):
+                 "password_file /etc/mosquitto/fingerpos/passwd-terminals",
+                 "acl_file /etc/mosquitto/fingerpos/acl", "tls_version tlsv1.2",
+                 "use_username_as_clientid true", "autosave_interval 5",
+                 "autosave_on_changes false", "log_type notice",
+                 # One terminal found: the floor, 10 x Mosquitto's default of 1000.
+                 "max_queued_messages 10000", "max_inflight_messages 4000",
+                 "max_packet_size 8192"):
         assert line in conf.splitlines(), line
     assert "allow_anonymous true" not in conf and "127.0.0.1" not in conf
+    assert "LOSS WINDOW: a SIGKILL or power cut loses what arrived in the last 5 s" in conf
+    assert "autosave every 5 s: a SIGKILL loses at most the last 5 s" in std.out
     # A second run keeps the cloud's password (the cloud workers hold it).
     assert main(["broker-config", "--out", str(out), "--devices-from", str(devices)]) == 0
     assert (out / "cloud-password").read_text().strip() == cloud_pw
@@ -261,6 +275,11 @@ def test_generated_files(tmp_path, capsys):
     ("bad-cloud-user", "cloud user 'a b' must be"),
     ("bad-port", "port 70000 is not 1-65535"),
     ("short-cloud-password", "holds no usable password"),
+    ("same-ports", "the listeners need different ports"),
+    ("fleet-size", "--fleet-size 0 is not 1-10000000"),
+    ("rate", "--events-per-second -1 is not above 0"),
+    ("outage", "--outage-seconds 0 is not 1-86400"),
+    ("autosave", "--autosave-interval 0 is not 1-3600 s"),
 ])
 def test_bad_input_is_refused(tmp_path, capsys, problem, message):
     devices = tmp_path / "devices"
@@ -275,9 +294,46 @@ def test_bad_input_is_refused(tmp_path, capsys, problem, message):
         argv += ["--cloud-user", "a b"]
     elif problem == "bad-port":
         argv += ["--loopback-port", "70000"]
+    elif problem == "same-ports":
+        argv += ["--loopback-port", "8883"]
+    elif problem in ("fleet-size", "rate", "outage", "autosave"):
+        opt = {"fleet-size": "--fleet-size", "rate": "--events-per-second",
+               "outage": "--outage-seconds", "autosave": "--autosave-interval"}[problem]
+        argv += [opt, "-1" if problem == "rate" else "0"]
     elif problem == "short-cloud-password":
         out.mkdir()
         (out / "cloud-password").write_text("abc\n")
     assert main(argv) == 1
     assert message in capsys.readouterr().err
     assert not (out / "passwd").exists()
+
+
+@pytest.mark.parametrize("argv, queued, inflight", [
+    # The issue's scenario: 200 terminals x 5 events/s x 30 s = 30,000 events, x2 headroom.
+    (["--fleet-size", "200"], 60_000, 4_000),
+    (["--fleet-size", "2000", "--events-per-second", "1", "--outage-seconds", "60"],
+     240_000, 4_000),
+    (["--fleet-size", "100000", "--events-per-second", "0.5"], 3_000_000, 100_000),
+])
+def test_limits_are_sized_from_the_fleet(tmp_path, argv, queued, inflight):
+    devices = tmp_path / "devices"
+    add_terminal(devices, "tA", 1)
+    out = tmp_path / "out"
+    assert main(["broker-config", "--out", str(out), "--devices-from", str(devices), *argv]) == 0
+    conf = (out / "mosquitto.conf").read_text().splitlines()
+    assert f"max_queued_messages {queued}" in conf
+    # The byte limit never binds before the count: every message could be the largest.
+    assert f"max_queued_bytes {queued * protocol.MAX_PAYLOAD}" in conf
+    assert f"max_inflight_messages {inflight}" in conf
+
+
+def test_fleet_size_defaults_to_the_provisioned_terminals(tmp_path, capsys):
+    devices = tmp_path / "devices"
+    for i in range(1, 4):
+        add_terminal(devices, f"t{i}", i)
+    (devices / "t3" / "revoked").write_text("{}")
+    assert main(["broker-config", "--out", str(tmp_path / "out"), "--devices-from", str(devices),
+                 "--outage-seconds", "1000"]) == 0
+    # 2 active terminals x 5 events/s x 1000 s x 2
+    assert "sized for 2 terminals x 5 events/s, a 1000 s outage: max_queued_messages 20000" \
+        in capsys.readouterr().out

@@ -1,12 +1,16 @@
-"""A production Mosquitto configuration for fingerpos: listeners, password file, ACL.
+"""A production Mosquitto configuration for fingerpos: listeners, password files, ACL.
 
 Output (all in one directory):
-    mosquitto.conf   per_listener_settings, no anonymous access, a TLS listener
-                     (certificate paths the technician fills in), optionally a
-                     plain listener on 127.0.0.1 for a cloud on the same host
-    passwd           Mosquitto's own hashed format, one line per active terminal
-                     (user = device id, password = protocol.broker_password(key))
-                     and one for the cloud user
+    mosquitto.conf   tools/broker_conf.py: per_listener_settings, no anonymous access,
+                     a TLS listener for the terminals (client id bound to the user
+                     name), optionally a TLS listener for remote cloud workers and a
+                     plain one on 127.0.0.1; persistence with a short autosave; queue
+                     and in-flight limits sized from the fleet
+    passwd-terminals Mosquitto's own hashed format, one line per active terminal
+                     (user = device id, password = protocol.broker_password(key)):
+                     the terminals' listener, where the cloud user cannot log in
+    passwd-cloud     the cloud user only: the cloud workers' TLS listener
+    passwd           both: the loopback listener (processes on the broker host)
     acl              each terminal writes only its own evt/status and reads only its
                      own cmd (%u patterns); the cloud reads every evt/status (also as
                      $share/...) and writes every cmd
@@ -32,6 +36,7 @@ from pathlib import Path
 
 from fingerpos import protocol
 from fingerpos.protocol.subscriptions import SHARE_GROUP
+from fingerpos.tools.broker_conf import Listeners, Sizing, conf_text
 from fingerpos.tools.device import terminal_config as tc
 
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's default for $7$
@@ -158,47 +163,6 @@ def acl_text(cloud_user: str, share_group: str = SHARE_GROUP) -> str:
     ])
 
 
-def conf_text(dest: Path, tls_port: int, certfile: str, keyfile: str, cafile: str,
-              loopback_port: int | None, summary: str, persistence_dir: str,
-              run_as: str) -> str:
-    auth = [
-        "allow_anonymous false",
-        f"password_file {dest / 'passwd'}",
-        f"acl_file {dest / 'acl'}",
-    ]
-    lines = [
-        "# fingerpos production Mosquitto configuration (`fingerpos broker-config`).",
-        f"# {summary}",
-        "# After provisioning or revoking a terminal, generate it again and reload",
-        "# Mosquitto (systemctl reload mosquitto, or SIGHUP): it re-reads passwd and acl.",
-        "per_listener_settings true",
-        "# Started as root, Mosquitto switches to this user: it must own passwd and acl",
-        "# (they are mode 0600): chown " + run_as + " passwd acl",
-        f"user {run_as}",
-        "# Commands wait in a terminal's persistent session while it is offline.",
-        "persistence true",
-        f"persistence_location {persistence_dir.rstrip('/')}/",
-        "max_queued_messages 1000",
-        "",
-        "# TLS listener for the terminals. Fill in the server",
-        "# certificate (full chain), its private key, and the CA that signed it.",
-        f"listener {tls_port}",
-        f"certfile {certfile}",
-        f"keyfile {keyfile}",
-        f"cafile {cafile}",
-        "tls_version tlsv1.2",
-        *auth,
-    ]
-    if loopback_port is not None:
-        lines += [
-            "",
-            "# Plain MQTT for a cloud worker on this host only (never reachable from outside).",
-            f"listener {loopback_port} 127.0.0.1",
-            *auth,
-        ]
-    return "\n".join(lines) + "\n"
-
-
 def cloud_password(out: Path) -> str:
     """The cloud user's password: read from out/cloud-password, or made and saved there."""
     path = out / "cloud-password"
@@ -226,6 +190,7 @@ class Generated:
     conf: Path
     fleet: Fleet
     cloud_user: str
+    sizing: Sizing
 
 
 def generate(out: Path, fleet: Fleet, cloud_user: str = DEFAULT_CLOUD_USER,
@@ -235,8 +200,12 @@ def generate(out: Path, fleet: Fleet, cloud_user: str = DEFAULT_CLOUD_USER,
              cafile: str = CERT_PLACEHOLDERS["cafile"],
              loopback_port: int | None = None,
              persistence_dir: str = DEFAULT_PERSISTENCE_DIR,
-             run_as: str = DEFAULT_RUN_AS) -> Generated:
-    """Write mosquitto.conf, passwd, acl (and cloud-password once) into out."""
+             run_as: str = DEFAULT_RUN_AS, cloud_tls_port: int | None = None,
+             sizing: Sizing | None = None) -> Generated:
+    """Write mosquitto.conf, the password files, acl (and cloud-password once) into out.
+
+    `sizing` defaults to the fleet's active terminals at the default rate and outage.
+    """
     if not protocol.valid_device_id(cloud_user):
         raise BrokerConfigError(f"cloud user {cloud_user!r} must be 1-32 of A-Z a-z 0-9 _ -")
     if cloud_user in fleet.active or cloud_user in fleet.revoked:
@@ -244,20 +213,40 @@ def generate(out: Path, fleet: Fleet, cloud_user: str = DEFAULT_CLOUD_USER,
                                 "pick another --cloud-user")
     if not run_as or any(c.isspace() for c in run_as):
         raise BrokerConfigError(f"--run-as {run_as!r} is not a user name")
-    for port in (tls_port, loopback_port):
-        if port is not None and not 1 <= port <= 65535:
+    ports = [p for p in (tls_port, cloud_tls_port, loopback_port) if p is not None]
+    for port in ports:
+        if not 1 <= port <= 65535:
             raise BrokerConfigError(f"port {port} is not 1-65535")
+    if len(set(ports)) < len(ports):
+        raise BrokerConfigError(f"the listeners need different ports, not {ports}")
+    sizing = sizing or Sizing(max(1, len(fleet.active)))
+    check_sizing(sizing)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     dest = Path(dest or out).resolve()
-    users = {cloud_user: cloud_password(out), **fleet.active}
-    _write_private(out / "passwd", "".join(f"{u}:{mosquitto_hash(p)}\n"
-                                          for u, p in sorted(users.items())))
+    hashed = {u: mosquitto_hash(p) for u, p in
+              {cloud_user: cloud_password(out), **fleet.active}.items()}
+    for name, users in (("passwd", sorted(hashed)), ("passwd-terminals", sorted(fleet.active)),
+                        ("passwd-cloud", [cloud_user])):
+        _write_private(out / name, "".join(f"{u}:{hashed[u]}\n" for u in users))
     _write_private(out / "acl", acl_text(cloud_user))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     summary = (f"{stamp}: terminals {len(fleet.active)}, revoked and left out "
                f"{len(fleet.revoked)}, cloud user {cloud_user}")
     conf = out / "mosquitto.conf"
-    _write_private(conf, conf_text(dest, tls_port, certfile, keyfile, cafile, loopback_port,
-                                   summary, persistence_dir, run_as))
-    return Generated(conf, fleet, cloud_user)
+    listeners = Listeners(tls_port, certfile, keyfile, cafile, cloud_tls_port, loopback_port)
+    _write_private(conf, conf_text(dest, listeners, sizing, summary, persistence_dir, run_as))
+    return Generated(conf, fleet, cloud_user, sizing)
+
+
+def check_sizing(s: Sizing) -> None:
+    """Refuse limits Mosquitto would refuse, or that would mean nothing."""
+    if not 1 <= s.fleet <= 10_000_000:
+        raise BrokerConfigError(f"--fleet-size {s.fleet} is not 1-10000000")
+    if not 0 < s.events_per_s <= 1000:
+        raise BrokerConfigError(f"--events-per-second {s.events_per_s:g} is not above 0 "
+                                "and at most 1000")
+    if not 1 <= s.outage_s <= 86_400:
+        raise BrokerConfigError(f"--outage-seconds {s.outage_s} is not 1-86400")
+    if not 1 <= s.autosave_s <= 3600:
+        raise BrokerConfigError(f"--autosave-interval {s.autosave_s} is not 1-3600 s")

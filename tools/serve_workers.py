@@ -167,7 +167,7 @@ async def seed_fleet(db_url: str, secret: str, shop: str,
 
 async def migrate_db(db_url: str) -> None:
     """Apply the migrations to a database, as `fingerpos migrate` does."""
-    from fingerpos.cloud import db
+    from fingerpos.cloud.core import db
     ctx = await db.open_context(db_url)
     try:
         with ctx:

@@ -12,6 +12,8 @@ showing (cloud/commerce/resync.py).
 from __future__ import annotations
 
 import gc
+import hashlib
+import hmac
 import os
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -75,6 +77,25 @@ async def embedded_broker(app: web.Application) -> AsyncIterator[None]:
     await broker.stop()
 
 
+def cloud_client_id(config: Config) -> str:
+    """This worker's MQTT client id: `fingerpos.<tag>.<worker>`, at most 64 characters.
+
+    worker = FINGERPOS_WORKER, else <hostname>-<port>: distinct per worker and the
+    same after a restart, so the worker finds its persistent session (what the broker
+    queued while it was away) again. tag = HMAC-SHA256(the cloud's key secret, worker),
+    20 hex digits: without the secret nobody can compute the id, so on a broker that
+    does not bind ids to user names (the embedded one, another cluster) no client can
+    connect with it and kick the worker off (MQTT 3.1.1 section 3.1.4: the server
+    disconnects the existing client with the same id). The dots keep it outside the
+    device id alphabet: no terminal's user-name-bound id (broker-config's
+    use_username_as_clientid) can ever equal it.
+    """
+    worker = os.environ.get("FINGERPOS_WORKER") or f"{socket.gethostname()}-{config.port}"
+    tag = hmac.new(config.key_secret.encode(), b"mqtt client id\n" + worker.encode(),
+                   hashlib.sha256).hexdigest()[:20]
+    return f"fingerpos.{tag}.{worker}"[:64]
+
+
 def _collector(stats: IngestStats) -> Callable[[Registry], None]:
     def collect(reg: Registry) -> None:
         for name, value in (("received", stats.received), ("stored", stats.stored),
@@ -105,11 +126,9 @@ async def ingestion(app: web.Application) -> AsyncIterator[None]:
     async def alarm(device_id: str, kind: str, message: str) -> None:
         await alarms.raise_alarm(device_id, kind, "warning", message)
 
-    client_id = os.environ.get("FINGERPOS_WORKER") or \
-        f"fingerpos-{socket.gethostname()}-{config.port}"
     ing = Ingestion(url, DeviceRegistry(ring.open), handlers=HANDLERS, notify=notify,
                     roster=roster_of, share_group=config.share_group,
-                    client_id=client_id[:64], alarm=alarm,
+                    client_id=cloud_client_id(config), alarm=alarm,
                     refusals=(DomainError, ValueError, LookupError, TypeError),
                     welcome=resync.welcome)  # after time and roster: open prompts,
     # unanswered print jobs, the catalogue (nothing rests on the broker's queues)
