@@ -65,7 +65,7 @@ class Link:
         # MQTT packets are read into this: made now, while the heap is young, one block
         # (see mqtt.py), given back only while a sensor session has the link suspended.
         # Every valid command fits; only an oversized packet gets a buffer of its own.
-        self._rx = bytearray(_RX_BYTES)
+        self._rx: bytearray | None = bytearray(_RX_BYTES)
 
     def _client(self):
         from mqtt import MQTTClient

@@ -104,7 +104,7 @@ async def test_sale_through_production_mosquitto_becomes_an_order(tmp_path, clou
         order = orders[0]
         assert order["source"] == "terminal" and order["device"] == "e2e1"
         assert order["total"] == 1780 and order["currency"] == "EUR"
-        assert order["state"] == "paid"
+        assert order["state"] == "completed"  # an in-person sale paid in full (#16 item 2)
         assert "MemoryError" not in terminal.output()
     finally:
         if terminal is not None:

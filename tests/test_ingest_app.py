@@ -45,7 +45,7 @@ async def test_sales_become_orders_once_through_mosquitto(aiohttp_client, cloud_
     with in_app(cloud.app):
         orders = await Order.filter(device_id=dev).order_by("id")
         assert [o.ref for o in orders] == [f"r{n}" for n in range(20)]
-        assert {o.state for o in orders} == {"paid"}
+        assert {o.state for o in orders} == {"completed"}  # paid in full at the counter (#16 item 2)
     typs = [c["typ"] for c in t.commands]
     assert typs[:2] == ["time", "roster"]
     seen = set()

@@ -53,8 +53,8 @@ async def test_each_shops_manager_sees_only_their_shops_terminals_orders_and_ala
     await expect(page_a.locator("#feed tbody tr", has_text="north")).to_have_count(1)
     await expect(page_a.locator("#feed tbody tr", has_text="south")).to_have_count(0)
     await expect(page_b.locator("#feed tbody tr", has_text="north")).to_have_count(0)
-    await expect(page_a.locator('#counters [data-state="paid"] .n')).to_have_text("1")
-    await expect(page_b.locator('#counters [data-state="paid"] .n')).to_have_text("1")
+    await expect(page_a.locator('#counters [data-state="completed"] .n')).to_have_text("1")
+    await expect(page_b.locator('#counters [data-state="completed"] .n')).to_have_text("1")
 
     # Failed logins at each terminal: an alarm on its own shop's page only.
     for n in (1, 2, 3):
