@@ -143,8 +143,8 @@ def test_hal_without_harness_prints_and_keeps_time(tmp_path):
 
 
 @pytest.mark.parametrize("hal_json, why", [
-    ('{"sensor": 5, "control": ["x"]}', 'sensor: want "host:port", got 5'),
-    ('{"sensor": "no-port", "control": "127.0.0.1:x"}', "bad address 'no-port'"),
+    ('{"sensor": 5, "control": ["x"]}', 'sensor: 5 is not host:port'),
+    ('{"sensor": "no-port", "control": "127.0.0.1:x"}', "sensor: 'no-port' is not host:port"),
     ('[1, 2]', "now 0"),
     ('{"sensor": "127.0.0.1:1"}', "read None"),  # nothing listens: an unplugged sensor
     ("\x00garbage", "no usable"),
