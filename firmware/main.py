@@ -31,7 +31,7 @@ import config  # noqa: E402
 import hal  # noqa: E402
 
 cfg = config.boot()
-config = None
+del config
 sys.modules.pop("config", None)  # RAM: only needed at boot
 gc.collect()
 from app import App  # noqa: E402

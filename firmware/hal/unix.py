@@ -53,9 +53,12 @@ def _addr(name):
     text = _conf.get(name)
     if not text:
         return None
-    host, _, port = text.rpartition(":") if isinstance(text, str) else ("", "", "")
+    if not isinstance(text, str):
+        print("hal: %s: want \"host:port\", got %r" % (name, text))
+        return None
+    host, _, port = text.rpartition(":")
     if not host or not port.isdigit():
-        print("hal: %s: %r is not host:port" % (name, text))
+        print("hal: %s: bad address %r (want host:port)" % (name, text))
         return None
     return host, int(port)
 
