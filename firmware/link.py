@@ -181,7 +181,7 @@ class Link:
             if self.mqtt is None:
                 # RAM: the receive buffer goes with the session (4.2 KB of the driver's
                 # room in a sensor session); run() makes it again after resume().
-                self._rx = None
+                self._rx = None  # type: ignore[assignment]
                 return
             await asyncio.sleep_ms(20)
 
