@@ -15,6 +15,7 @@ NEW = "new"
 DUPLICATE = "duplicate"
 GAP = "gap"
 BROKEN = "broken"
+_SLACK = 32  # dead hashes (below committed) kept before a trim
 
 
 class SeqTracker:
@@ -66,6 +67,14 @@ class SeqTracker:
         return result
 
     def _trim(self):
+        # Only `committed` and the seqs above it are ever read (observe answers DUPLICATE
+        # for anything at or below committed before it looks), so the hashes below it
+        # go once they outnumber the live ones by _SLACK: a receiver tracking many
+        # devices keeps a few entries each, not up to `window` of history.
+        if len(self._hashes) > len(self._above) + _SLACK:
+            floor = self.committed
+            for s in [s for s in self._hashes if s < floor]:
+                del self._hashes[s]
         if len(self._hashes) > self._window:
             floor = self.committed - self._window // 2
             for s in [s for s in self._hashes if s < floor]:

@@ -29,7 +29,7 @@ def test_bench_ingest_smoke(tmp_path):
 
 
 @pytest.mark.parametrize("argv, error", [
-    (["--terminals", "0"], "--terminals must be 1 to 1000"),
+    (["--terminals", "0"], "--terminals must be 1 to 5000"),
     (["--workers", "3"], "--workers above 1 needs --db postgres://"),
     (["--db", "mysql://x/y"], "give `sqlite` or postgres://"),
     (["--workers", "2", "--mode", "soak", "--db", "postgres://u@h/d"], "without --workers"),

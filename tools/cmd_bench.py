@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from fingerpos.tools import bench_load, bench_search, bench_web
+from fingerpos.tools import bench_load, bench_search, bench_web, scale_model
 from fingerpos.tools.mosquitto import INSTALL_HINT, Mosquitto, free_port
 
 MODES = ("heartbeat", "sale", "steady")  # what --mode all runs
@@ -80,13 +80,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.set_defaults(func=_bench_ingest)
     bench_search.register(ps)  # commerce: `fingerpos bench search` (tools/bench_search.py)
     bench_web.register(ps)  # buyer pages: `fingerpos bench web` (tools/bench_web.py)
+    scale_model.register(ps)  # `fingerpos bench scale-model` (tools/scale_model.py, docs/scale.md)
 
 
 def _bench_ingest(args: argparse.Namespace) -> int:
     if not 0 < args.duration <= 600:
         return _fail("--duration must be more than 0 and at most 600 seconds")
-    if not 1 <= args.terminals <= 1000:
-        return _fail("--terminals must be 1 to 1000")
+    if not 1 <= args.terminals <= 5000:  # the soak: 2,000 terminals
+        return _fail("--terminals must be 1 to 5000")
     if not 1 <= args.publishers <= 16:
         return _fail("--publishers must be 1 to 16")
     if not 0 < args.rate <= 100000:
