@@ -37,12 +37,21 @@ def accepted(ing: Ingestion) -> int:
     return ing.stats.received - sum(ing.stats.dropped.values())
 
 
-async def until(what: str, cond, again=None) -> None:
+def state(ing: Ingestion, dev: str) -> str:
+    """One worker's view, for a failure's message."""
+    link = ing.link
+    return (f"{ing.client_id}: connected={bool(link and link.connected.is_set())} "
+            f"generation={link.generation if link else None} cached={ing.registry.cached(dev)} "
+            f"{ing.stats.snapshot()}")
+
+
+async def until(what: str, cond, again=None, ings=(), dev="") -> None:
     """Wait for cond(); every 0.2 s `again()` sends once more."""
     deadline = time.monotonic() + BOUND_S
     while not cond():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {BOUND_S:.0f} s: {what}")
+            views = "; ".join(state(i, dev) for i in ings)
+            raise AssertionError(f"not within {BOUND_S:.0f} s: {what} ({views})")
         if again is not None:
             again()
         await asyncio.sleep(0.2)
@@ -72,7 +81,7 @@ async def test_revoke_and_rotate_on_one_worker_reach_the_other(two_workers, brok
         # worker still subscribing misses what comes before).
         await until("both workers took an event",
                     lambda: all(accepted(i) >= 1 and i.registry.cached(dev) for i in ings),
-                    again=lambda: t.emit("heartbeat", heartbeat(1)))
+                    again=lambda: t.emit("heartbeat", heartbeat(1)), ings=ings, dev=dev)
 
         r = await a.client.post(f"/api/v1/devices/{dev}/revoke", headers=await a.admin())
         assert r.status == 200, await r.text()
@@ -80,7 +89,7 @@ async def test_revoke_and_rotate_on_one_worker_reach_the_other(two_workers, brok
         # it looks at the database again; then the next one).
         await until("both workers refuse the revoked device",
                     lambda: all(i.stats.dropped["revoked"] >= 1 for i in ings),
-                    again=lambda: t.emit("heartbeat", heartbeat(2)))
+                    again=lambda: t.emit("heartbeat", heartbeat(2)), ings=ings, dev=dev)
 
         # Rotation through the other worker: the old key is refused, the new one taken.
         new = os.urandom(32)
@@ -94,13 +103,13 @@ async def test_revoke_and_rotate_on_one_worker_reach_the_other(two_workers, brok
         assert t.link is not None
         await until("both workers refuse the old key",
                     lambda: all(i.stats.dropped["bad_signature"] >= 1 for i in ings),
-                    again=lambda: t.link.publish(topic, forged))
+                    again=lambda: t.link.publish(topic, forged), ings=ings, dev=dev)
         before = [accepted(i) for i in ings]
         t.key = new
         seq = t.emit("heartbeat", heartbeat(4))
         await until("both workers take the new key",
                     lambda: all(accepted(i) > n for i, n in zip(ings, before, strict=True)),
-                    again=t.resend)
+                    again=t.resend, ings=ings, dev=dev)
         with in_app(a.app):
             assert (await Device.get(id=dev)).revoked is False
             assert await DeviceEvent.exists(device_id=dev, seq=seq)   # stored once, by either
