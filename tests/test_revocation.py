@@ -32,9 +32,16 @@ pytestmark = pytest.mark.cloud
 BOUND_S = 10.0  # far above the 1 s target, far below the old cache's 30 s
 
 
-def accepted(ing: Ingestion) -> int:
-    """Events this worker took (signature and device good), stored or seen stored."""
-    return ing.stats.received - sum(ing.stats.dropped.values())
+def took(ing: Ingestion, dev: str, seq: int) -> bool:
+    """Has this worker taken (signature and device good, stored by it or seen stored) the
+    device's events up to `seq`? Its chain tracker observed them. Not the counters:
+    `dropped` also counts status messages, which `received` does not, and in a full run
+    the broker hands each new worker the retained statuses of every earlier test's
+    terminals (unknown here: 82 'unknown_device' drops against 50 events received)."""
+    st = ing.registry.cached(dev)
+    # committed: all up to it seen; _above: seen above a hole (what was sent while the
+    # device was revoked is refused, and never sent again: a hole below the new key's event)
+    return st is not None and (st.tracker.committed >= seq or seq in st.tracker._above)
 
 
 def state(ing: Ingestion, dev: str) -> str:
@@ -80,7 +87,7 @@ async def test_revoke_and_rotate_on_one_worker_reach_the_other(two_workers, brok
         # Both workers know the device and hold its key (sent until both took one: a
         # worker still subscribing misses what comes before).
         await until("both workers took an event",
-                    lambda: all(accepted(i) >= 1 and i.registry.cached(dev) for i in ings),
+                    lambda: all(took(i, dev, 1) for i in ings),
                     again=lambda: t.emit("heartbeat", heartbeat(1)), ings=ings, dev=dev)
 
         r = await a.client.post(f"/api/v1/devices/{dev}/revoke", headers=await a.admin())
@@ -104,11 +111,10 @@ async def test_revoke_and_rotate_on_one_worker_reach_the_other(two_workers, brok
         await until("both workers refuse the old key",
                     lambda: all(i.stats.dropped["bad_signature"] >= 1 for i in ings),
                     again=lambda: t.link.publish(topic, forged), ings=ings, dev=dev)
-        before = [accepted(i) for i in ings]
         t.key = new
         seq = t.emit("heartbeat", heartbeat(4))
         await until("both workers take the new key",
-                    lambda: all(accepted(i) > n for i, n in zip(ings, before, strict=True)),
+                    lambda: all(took(i, dev, seq) for i in ings),
                     again=t.resend, ings=ings, dev=dev)
         with in_app(a.app):
             assert (await Device.get(id=dev)).revoked is False
