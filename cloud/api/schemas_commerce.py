@@ -109,6 +109,8 @@ class OrderQuery(BaseModel):
 
 class ExportQuery(OrderQuery):
     limit: int = Field(default=10**9, ge=1, le=10**9)
+    excel: bool = Field(default=False, description="start with a UTF-8 byte-order mark, "
+                        "so Excel opens the Chinese text as UTF-8")
 
 
 class StockAdjustIn(Strict):
