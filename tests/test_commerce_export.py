@@ -98,7 +98,7 @@ async def test_export_escapes_and_filters(cloud):
     assert r.status == 200 and r.content_type == "text/csv"
     assert "attachment" in r.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(await r.text())))
-    assert rows[0][:4] == ["id", "created_at", "state", "shop"]
+    assert rows[0][:4] == ["order", "created", "state", "shop"]
     assert len(rows) == 6 and {row[3] for row in rows[1:]} == {"s1"}
     assert "'=HYPERLINK(\"http://evil\")" in [row[7] for row in rows]
 
@@ -137,3 +137,55 @@ async def test_times_without_zone_and_odd_digits(cloud):
     assert len(got["orders"]) == 3
     for text in ("99999999999", "²", "2147483648", "1"):
         await _list(cloud, admin, text=text)
+
+
+async def test_the_export_is_ready_for_a_spreadsheet_in_a_shanghai_shop(cloud):
+    """Issue #17 item 4, against what a spreadsheet and a shop in Asia/Shanghai expect:
+    Excel reads UTF-8 only after a BOM; local time in ISO 8601 with the +08:00 offset
+    (the database keeps UTC); money as a decimal with its currency; the items by name
+    (a terminal sale's lines carry SKUs: named from the catalogue), how it was paid."""
+    admin = await cloud.admin()
+    await cloud.client.post("/api/v1/shops", json={"id": "sh", "name": "街角茶馆"}, headers=admin)
+    r = await cloud.client.patch("/api/v1/shops/sh", json={"timezone": "Asia/Shanghai"},
+                                 headers=admin)
+    assert r.status == 200, await r.text()
+    for sku, name, price in (("oolong", "乌龙茶", 1890), ("mooncake", "月饼", 1200)):
+        r = await cloud.client.post("/api/v1/shops/sh/products", headers=admin, json={
+            "sku": sku, "name": name, "price": price, "currency": "CNY", "stock": 10})
+        assert r.status == 200, await r.text()
+    buyer = await cloud.user()
+    r = await cloud.client.post("/api/v1/orders", headers=buyer, json={
+        "shop": "sh", "items": [{"sku": "oolong", "qty": 2}, {"sku": "mooncake", "qty": 1}]})
+    web_order = (await r.json())["id"]
+    assert (await cloud.pay(buyer, web_order)).status == 200
+    from datetime import UTC, datetime
+
+    from fingerpos.cloud.models.orders import OrderLine
+    with in_app(cloud.app):
+        # 17:52 UTC is 01:52 the next day in Shanghai (the issue's complaint)
+        await Order.filter(id=web_order).update(created_at=datetime(2026, 12, 6, 17, 52, tzinfo=UTC))
+        sale = await Order.create(shop_id="sh", source="terminal", device_id="t1", ref="s-1",
+                                  state="completed", total=1200, currency="CNY",
+                                  state_changed_at=datetime.now(UTC))
+        await OrderLine.create(order_id=sale.id, sku="mooncake", name="", qty=1, unit_price=1200)
+    r = await cloud.client.get("/api/v1/orders/export.csv", headers=admin,
+                               params={"shop": "sh", "excel": "1"})
+    raw = await r.read()
+    assert r.status == 200 and raw.startswith(b"\xef\xbb\xbf"), raw[:20]
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert "buyer" not in rows[0]
+    by_id = {int(row["order"]): row for row in rows}
+    w, t = by_id[web_order], by_id[sale.id]
+    assert w["created"] == "2026-12-07T01:52:00+08:00"
+    assert datetime.fromisoformat(w["created"]) == datetime(2026, 12, 6, 17, 52, tzinfo=UTC)
+    assert (w["shop_name"], w["items"], w["quantity"]) == ("街角茶馆", "乌龙茶 x2; 月饼 x1", "3")
+    assert (w["total"], w["currency"], w["payment"]) == ("49.80", "CNY", "sandbox")
+    assert (t["items"], t["terminal"], t["total"], t["source"]) == ("月饼 x1", "t1", "12.00",
+                                                                     "terminal")
+    assert t["created"].endswith("+08:00")
+    plain = await (await cloud.client.get("/api/v1/orders/export.csv", headers=admin,
+                                          params={"shop": "sh"})).read()
+    assert plain.startswith(b"order,created,")      # no BOM unless asked
+    r = await cloud.client.get("/api/v1/orders/export.csv", headers=admin,
+                               params={"excel": "maybe"})
+    assert r.status == 400

@@ -110,7 +110,7 @@ ROUTES: list[Route] = [
     Route("GET", V1 + "/orders/ws", vm.buyer_feed, P.SIGNED_IN,
           "WebSocket feed of the caller's own orders: {kind: hello|order, data}", ok=101,
           errors=(400, 401, 403)),
-    Route("GET", V1 + "/orders/{order}", vo.get, P.SIGNED_IN, "One order with lines, revisions and events"),
+    Route("GET", V1 + "/orders/{order}", vo.get, P.SIGNED_IN, "One order with lines, its version's adjustments (price changes), revisions and events"),
     Route("POST", V1 + "/orders/{order}/price", vo.change_price, P.STAFF,
           "Change an unpaid order's total (seller with the right, manager)", s.PriceChangeIn,
           errors=(400, 401, 403, 404, 409, 413)),

@@ -81,7 +81,10 @@ class Adjustment(Strict):
 class ReviseIn(Strict):
     version: int = Field(ge=1, le=2**31 - 1)
     lines: list[RevisionLine] = Field(min_length=1, max_length=200)
-    adjustments: list[Adjustment] = Field(default_factory=list, max_length=20)
+    adjustments: list[Adjustment] | None = Field(
+        default=None, max_length=20,
+        description="the new version's adjustments; left out, those of the version it "
+                    "replaces are kept (its price changes among them), [] drops them all")
     reason: str = Field(min_length=1, max_length=200)
 
 
@@ -106,6 +109,8 @@ class OrderQuery(BaseModel):
 
 class ExportQuery(OrderQuery):
     limit: int = Field(default=10**9, ge=1, le=10**9)
+    excel: bool = Field(default=False, description="start with a UTF-8 byte-order mark, "
+                        "so Excel opens the Chinese text as UTF-8")
 
 
 class StockAdjustIn(Strict):

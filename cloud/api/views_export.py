@@ -45,7 +45,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
         return response
     response.enable_chunked_encoding()
     await response.prepare(request)
-    async for chunk in orderquery.csv_chunks(user, f):
+    async for chunk in orderquery.csv_chunks(user, f, excel=f.excel):
         await response.write(chunk)
     await response.write_eof()
     return response

@@ -33,6 +33,7 @@ async def revise(request: web.Request) -> web.Response:
     data = await body(request, sc.ReviseIn)
     order, problems = await staging.revise(
         order_id, user, data.version, [ln.model_dump() for ln in data.lines],
-        [(a.label, a.amount) for a in data.adjustments], data.reason)
+        None if data.adjustments is None else [(a.label, a.amount) for a in data.adjustments],
+        data.reason)
     return web.json_response({"ok": not problems, "problems": _problems(problems),
                               "order": orders.order_json(order)})

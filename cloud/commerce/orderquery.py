@@ -10,19 +10,25 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fingerpos.cloud.models.orders import OrderLine
+from fingerpos.cloud.commerce.money import MoneyError, format_amount
+from fingerpos.cloud.models.orders import OrderLine, Payment
+from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders.queries import _visible, order_json
 from tortoise.expressions import Q, Subquery
 
 CHUNK = 2000
-COLUMNS = ("id", "created_at", "state", "shop_id", "device_id", "buyer_id", "source", "ref",
+COLUMNS = ("id", "created_at", "state", "shop_id", "device_id", "source", "ref",
            "version", "total", "currency")
-HEADER = ("id", "created_at", "state", "shop", "terminal", "buyer", "source", "ref", "version",
-          "total", "currency")
+# What a spreadsheet user reads (issue #17 item 4): local time with its offset, the shop's
+# name, the items, how it was paid, money as a decimal with its currency. No buyer ids.
+HEADER = ("order", "created", "state", "shop", "shop_name", "source", "terminal", "ref",
+          "version", "items", "quantity", "payment", "total", "currency")
+BOM = "\ufeff".encode()  # Excel opens UTF-8 CSV as such only after a byte-order mark
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -75,21 +81,97 @@ async def _raw_rows(values_query: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
-async def csv_chunks(user: User, f: Any) -> AsyncIterator[bytes]:
-    """The CSV export, one encoded chunk of rows at a time."""
+def _when(value: Any, zone: ZoneInfo) -> str:
+    """A stored time (datetime from asyncpg, ISO text from SQLite; both UTC) as local ISO
+    8601 with its offset, to the second: 2026-12-07T14:05:09+08:00."""
+    if value is None:
+        return ""
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(zone).isoformat(timespec="seconds")
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):   # a zone this system no longer has
+        return ZoneInfo("UTC")
+
+
+class _Shops:
+    """Shop names and zones, read once per shop per export."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, tuple[str, ZoneInfo]] = {}
+
+    async def load(self, ids: set[str]) -> None:
+        missing = ids - self.known.keys()
+        if missing:
+            for sid, name, tz in await Shop.filter(id__in=missing).values_list("id", "name",
+                                                                                  "timezone"):
+                self.known[sid] = (name, _zone(tz))
+
+    def get(self, sid: str) -> tuple[str, ZoneInfo]:
+        return self.known.get(sid, ("", ZoneInfo("UTC")))
+
+
+async def _details(rows: list[tuple[Any, ...]]) -> tuple[dict[int, tuple[str, int]], dict[int, str]]:
+    """For one chunk: each order's items text and quantity, and its payment method."""
+    ids = [row[0] for row in rows]
+    shop_of = {row[0]: row[3] for row in rows}
+    lines = await OrderLine.filter(order_id__in=ids).order_by("order_id", "id").values_list(
+        "order_id", "sku", "name", "qty")
+    unnamed = {(shop_of[oid], sku) for oid, sku, name, _ in lines if not name}
+    names: dict[tuple[str, str], str] = {}
+    if unnamed:   # a terminal sale's lines carry SKUs only: name them from the catalogue
+        for shop, sku, name in await Product.filter(
+                shop_id__in={s for s, _ in unnamed}, sku__in={k for _, k in unnamed}
+        ).values_list("shop_id", "sku", "name"):
+            names[(shop, sku)] = name
+    items: dict[int, list[str]] = {}
+    qty: dict[int, int] = {}
+    for oid, sku, name, n in lines:
+        label = name or names.get((shop_of[oid], sku), "") or sku
+        items.setdefault(oid, []).append(f"{label} x{n}")
+        qty[oid] = qty.get(oid, 0) + n
+    paid: dict[int, str] = {}
+    for oid, method in await Payment.filter(order_id__in=ids, accepted=True).order_by(
+            "id").values_list("order_id", "method"):
+        paid[oid] = method            # the last accepted one
+    return {oid: ("; ".join(texts), qty[oid]) for oid, texts in items.items()}, paid
+
+
+def _money(minor: Any, currency: str) -> str:
+    try:
+        return format_amount(int(minor), str(currency))
+    except (MoneyError, ValueError, TypeError):
+        return str(minor)
+
+
+async def csv_chunks(user: User, f: Any, excel: bool = False) -> AsyncIterator[bytes]:
+    """The CSV export, one encoded chunk of rows at a time (`excel`: with a UTF-8 BOM)."""
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(HEADER)
-    yield buf.getvalue().encode()
+    yield (BOM if excel else b"") + buf.getvalue().encode()
     base = filtered(user, f)
+    shops = _Shops()
     before, left = f.before, f.limit
     while left > 0:
         query = base.filter(id__lt=before) if before is not None else base
         rows = await _raw_rows(query.order_by("-id").limit(min(CHUNK, left)).values_list(*COLUMNS))
         if not rows:
             return
+        await shops.load({row[3] for row in rows})
+        items, paid = await _details(rows)
         buf.seek(0)
         buf.truncate()
-        writer.writerows([safe_cell(v) for v in row] for row in rows)
+        for oid, created, state, shop, device, source, ref, version, total, currency in rows:
+            name, zone = shops.get(shop)
+            text, n = items.get(oid, ("", 0))
+            writer.writerow([safe_cell(v) for v in (
+                oid, _when(created, zone), state, shop, name, source, device, ref, version,
+                text, n, paid.get(oid, ""), _money(total, currency), currency)])
         yield buf.getvalue().encode()
         before, left = rows[-1][0], left - len(rows)

@@ -24,7 +24,7 @@ from fingerpos.cloud.models.commerce import OrderCheck, RevisionSnapshot
 from fingerpos.cloud.models.devices import Device, DeviceEvent
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment
 from fingerpos.cloud.models.users import Role, User
-from fingerpos.cloud.orders import notify
+from fingerpos.cloud.orders import notify, revisions
 from fingerpos.cloud.orders.lifecycle import move
 from fingerpos.cloud.orders.states import TRANSITIONS, State
 from tortoise.transactions import in_transaction
@@ -40,13 +40,11 @@ async def staff_order(order_id: int, user: User) -> Order:
 
 
 async def _lines(order: Order) -> list[dict[str, Any]]:
-    return [{"sku": ln.sku, "name": ln.name, "qty": ln.qty, "unit_price": ln.unit_price}
-            for ln in await OrderLine.filter(order_id=order.id).order_by("id")]
+    return await revisions.lines_of(order.id)
 
 
 async def _adjustments(order: Order) -> list[tuple[str, int]]:
-    snap = await RevisionSnapshot.get_or_none(order_id=order.id, version=order.version)
-    return [(str(a[0]), a[1]) for a in snap.adjustments] if snap else []
+    return await revisions.adjustments_of(order.id, order.version)
 
 
 async def _source_problems(order: Order) -> list[v.Problem]:
@@ -138,10 +136,12 @@ async def _covered(order: Order) -> bool:
 
 
 async def revise(order_id: int, user: User, version: int, lines: list[dict[str, Any]],
-                 adjustments: list[tuple[str, int]], reason: str) -> tuple[Order, list[v.Problem]]:
+                 adjustments: list[tuple[str, int]] | None,
+                 reason: str) -> tuple[Order, list[v.Problem]]:
     """修订: a held order gets new lines/adjustments as revision version+1, then is checked
     again; valid, it returns to paid (its accepted payment covers the new total) or to
-    pending_payment."""
+    pending_payment. `adjustments=None` keeps those of the version it replaces (its price
+    changes among them): a revision starts from the current version."""
     order = await staff_order(order_id, user)
     if user.role == Role.SELLER and not user.can_change_price:
         raise Forbidden("revising an order needs the price-change right or a manager")
@@ -149,6 +149,8 @@ async def revise(order_id: int, user: User, version: int, lines: list[dict[str, 
         raise Conflict(f"only a held order can be revised (the order is {order.state})")
     if version != order.version:
         raise Conflict(f"stale version: the order is at version {order.version}, not {version}")
+    if adjustments is None:
+        adjustments = await _adjustments(order)
     total = sum(ln["qty"] * ln["unit_price"] for ln in lines) + sum(a for _, a in adjustments)
     if total < 0:
         raise Conflict("the revised total would be negative")

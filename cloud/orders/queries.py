@@ -8,6 +8,7 @@ from typing import Any
 from fingerpos.cloud.core.errors import NotFound
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision
 from fingerpos.cloud.models.users import Role, User
+from fingerpos.cloud.orders import revisions
 from tortoise.functions import Count
 
 
@@ -30,13 +31,15 @@ def _visible(user: User) -> Any:
 
 
 async def get_for(user: User, order_id: int) -> dict[str, Any]:
-    """One order with its lines, revisions and events; 404 when it is not the user's to see."""
+    """One order with its lines, its version's adjustments (price changes), revisions and events; 404 when it is not the user's to see."""
     order = await _visible(user).get_or_none(id=order_id)
     if order is None:
         raise NotFound(f"no order {order_id}")
     out = order_json(order)
     out["lines"] = [{"sku": ln.sku, "name": ln.name, "qty": ln.qty, "unit_price": ln.unit_price}
                     for ln in await OrderLine.filter(order_id=order_id).order_by("id")]
+    out["adjustments"] = [{"label": label, "amount": amount} for label, amount
+                          in await revisions.adjustments_of(order_id, order.version)]
     out["revisions"] = [{"version": r.version, "total": r.total, "reason": r.reason,
                          "at": r.created_at.isoformat()}
                         for r in await OrderRevision.filter(order_id=order_id).order_by("version")]

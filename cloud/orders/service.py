@@ -17,7 +17,7 @@ from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment
 from fingerpos.cloud.models.shops import Product
 from fingerpos.cloud.models.users import User
-from fingerpos.cloud.orders import notify, saledata, sales, stock
+from fingerpos.cloud.orders import notify, revisions, saledata, sales, stock
 from fingerpos.cloud.orders.queries import order_json
 from fingerpos.cloud.orders.rules import (
     Line,
@@ -150,7 +150,8 @@ async def pay(order_id: int, amount: int, currency: str, version: int,
 async def change_price(order_id: int, expected_version: int, new_total: int, reason: str,
                        actor: PriceActor, *, user_id: int | None = None,
                        device_id: str | None = None, event_id: int | None = None) -> Order:
-    """改价: a new revision (version + 1) with the new total; the old revision stays."""
+    """改价: a new revision (version + 1) with the new total, the difference as an adjustment
+    line (orders/revisions.py); the old revision stays."""
     async with in_transaction() as conn:
         order = await Order.get_or_none(id=order_id).using_db(conn)
         if order is None:
@@ -166,6 +167,9 @@ async def change_price(order_id: int, expected_version: int, new_total: int, rea
         await OrderRevision.create(order_id=order_id, version=expected_version + 1, total=new_total,
                                    reason=reason[:200], user_id=user_id, device_id=device_id,
                                    using_db=conn)
+        # the difference is an adjustment line: lines + adjustments == the new total
+        await revisions.snapshot_price_change(order_id, expected_version, new_total, reason,
+                                              user_id, conn)
         actor_label = f"user:{user_id}" if user_id is not None else f"device:{device_id}"
         await audit.record(actor_label, "order.price_change", f"order:{order_id}",
                            {"from": order.total, "to": new_total, "version": expected_version + 1,

@@ -89,6 +89,7 @@ def setup(app: web.Application) -> None:
         # Templates ship with the code: no stat() of every template file on every page.
         auto_reload=False)
     env.filters["money"] = forms.money
+    env.filters["amount"] = forms.amount
     env.filters["when"] = forms.when
     P.declare_static(app, "/static/", STATIC)
     for method, path, handler, policy in PAGES:

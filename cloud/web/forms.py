@@ -63,6 +63,19 @@ def parse_money(text: str, currency: str) -> int:
     return int(value)
 
 
+def parse_signed_money(text: str, currency: str) -> int:
+    """As parse_money, with a leading minus for a discount: "-2.50" -> -250 (EUR)."""
+    text = text.strip()
+    negative = text[:1] in ("-", "\u2212")  # ASCII minus or the minus sign
+    value = parse_money(text[1:] if negative else text, currency)
+    return -value if negative else value
+
+
+def amount(minor: int | None, currency: str = "EUR") -> str:
+    """Minor units as form text, no currency: 1250 -> "12.50", -250 -> "-2.50"."""
+    return money(minor, currency).rsplit(" ", 1)[0] if minor is not None else ""
+
+
 def parse_int(text: str | None, default: int = 0, low: int = 0, high: int = 2**31 - 1) -> int:
     """A whole number from a form or query field, clamped; `default` when it is not one."""
     if text is None or not (text.strip().isascii() and text.strip().isdigit()) or len(text.strip()) > 12:

@@ -9,6 +9,7 @@ order's path, so the order page can show it again without the server storing it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -86,7 +87,8 @@ def export_url(request: web.Request, state: str | None) -> str | None:
 
 
 async def order_page(request: web.Request, errors: dict[str, str] | None = None,
-                     status: int = 200) -> web.Response:
+                     status: int = 200, form: Mapping[str, str] | None = None) -> web.Response:
+    """The order; after a refused form, its `errors` by field and what was typed (`form`)."""
     who = await need(request)
     oid = order_id(request)
     order = await orders.get_for(who.user, oid)
@@ -96,7 +98,7 @@ async def order_page(request: web.Request, errors: dict[str, str] | None = None,
         read_pickup(request, oid, who.user.id) if who.user.role == Role.BUYER else None)
     state = order["state"]
     ctx: dict[str, Any] = {
-        "o": order, "errors": errors or {}, "pickup": code,
+        "o": order, "errors": errors or {}, "form": form or {}, "pickup": code,
         "pays_cash": state == State.PENDING_PAYMENT and await pickup.pays_cash(oid),
         "pickup_issued": who.staff and await pickup.issued(oid),
         "pickup_qr": qr.svg(f"fingerpos:order:{oid}:pickup:{code}") if code else "",

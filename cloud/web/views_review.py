@@ -7,6 +7,7 @@ turn forms into its calls and its refusals into messages next to the fields.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -14,11 +15,13 @@ from fingerpos.cloud.api.schemas_commerce import RevisionLine
 from fingerpos.cloud.commerce import printing, staging
 from fingerpos.cloud.commerce.money import MoneyError
 from fingerpos.cloud.core.errors import DomainError
+from fingerpos.cloud.orders import revisions
 from fingerpos.cloud.web import forms
 from fingerpos.cloud.web.page import STAFF, checked_form, need, redirect
 from fingerpos.cloud.web.views_orders import order_id, order_page
 
 MAX_LINES = 200
+MAX_ADJUSTMENTS = 20  # as the API's ReviseIn
 
 
 async def validate(request: web.Request) -> web.Response:
@@ -74,24 +77,46 @@ def _lines_of(form: dict[str, str], currency: str) -> tuple[list[dict[str, Any]]
     return lines, errors
 
 
+def _adjustments_of(form: Mapping[str, str], currency: str,
+                    errors: dict[str, str]) -> list[tuple[str, int]]:
+    """The revision's adjustments from fields adj-N-label/amount (the current version's,
+    price changes among them, as the form showed them); 0 drops one."""
+    out: list[tuple[str, int]] = []
+    for n in range(MAX_ADJUSTMENTS):
+        label = form.get(f"adj-{n}-label")
+        if label is None:
+            break
+        try:
+            amount = forms.parse_signed_money(form.get(f"adj-{n}-amount", ""), currency)
+        except MoneyError as e:
+            errors[f"adj-{n}-amount"] = f"{e} (a minus for a discount)"
+            continue
+        if not label.strip() or len(label) > revisions.LABEL_MAX:
+            errors[f"adj-{n}-amount"] = "this adjustment's label was changed; reload the order"
+        elif amount:
+            out.append((label, amount))
+    return out
+
+
 async def revise(request: web.Request) -> web.Response:
     who = await need(request, *STAFF)
     form = await checked_form(request)
     oid = order_id(request)
     order = await staging.staff_order(oid, who.user)
     lines, errors = _lines_of(form, order.currency)
+    adjustments = _adjustments_of(form, order.currency, errors)
     reason = form.get("revise_reason", "").strip()
     if not reason:
         errors["revise_reason"] = "say why the order is revised"
     elif len(reason) > 200:
         errors["revise_reason"] = "must be at most 200 characters"
     if errors:
-        return await order_page(request, errors, status=400)
+        return await order_page(request, errors, status=400, form=form)
     try:
-        await staging.revise(oid, who.user, forms.parse_int(form.get("version"), 0), lines, [],
-                             reason)
+        await staging.revise(oid, who.user, forms.parse_int(form.get("version"), 0), lines,
+                             adjustments, reason)
     except DomainError as e:
         if e.status == 404:
             raise
-        return await order_page(request, {"revise": e.message}, status=e.status)
+        return await order_page(request, {"revise": e.message}, status=e.status, form=form)
     raise redirect(f"/orders/{oid}")

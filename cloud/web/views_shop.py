@@ -110,11 +110,19 @@ async def shop(request: web.Request) -> web.Response:
 
 
 async def product(request: web.Request) -> web.Response:
-    item = await catalog.product(request.match_info["shop"], request.match_info["sku"])
+    return await _product_page(request, request.match_info["shop"], request.match_info["sku"])
+
+
+async def _product_page(request: web.Request, shop_id: str, sku: str,
+                        errors: dict[str, str] | None = None, qty: str = "1",
+                        status: int = 200) -> web.Response:
+    """The product; after a refused "add to cart", the error and the quantity typed."""
+    item = await catalog.product(shop_id, sku)
     if item is None:
         raise NotFound("no such product")
-    return await render(request, "product.html", {"p": item, "errors": {},
-                                                  "cart_count": sum(read_cart(request)[1].values())})
+    return await render(request, "product.html", {
+        "p": item, "errors": errors or {}, "qty": qty,
+        "cart_count": sum(read_cart(request)[1].values())}, status=status)
 
 
 async def _cart_lines(shop_id: str, items: dict[str, int]) -> tuple[list[dict], int, str]:
@@ -126,11 +134,13 @@ async def _cart_lines(shop_id: str, items: dict[str, int]) -> tuple[list[dict], 
 
 
 async def cart(request: web.Request, errors: dict[str, str] | None = None,
-               status: int = 200) -> web.Response:
+               status: int = 200, typed: dict[str, str] | None = None) -> web.Response:
+    """The cart; after a refused quantity, `typed` gives back what was typed, by SKU."""
     shop_id, items = read_cart(request)
     lines, total, currency = await _cart_lines(shop_id, items)
     return await render(request, "cart.html", {"lines": lines, "shop": shop_id, "total": total,
                                                "currency": currency, "errors": errors or {},
+                                               "typed": typed or {},
                                                "cart_count": sum(items.values())}, status=status)
 
 
@@ -146,7 +156,11 @@ async def cart_update(request: web.Request) -> web.Response:
         if qty < (1 if action == "add" else 0):
             raise_field = {"qty": f"enter a quantity from {1 if action == 'add' else 0} "
                                   f"to {MAX_QTY}"}
-            return await cart(request, raise_field, status=400)
+            typed = form.get("qty", "")[:20]
+            if action == "add":   # said on the product page, next to what was typed
+                return await _product_page(request, form.get("shop", "")[:32], sku,
+                                           raise_field, typed, status=400)
+            return await cart(request, raise_field, status=400, typed={sku: typed})
         if action == "add":
             new_shop = form.get("shop", "")[:32]
             if await catalog.product(new_shop, sku) is None:

@@ -106,7 +106,7 @@ async def change_price(request: web.Request) -> web.Response:
         "reason": form.get("reason", "").strip()})
     errors = {**more, **errors}
     if data is None or errors:
-        return await order_page(request, errors, status=400)
+        return await order_page(request, errors, status=400, form=form)
     actor = PriceActor(who.user.role.value, who.user.shop_id, who.user.can_change_price)
     try:
         await orders.change_price(oid, data.version, data.total, data.reason, actor,
@@ -114,7 +114,7 @@ async def change_price(request: web.Request) -> web.Response:
     except DomainError as e:
         if e.status == 404:
             raise
-        return await order_page(request, {"total": e.message}, status=e.status)
+        return await order_page(request, {"total": e.message}, status=e.status, form=form)
     raise redirect(f"/orders/{oid}")
 
 
