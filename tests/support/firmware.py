@@ -185,12 +185,16 @@ class Cloud:
             self.send("ack", {"upto": upto})
 
     def send(self, typ: str, data: dict[str, Any]) -> None:
+        # Published under the lock that numbers it: the test thread's commands and the
+        # MQTT thread's acks race otherwise, and an ack numbered after a command but
+        # published before it makes the terminal refuse the command as a replay (seen:
+        # `unlock` dropped as replayed after the ack that followed it, 1 run in 3).
         with self.lock:
             self.cmd_seq += 1
             topic, payload, self.cmd_prev = seal(
                 KEY, self.dev, protocol.CMD, self.cmd_seq, int(time.time()), typ, self.cmd_prev,
                 data)
-        self.c.publish(topic, payload, qos=1)
+            self.c.publish(topic, payload, qos=1)
 
     def wait(self, cond: Any, timeout: float = 20, what: str = "") -> None:
         deadline = time.monotonic() + timeout
