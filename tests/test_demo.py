@@ -103,6 +103,13 @@ def test_demo_runs_orders_flow_and_ctrl_c_leaves_nothing(tmp_path):
     assert any(x.startswith("  open  http://127.0.0.1:") for x in lines)
     assert lines[-1] == "stopped"
     assert "Traceback" not in out
+    # the second shop, as in Shanghai: yuan, its own zone, VAT in the prices (issue #17)
+    assert "shop sh1 (静安茶铺 Jing'an Tea Shop): 4 products, CNY, Asia/Shanghai" in lines
+    with sqlite3.connect(f"file:{data / 'fingerpos.sqlite3'}?mode=ro", uri=True) as c:
+        assert c.execute("select timezone, tax_id from shops where id = 'sh1'").fetchone() == (
+            "Asia/Shanghai", "91310106MA1FY0XX0X")
+        assert c.execute("select currency, tax_rate from products where shop_id = 'sh1'"
+                         " and sku = '203'").fetchone() == ("CNY", 1300)
 
 
 def test_demo_refuses_a_used_data_dir(tmp_path):

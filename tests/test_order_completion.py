@@ -116,7 +116,8 @@ async def test_shop_settings_refuse_bad_input_and_other_shops(cloud):
     assert (await _settings(cloud, "shop1", other, cash_expiry_s=600)).status == 403
     r = await _settings(cloud, "shop1", manager, timezone="Asia/Shanghai", cash_expiry_s=1800)
     assert await r.json() == {"id": "shop1", "name": "", "timezone": "Asia/Shanghai",
-                              "cash_expiry_s": 1800}
+                              "cash_expiry_s": 1800, "address": "", "tax_id": "",
+                              "tax_rounding": "line"}
     with in_app(cloud.app):
         (entry,) = await AuditEntry.filter(action="shop.settings")
     assert entry.detail == {"timezone": "Asia/Shanghai", "cash_expiry_s": 1800}

@@ -133,6 +133,13 @@ class ShopSettingsIn(Strict):
     cash_expiry_s: int | None = Field(default=None, ge=60, le=7 * 24 * 3600,
                                       description="how long a web order to be paid in cash "
                                                   "at the counter waits before it expires")
+    address: str | None = Field(default=None, max_length=200,
+                                description="printed under the shop's name on receipts")
+    tax_id: str | None = Field(default=None, max_length=64,
+                               description="the shop's tax number (税号), on receipts")
+    tax_rounding: Literal["line", "receipt"] | None = Field(
+        default=None, description="the tax in the price rounded per line or once per rate "
+                                  "and receipt (README: Tax)")
 
 
 class ProductIn(Strict):

@@ -33,6 +33,9 @@ class ProductFull(Strict):
                                   description="alarm when what is available falls to this")
     image_url: str = Field(default="", max_length=500, pattern=r"^(https?://[^\s\"'<>]+|/[^\s\"'<>]*)?$")
     category: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    tax_rate: int | None = Field(default=None, ge=0, le=10_000,
+                                 description="tax in the price, basis points: 1300 = 13 % "
+                                             "(absent: unchanged; new products: 0)")
 
 
 class SearchQuery(BaseModel):

@@ -116,7 +116,8 @@ async def create_shop(request: web.Request) -> web.Response:
 
 def shop_json(shop: Shop) -> dict:
     return {"id": shop.id, "name": shop.name, "timezone": shop.timezone,
-            "cash_expiry_s": shop.cash_expiry_s}
+            "cash_expiry_s": shop.cash_expiry_s, "address": shop.address, "tax_id": shop.tax_id,
+            "tax_rounding": shop.tax_rounding}
 
 
 async def shop_settings(request: web.Request) -> web.Response:

@@ -108,6 +108,7 @@ def product_json(p: Product | dict[str, Any]) -> dict[str, Any]:
             "stock": g("stock"), "image_url": g("image_url"), "category": g("category_id"),
             # What buyers can take: None when the product does not track stock (unlimited).
             "track_stock": tracked, "reserved": g("reserved"), "low_stock": g("low_stock"),
+            "tax_rate": g("tax_rate"),
             "available": max(0, g("stock") - g("reserved")) if tracked else None}
 
 
@@ -143,6 +144,8 @@ async def put_product(user: User, shop_id: str, fields: dict[str, Any]) -> Produ
                                                fields.get("description", ""), cat_name)}
     if "low_stock" in fields:
         values["low_stock"] = fields["low_stock"]
+    if fields.get("tax_rate") is not None:
+        values["tax_rate"] = fields["tax_rate"]
     async with in_transaction():
         before = await Product.get_or_none(shop_id=shop_id, sku=fields["sku"])
         tracking = bool(fields.get("track_stock", before.track_stock if before else False))
@@ -162,6 +165,7 @@ async def put_product(user: User, shop_id: str, fields: dict[str, Any]) -> Produ
                                    user_id=user.id)
         await audit.record(f"user:{user.id}", "product.put", f"{shop_id}/{fields['sku']}",
                            {"price": fields["price"], "stock": product.stock,
+                            "tax_rate": product.tax_rate,
                             "track_stock": tracking, "low_stock": product.low_stock},
                            user_id=user.id)
     await push_to_terminals(shop_id)

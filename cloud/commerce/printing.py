@@ -12,10 +12,10 @@ from fingerpos.cloud.core import audit
 from fingerpos.cloud.core.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import PrintJob
 from fingerpos.cloud.models.devices import Device
-from fingerpos.cloud.models.orders import Order, OrderEvent, Payment
+from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, Payment
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
-from fingerpos.cloud.orders import notify, saledata
+from fingerpos.cloud.orders import notify, saledata, tax
 from fingerpos.cloud.orders.lifecycle import move
 from fingerpos.cloud.orders.states import State
 
@@ -40,12 +40,19 @@ async def build(order: Order, reprint: bool = False) -> receipts.Receipt:
         names = dict(await Product.filter(shop_id=order.shop_id, sku__in=unnamed)
                      .values_list("sku", "name"))
         lines = [ln | {"name": names.get(ln["sku"], "")} if not ln["name"] else ln for ln in lines]
+    adjustments = tuple(await staging._adjustments(order))
+    rated = await OrderLine.filter(order_id=order.id).values_list("qty", "unit_price", "tax_rate")
+    taxes = tax.summary(rated, [a for _, a in adjustments],
+                        shop.tax_rounding if shop and shop.tax_rounding in tax.ROUNDINGS
+                        else "line")
     return receipts.Receipt(
         shop=(shop.name if shop and shop.name else order.shop_id), order_id=order.id,
+        address=shop.address if shop else "", tax_id=shop.tax_id if shop else "",
+        taxes=tuple(taxes),
         revision=order.version, created_at=order.created_at, currency=order.currency,
         lines=tuple(receipts.ReceiptLine(ln["sku"], ln["name"], ln["qty"], ln["unit_price"],
                                          ln["qty"] * ln["unit_price"]) for ln in lines),
-        total=order.total, adjustments=tuple(await staging._adjustments(order)),
+        total=order.total, adjustments=adjustments,
         payment_method=pay.method if pay else "", paid=pay.amount if pay else None,
         state=order.state, terminal=order.device_id or "", reprint=reprint)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import qrcode
 from escpos.printer import Dummy
+from fingerpos.cloud.orders.tax import TaxGroup
 from fpdf import FPDF
 
 from .money import format_amount, format_money
@@ -74,6 +75,9 @@ class Receipt:
     pickup_code: str = ""  # shown to the buyer only; never printed at the counter
     reprint: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    address: str = ""      # the shop's, under its name
+    tax_id: str = ""       # the shop's tax number (税号)
+    taxes: tuple[TaxGroup, ...] = ()   # the tax in the total, per rate (orders/tax.py)
 
 
 def _cols(text: str) -> int:
@@ -91,6 +95,23 @@ def _fit(text: str, width: int) -> str:
     return out
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """Text over as many lines as it needs, by printed width (no word breaks: a Chinese
+    address has no spaces, and an address cut short is worse than one broken mid-word)."""
+    out, cur, used = [], "", 0
+    for c in " ".join(text.split()):
+        w = _cols(c)
+        if used + w > width:
+            out.append(cur.rstrip())
+            cur, used = "", 0
+            if c == " ":
+                continue
+        cur, used = cur + c, used + w
+    if cur.strip():
+        out.append(cur.rstrip())
+    return out
+
+
 def _row(left: str, right: str, width: int) -> str:
     left = _fit(left, max(1, width - _cols(right) - 1))
     return left + " " * (width - _cols(left) - _cols(right)) + right
@@ -98,8 +119,11 @@ def _row(left: str, right: str, width: int) -> str:
 
 def text_lines(r: Receipt, width: int = WIDTH_58MM) -> list[str]:
     """The receipt body as fixed-width text lines (shared by ESC/POS and tests)."""
-    out = [_row("Order", f"#{r.order_id} rev {r.revision}", width),
-           _row("Date", r.created_at.strftime("%Y-%m-%d %H:%M"), width)]
+    out = _wrap(r.address, width) if r.address else []
+    if r.tax_id:
+        out.append(_row("Tax ID", r.tax_id, width))
+    out += [_row("Order", f"#{r.order_id} rev {r.revision}", width),
+            _row("Date", r.created_at.strftime("%Y-%m-%d %H:%M"), width)]
     if r.terminal:
         out.append(_row("Terminal", r.terminal, width))
     if r.seller:
@@ -113,6 +137,10 @@ def text_lines(r: Receipt, width: int = WIDTH_58MM) -> list[str]:
         out.append(_row(label, format_amount(amount, r.currency), width))
     out.append("-" * width)
     out.append(_row("TOTAL", format_money(r.total, r.currency), width))
+    for g in r.taxes:     # prices include tax: what of the total is tax, per rate
+        if g.rate:
+            out.append(_row(f"incl. VAT {g.percent} of {format_amount(g.gross, r.currency)}",
+                            format_amount(g.tax, r.currency), width))
     if r.payment_method:
         paid = format_amount(r.paid if r.paid is not None else r.total, r.currency)
         out.append(_row(f"Paid ({r.payment_method})", paid, width))
@@ -139,7 +167,10 @@ def for_charset(r: Receipt, charset: str) -> Receipt:
     lines = tuple(ln if _single_width(ln.name) else replace(ln, name=f"SKU {ln.sku}")
                   for ln in r.lines)
     return replace(r, shop=strip(r.shop) or "RECEIPT", seller=strip(r.seller), lines=lines,
-                   notes=tuple(strip(n) for n in r.notes))
+                   notes=tuple(strip(n) for n in r.notes), address=strip(r.address),
+                   tax_id=strip(r.tax_id),
+                   adjustments=tuple((strip(label) or "Adjustment", amount)
+                                     for label, amount in r.adjustments))
 
 
 def render_escpos(r: Receipt, width: int = WIDTH_58MM, charset: str = "ascii") -> bytes:

@@ -23,6 +23,7 @@ from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.commerce import OrderCheck, RevisionSnapshot
 from fingerpos.cloud.models.devices import Device, DeviceEvent
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision, Payment
+from fingerpos.cloud.models.shops import Product
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders import notify, revisions
 from fingerpos.cloud.orders.lifecycle import move
@@ -166,9 +167,17 @@ async def revise(order_id: int, user: User, version: int, lines: list[dict[str, 
         await RevisionSnapshot.create(order_id=order.id, version=version + 1, lines=lines,
                                       adjustments=[list(a) for a in adjustments], user_id=user.id,
                                       using_db=conn)
+        # a line keeps the tax rate it was sold at; a line new to the order takes its product's
+        rates = dict(await OrderLine.filter(order_id=order.id).using_db(conn)
+                     .values_list("sku", "tax_rate"))
+        fresh = {ln["sku"] for ln in lines} - rates.keys()
+        if fresh:
+            rates.update(await Product.filter(shop_id=order.shop_id, sku__in=fresh)
+                         .using_db(conn).values_list("sku", "tax_rate"))
         await OrderLine.filter(order_id=order.id).using_db(conn).delete()
         await OrderLine.bulk_create([OrderLine(order_id=order.id, sku=ln["sku"], name=ln["name"],
-                                               qty=ln["qty"], unit_price=ln["unit_price"])
+                                               qty=ln["qty"], unit_price=ln["unit_price"],
+                                               tax_rate=rates.get(ln["sku"]))
                                      for ln in lines], using_db=conn)
         await OrderRevision.create(order_id=order.id, version=version + 1, total=total,
                                    reason=reason[:200], user_id=user.id, using_db=conn)

@@ -42,6 +42,9 @@ class OrderLine(Model):
     name = fields.CharField(max_length=200, default="")
     qty = fields.IntField()
     unit_price = fields.BigIntField()
+    # The product's tax rate when it was sold (basis points), so a later change of the
+    # rate never rewrites a receipt; NULL on lines older than tax: 0.
+    tax_rate = fields.IntField(null=True)
 
     class Meta:
         table = "order_lines"

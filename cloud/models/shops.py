@@ -16,6 +16,11 @@ class Shop(Model):
     # A web order to be paid in cash at the counter waits this long (the buyer has to
     # come in), instead of Config.unpaid_expiry_s for card payments.
     cash_expiry_s = fields.IntField(default=3600, db_default=3600)
+    # Tax (cloud/orders/tax.py): prices include it; rounded per line or once per rate.
+    tax_rounding = fields.CharField(max_length=10, default="line", db_default="line")
+    # The receipt's header: who sold it, where, under which tax number (税号).
+    address = fields.CharField(max_length=200, default="", db_default="")
+    tax_id = fields.CharField(max_length=64, default="", db_default="")
 
     class Meta:
         table = "shops"
@@ -36,6 +41,7 @@ class Product(Model):
     track_stock = fields.BooleanField(default=False, db_default=False)
     reserved = fields.IntField(default=0, db_default=0)
     low_stock = fields.IntField(null=True)   # an alarm when what is available falls to it
+    tax_rate = fields.IntField(default=0, db_default=0)  # basis points: 1300 = 13 %
     # Commerce additions (cloud/commerce/catalog.py writes them).
     description = fields.TextField(default="", db_default="")
     image_url = fields.CharField(max_length=500, default="", db_default="")

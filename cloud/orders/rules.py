@@ -20,6 +20,7 @@ class Line:
     qty: int
     unit_price: int
     name: str = ""
+    tax_rate: int | None = None   # basis points, from the product (orders/tax.py)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from fingerpos.cloud.core.sql import dialect, q, rows_marks
 from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order
-from fingerpos.cloud.models.shops import Shop
+from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.orders import notify, saledata, stock
 from fingerpos.cloud.orders.rules import total_of
 from fingerpos.cloud.orders.states import State
@@ -156,6 +156,19 @@ async def _insert(conn: BaseDBAsyncClient, d: str, table: str, columns: str,
     return out
 
 
+async def tax_rates(conn: BaseDBAsyncClient, items: list[tuple[str, str]]
+                    ) -> dict[tuple[str, str], int]:
+    """The tax rates of the sold (shop, sku)s that have one: one query per batch (only
+    products with a rate come back, so a shop without tax costs a near-empty read)."""
+    if not items:
+        return {}
+    wanted = set(items)
+    rows = await Product.filter(shop_id__in={s for s, _ in wanted}, sku__in={k for _, k in wanted},
+                                tax_rate__gt=0).using_db(conn).values_list("shop_id", "sku",
+                                                                             "tax_rate")
+    return {(shop, sku): rate for shop, sku, rate in rows if (shop, sku) in wanted}
+
+
 async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
                       at: datetime) -> list[tuple[int, SaleOrder]]:
     """Insert the orders of `plans` and all that belongs to them; returns (order id, plan)
@@ -178,13 +191,14 @@ async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
             created.append((oid, p))
     if not created:
         return created
+    rates = await tax_rates(conn, [(p.shop, ln.sku) for _, p in created for ln in p.sale.lines])
     lines: list[Any] = []
     revisions: list[Any] = []
     events: list[Any] = []
     payments: list[Any] = []
     for oid, p in created:
         for ln in p.sale.lines:
-            lines += (oid, ln.sku, ln.name, ln.qty, ln.unit_price)
+            lines += (oid, ln.sku, ln.name, ln.qty, ln.unit_price, rates.get((p.shop, ln.sku), 0))
         revisions += (oid, 1, p.total, "created", None, p.device_id, at)
         if p.state == State.COMPLETED.value:
             events += (oid, None, State.PAID.value, None, p.device_id, p.event_id, NOTE, at)
@@ -194,7 +208,7 @@ async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
             events += (oid, None, p.state, None, p.device_id, p.event_id, NOTE, at)
         payments += (oid, p.sale.amount, p.sale.currency, 1, p.sale.method, p.paid_ok,
                      "" if p.paid_ok else HELD_REASON, at)
-    await _insert(conn, d, "order_lines", "order_id, sku, name, qty, unit_price", lines)
+    await _insert(conn, d, "order_lines", "order_id, sku, name, qty, unit_price, tax_rate", lines)
     await _insert(conn, d, "order_revisions",
                   "order_id, version, total, reason, user_id, device_id, created_at", revisions)
     await _insert(conn, d, "order_events",

@@ -41,7 +41,8 @@ async def _create(shop_id: str, source: str, state: State, lines: list[Line], cu
                                ref=ref, state=state.value, version=1, total=total_of(lines),
                                currency=currency, state_changed_at=now, using_db=conn)
     await OrderLine.bulk_create([OrderLine(order_id=order.id, sku=ln.sku, name=ln.name, qty=ln.qty,
-                                           unit_price=ln.unit_price) for ln in lines],
+                                           unit_price=ln.unit_price, tax_rate=ln.tax_rate)
+                                 for ln in lines],
                                 using_db=conn)
     await OrderRevision.create(order_id=order.id, version=1, total=order.total, reason="created",
                                user_id=user_id, device_id=device_id, using_db=conn)
@@ -69,7 +70,8 @@ async def create_from_cart(buyer: User, shop_id: str, items: list[dict[str, Any]
     if len(currencies) != 1:
         raise Invalid("a cart must be in one currency")
     lines = [Line(sku=i["sku"], qty=i["qty"], unit_price=products[i["sku"]].price,
-                  name=products[i["sku"]].name) for i in items]
+                  name=products[i["sku"]].name, tax_rate=products[i["sku"]].tax_rate)
+             for i in items]
     async with in_transaction() as conn:
         order = await _create(shop_id, "web", State.PENDING_PAYMENT, lines, currencies.pop(), conn,
                               buyer=buyer, user_id=buyer.id)

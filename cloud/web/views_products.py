@@ -33,7 +33,7 @@ EDITORS = (Role.SELLER, Role.MANAGER, Role.ADMIN)
 PAGE_SIZE = 50
 _WHOLE = re.compile(r"-?\d{1,12}")
 _FORM_FIELDS = ("sku", "name", "description", "price", "currency", "stock", "category",
-                "image_url", "track_stock", "low_stock")
+                "image_url", "track_stock", "low_stock", "tax_rate")
 
 
 async def _editor(request: web.Request) -> tuple[Viewer, str]:
@@ -107,7 +107,24 @@ def _as_form(p: Product) -> dict[str, str]:
     return {"sku": p.sku, "name": p.name, "description": p.description, "price": price,
             "currency": p.currency, "stock": str(p.stock), "image_url": p.image_url,
             "category": str(p.category_id or ""), "track_stock": "1" if p.track_stock else "",
-            "low_stock": "" if p.low_stock is None else str(p.low_stock)}
+            "low_stock": "" if p.low_stock is None else str(p.low_stock),
+            "tax_rate": _percent(p.tax_rate)}
+
+
+def _percent(rate: int) -> str:
+    """1300 -> "13", 550 -> "5.5", 0 -> "0": basis points as the percent a person types."""
+    return f"{rate / 100:.2f}".rstrip("0").rstrip(".")
+
+
+def _basis_points(text: str) -> int | str:
+    """ "13", "13%", "5.5" -> 1300, 550; anything else is returned as typed (ProductFull
+    then refuses it with its message)."""
+    t = text.strip().rstrip("%").strip().replace(",", ".")
+    if not t:
+        return 0
+    if re.fullmatch(r"\d{1,3}(\.\d{1,2})?", t):
+        return round(float(t) * 100)
+    return text
 
 
 async def _form_page(request: web.Request, who: Viewer, shop: str, form: dict[str, str],
@@ -153,7 +170,8 @@ def _fields(form: dict[str, str], sku: str | None) -> tuple[dict[str, Any], dict
             "name": form.get("name", "").strip(), "description": form.get("description", ""),
             "price": max(price, 0), "currency": currency or "EUR", "stock": stock,
             "category": category, "image_url": form.get("image_url", "").strip(),
-            "track_stock": form.get("track_stock") == "1", "low_stock": low}, errors
+            "track_stock": form.get("track_stock") == "1", "low_stock": low,
+            "tax_rate": _basis_points(form.get("tax_rate", ""))}, errors
 
 
 async def _save(request: web.Request, sku: str | None) -> web.Response:

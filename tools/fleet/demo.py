@@ -151,8 +151,11 @@ class Demo:
         token = await shop.create_admin(admin)
         async with aiohttp.ClientSession() as s:
             n = await shop.seed_catalogue(s, base, token)
+            n2 = await shop.seed_shanghai(s, base, token)
         await shop.create_staff(persons, app[KEYRING])
         self.say(f"shop {shop.SHOP} ({shop.SHOP_NAME}): {n} products")
+        self.say(f"shop {shop.SHANGHAI} ({shop.SHANGHAI_SETTINGS['name']}): {n2} products, "
+                 f"CNY, {shop.SHANGHAI_SETTINGS['timezone']}")
         self.persons = persons
         self.desk = StaffDesk(app)
 

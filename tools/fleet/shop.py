@@ -31,6 +31,40 @@ CATALOGUE: list[tuple[str, str, int, int]] = [  # sku, name, price (cents), stoc
 ]
 
 
+# A second shop, as a shop owner in Shanghai runs it (issue #17): yuan, the shop's own
+# time zone, prices with China's VAT in them (13 % goods, 9 % some food), the address and
+# tax number (税号, a made-up one of the right shape) its receipts print.
+SHANGHAI = "sh1"
+SHANGHAI_SETTINGS = {"name": "静安茶铺 Jing'an Tea Shop", "timezone": "Asia/Shanghai",
+                     "address": "上海市静安区南京西路 1266 号", "tax_id": "91310106MA1FY0XX0X"}
+SHANGHAI_CATALOGUE: list[tuple[str, str, int, int, int]] = [  # sku, name, fen, stock, VAT bp
+    ("201", "乌龙茶 Oolong tea (100 g)", 6800, 60, 900),
+    ("202", "龙井茶 Longjing tea (50 g)", 12800, 30, 900),
+    ("203", "月饼礼盒 Mooncake gift box", 16800, 40, 1300),
+    ("204", "紫砂壶 Yixing teapot", 39800, 8, 1300),
+]
+
+
+async def seed_shanghai(session, base: str, token: str) -> int:  # type: ignore[no-untyped-def]
+    """The second shop (CNY, Asia/Shanghai, VAT in its prices) through the HTTP API."""
+    auth = {"Authorization": f"Bearer {token}"}
+    async with session.post(f"{base}/api/v1/shops", headers=auth, json={
+            "id": SHANGHAI, "name": SHANGHAI_SETTINGS["name"]}) as r:
+        if r.status not in (200, 201, 409):
+            raise RuntimeError(f"creating shop {SHANGHAI}: HTTP {r.status} {await r.text()}")
+    async with session.patch(f"{base}/api/v1/shops/{SHANGHAI}", headers=auth,
+                             json={k: v for k, v in SHANGHAI_SETTINGS.items() if k != "name"}) as r:
+        if r.status != 200:
+            raise RuntimeError(f"shop {SHANGHAI} settings: HTTP {r.status} {await r.text()}")
+    for sku, name, price, stock, rate in SHANGHAI_CATALOGUE:
+        async with session.post(f"{base}/api/v1/shops/{SHANGHAI}/products", headers=auth,
+                                json={"sku": sku, "name": name, "price": price, "currency": "CNY",
+                                      "stock": stock, "tax_rate": rate}) as r:
+            if r.status not in (200, 201):
+                raise RuntimeError(f"product {sku}: HTTP {r.status} {await r.text()}")
+    return len(SHANGHAI_CATALOGUE)
+
+
 @dataclass
 class Person:
     email: str
