@@ -162,3 +162,15 @@ def test_a_period_is_the_shops_local_days_in_utc():
     # Berlin's spring-forward day has 23 hours.
     b = Period(datetime(2026, 3, 29).date(), datetime(2026, 3, 29).date(), zone("Europe/Berlin"))
     assert (b.end - b.start).total_seconds() == 23 * 3600
+
+
+async def test_a_kathmandu_hour_is_not_a_utc_hour(cloud):
+    # +05:45: 00:10 UTC is 05:55 local, 00:20 UTC is 06:05 local: two local hours.
+    with in_app(cloud.app):
+        await Shop.create(id="np", name="Kathmandu", timezone="Asia/Kathmandu")
+        await _order("np", "2026-03-10T00:10:00+00:00", "completed", [(TEA, 1)], method="cash")
+        await _order("np", "2026-03-10T00:20:00+00:00", "completed", [(CAKE, 1)], method="cash")
+    await _login(cloud, "manager", "np")
+    rows = await _csv(cloud, "hour", shop="np")
+    assert [(r[2], r[6]) for r in rows[1:] if r[0] == "current"] == [
+        ("2026-03-10 05:00", "10.00"), ("2026-03-10 06:00", "5.00")]

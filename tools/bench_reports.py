@@ -2,7 +2,7 @@
 
 Seeds --orders sales of one shop in Asia/Shanghai spread over a year (bulk INSERT ...
 SELECT: orders, one line each at 13 % or 9 % tax, an accepted payment by card, cash or
-wechat; every 50th order re-priced, so its tax goes through tax.summary()) into a new
+wechat; every 50th order re-priced (with its revision snapshot), so its tax goes through tax.summary()) into a new
 SQLite file or the --db database, then times the report the /reports page builds (this
 period and the previous one: cloud/orders/reports.py) for a day, a month and a quarter.
 The baseline measured in the same run is the bare COUNT(*) of the period's orders, so
@@ -100,6 +100,10 @@ async def seed(n: int) -> None:
         "INSERT INTO payments (order_id, amount, currency, version, method, accepted, reason,"
         " created_at) SELECT id, total, 'CNY', 1, CASE id % 3 WHEN 0 THEN 'card' WHEN 1 THEN"
         " 'cash' ELSE 'wechat' END, true, '', created_at FROM orders")
+    await conn.execute_query(  # the re-priced ones' snapshots, as orders/revisions.py keeps
+        "INSERT INTO revision_snapshots (order_id, version, lines, adjustments, created_at)"
+        " SELECT id, 1, '[]', '[[\"price change\", -7]]', created_at FROM orders"
+        " WHERE id % 50 = 0")
     await conn.execute_script("ANALYZE")
 
 

@@ -14,10 +14,11 @@ The figures, per currency, in minor units (never mixed across currencies):
 - sales: the number of orders; average ticket: net / sales, rounded half up.
 
 How: SQL (the same text on SQLite and PostgreSQL) sums the orders and their lines per
-(currency, 15-minute UTC slot, payment method, terminal): the "facts". Every split (hour,
-day, week, month in the shop's time zone; method; terminal) and the totals are sums of
-those facts, so they cannot disagree. 15-minute slots because every time zone's offset is
-a multiple of 15 minutes (Asia/Kathmandu +05:45), so a slot never straddles a local hour;
+(currency, UTC slot, payment method, terminal): the "facts". Every split (hour, day,
+week, month in the shop's time zone; method; terminal) and the totals are sums of those
+facts, so they cannot disagree. A slot is a UTC hour where the zone's offset is whole hours
+in the period, else 15 minutes, because every zone's offset is a multiple of 15 minutes
+(Asia/Kathmandu +05:45), so a slot never straddles a local hour;
 the database stays UTC and the slots are placed in local time here with zoneinfo (which
 knows daylight saving). The tax of a line is rule 2 done in SQL integer arithmetic
 (half up: (2ar + D) div 2D with D = 10000 + r); orders with adjustments, and every order of
@@ -39,7 +40,8 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 SALE_STATES = ("paid", "accepted", "fulfilled", "completed")
 SPLITS = ("hour", "day", "week", "month")
-SLOT = 900          # seconds: the facts' time grain
+SLOT = 900          # seconds: the facts' finest time grain (any zone's offsets)
+HOUR = 3600         # the grain when the zone's offsets in the period are whole hours
 MAX_DAYS = 400      # a report covers at most this many days
 
 # The accepted payment's method (the latest, should there be several); "none" if none.
@@ -52,10 +54,10 @@ _SALE = f"o.shop_id = ? AND o.state IN ({','.join(repr(s) for s in SALE_STATES)}
         " AND o.created_at >= ? AND o.created_at < ?"
 
 
-def _slot(d: str) -> str:
+def _slot(d: str, slot: int) -> str:
     if d == "postgres":
-        return f"CAST(FLOOR(EXTRACT(EPOCH FROM o.created_at) / {SLOT}) AS BIGINT)"
-    return f"CAST(strftime('%s', o.created_at) AS INTEGER) / {SLOT}"
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM o.created_at) / {slot}) AS BIGINT)"
+    return f"CAST(strftime('%s', o.created_at) AS INTEGER) / {slot}"
 
 
 @dataclass
@@ -99,6 +101,19 @@ class Period:
     def end(self) -> datetime:
         return datetime.combine(self.last + timedelta(days=1), datetime.min.time(),
                                 self.tz).astimezone(UTC)
+
+    @property
+    def slot(self) -> int:
+        """HOUR when the zone's offset is a whole number of hours on every day of the
+        period (most zones, daylight saving included), else SLOT (Asia/Kolkata, Nepal):
+        four times fewer facts to sum where a local hour is a UTC hour."""
+        day = self.first
+        while day <= self.last + timedelta(days=1):
+            offset = datetime.combine(day, datetime.min.time(), self.tz).utcoffset()
+            if offset is None or offset.total_seconds() % HOUR:
+                return SLOT
+            day += timedelta(days=1)
+        return HOUR
 
     def previous(self) -> Period:
         """The period of the same number of days just before this one."""
@@ -148,11 +163,12 @@ Key = tuple[str, int, str, str]   # currency, slot, method, terminal
 
 
 async def facts(conn: BaseDBAsyncClient, shop: str, start: datetime, end: datetime,
-                rounding: str = "line") -> dict[Key, Figures]:
-    """The sales of `shop` in [start, end) summed per (currency, slot, method, terminal)."""
+                rounding: str = "line", slot: int = SLOT) -> dict[Key, Figures]:
+    """The sales of `shop` in [start, end) summed per (currency, slot, method, terminal):
+    a slot is the UTC instant divided by `slot` seconds."""
     d = dialect(conn)
     args = [shop, when(d, start.timestamp()), when(d, end.timestamp())]
-    keys = f"o.currency, {_slot(d)} AS slot, {_METHOD} AS method, {_TERMINAL} AS terminal"
+    keys = f"o.currency, {_slot(d, slot)} AS slot, {_METHOD} AS method, {_TERMINAL} AS terminal"
     group = " GROUP BY 1, 2, 3, 4"
     out: dict[Key, Figures] = {}
 
@@ -181,9 +197,10 @@ async def _tax_corrections(conn: BaseDBAsyncClient, d: str, args: list[Any], key
                            rounding: str) -> dict[Key, int]:
     """tax.summary() minus the per-line SQL tax, for the orders where the two can differ:
     those with adjustments (rule 1 shares them over the rates), or all with `receipt`."""
+    # An order with adjustments has a revision snapshot (orders/revisions.py): a lookup in
+    # its unique (order, version) index, cheaper than summing every order's lines.
     adjusted = ("" if rounding == "receipt" else
-                " AND o.total <> (SELECT COALESCE(SUM(l2.qty * l2.unit_price), 0)"
-                " FROM order_lines l2 WHERE l2.order_id = o.id)")
+                " AND EXISTS (SELECT 1 FROM revision_snapshots rs WHERE rs.order_id = o.id)")
     rows = await conn.execute_query_dict(q(d, (
         f"SELECT o.id, o.total, {keys} FROM orders o WHERE {_SALE}{adjusted}")), args)
     if not rows:
@@ -239,17 +256,20 @@ def summarise(period: Period, rows: dict[Key, Figures], product_rows: list[dict[
     rep = Report(period, products=product_rows)
     for name in (*SPLITS, "method", "terminal"):
         rep.splits[name] = {}
-    for (currency, slot, method, terminal), f in sorted(rows.items()):
+    slots: dict[tuple[str, int], Figures] = {}
+    for (currency, slot, method, terminal), f in rows.items():
         rep.totals.setdefault(currency, Figures()).add(f)
-        at = datetime.fromtimestamp(slot * SLOT, UTC)
-        for split in SPLITS:
-            rep.splits[split].setdefault((currency, bucket(at, split, period.tz)), Figures()).add(f)
+        slots.setdefault((currency, slot), Figures()).add(f)
         rep.splits["method"].setdefault((currency, method), Figures()).add(f)
         rep.splits["terminal"].setdefault((currency, terminal), Figures()).add(f)
+    for (currency, slot), f in sorted(slots.items()):   # each slot placed in local time once
+        at = datetime.fromtimestamp(slot * period.slot, UTC)
+        for split in SPLITS:
+            rep.splits[split].setdefault((currency, bucket(at, split, period.tz)), Figures()).add(f)
     return rep
 
 
 async def report(conn: BaseDBAsyncClient, shop: str, period: Period,
                  rounding: str = "line") -> Report:
-    rows = await facts(conn, shop, period.start, period.end, rounding)
+    rows = await facts(conn, shop, period.start, period.end, rounding, period.slot)
     return summarise(period, rows, await products(conn, shop, period.start, period.end))
