@@ -2,11 +2,12 @@
 
 Seeds --orders sales of one shop in Asia/Shanghai spread over a year (bulk INSERT ...
 SELECT: orders, one line each at 13 % or 9 % tax, an accepted payment by card, cash or
-wechat; every 50th order re-priced (with its revision snapshot), so its tax goes through tax.summary()) into a new
-SQLite file or the --db database, then times the report the /reports page builds (this
-period and the previous one: cloud/orders/reports.py) for a day, a month and a quarter.
-The baseline measured in the same run is the bare COUNT(*) of the period's orders, so
-the ratio says what the aggregation costs over reading the rows at all.
+wechat; every 50th order re-priced, with its revision snapshot, so its tax goes through
+tax.summary()) into a new SQLite file or the --db database, then times one report
+(cloud/orders/reports.py) and the /reports page's pair (this period and the previous one)
+for a day, a month and a quarter. The baseline measured in the same run is the bare
+COUNT(*) of both periods' orders, so the ratio (page / count) says what the aggregation
+costs over reading the rows at all.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def main(args: argparse.Namespace) -> int:
           f"{results['seed_s']:.1f} s); best of {args.rounds}:")
     for span, r in results["spans"].items():
         print(f"  {span:8} {r['orders']:>8} orders  report {r['report_s']:.3f} s"
-              f"  (count(*) {r['count_s']:.3f} s, ratio {r['ratio']:.1f})"
+              f"  page (+ previous period) {r['page_s']:.3f} s"
+              f"  (count(*) {r['count_s']:.3f} s, ratio {r['ratio']:.0f})"
               f"  {'ok' if r['report_s'] <= 1.0 else 'OVER 1 s'}")
     Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
     print(f"results written to {args.json}")
@@ -123,7 +125,7 @@ async def run(url: str, n: int, rounds: int) -> dict:
             spans = {}
             for span, (first, last) in SPANS.items():
                 period = reports.Period(first, last, tz)
-                best, count_best, orders = float("inf"), float("inf"), 0
+                best, page, count_best, orders = float("inf"), float("inf"), float("inf"), 0
                 for _ in range(rounds):
                     t = time.perf_counter()
                     rows = await conn.execute_query_dict(q(d, (
@@ -134,12 +136,15 @@ async def run(url: str, n: int, rounds: int) -> dict:
                     count_best = min(count_best, time.perf_counter() - t)
                     t = time.perf_counter()
                     now = await reports.report(conn, SHOP, period)
+                    mid = time.perf_counter()
                     await reports.report(conn, SHOP, period.previous())
-                    best = min(best, time.perf_counter() - t)
+                    best = min(best, mid - t)
+                    page = min(page, time.perf_counter() - t)
                     orders = sum(f.sales for f in now.totals.values())
                 del rows
-                spans[span] = {"orders": orders, "report_s": best, "count_s": count_best,
-                               "ratio": best / count_best if count_best else 0.0}
+                spans[span] = {"orders": orders, "report_s": best, "page_s": page,
+                               "count_s": count_best,
+                               "ratio": page / count_best if count_best else 0.0}
     finally:
         await ctx.close_connections()
     return {"database": d, "orders": n, "seed_s": seed_s, "spans": spans}

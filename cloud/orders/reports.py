@@ -176,18 +176,17 @@ async def facts(conn: BaseDBAsyncClient, shop: str, start: datetime, end: dateti
         k = (row["currency"], int(row["slot"]), row["method"], row["terminal"])
         return out.setdefault(k, Figures())
 
-    orders = await conn.execute_query_dict(q(d, (
-        f"SELECT {keys}, COUNT(*) AS n, SUM(o.total) AS net FROM orders o WHERE {_SALE}"
-        f"{group}")), args)
-    for row in orders:
+    # One pass over the period's orders; each order's lines summed through their index.
+    lines = "FROM order_lines l WHERE l.order_id = o.id"
+    rows = await conn.execute_query_dict(q(d, (
+        f"SELECT {keys}, COUNT(*) AS n, SUM(o.total) AS net,"
+        f" SUM((SELECT COALESCE(SUM(l.qty * l.unit_price), 0) {lines})) AS gross,"
+        f" SUM((SELECT COALESCE(SUM({_LINE_TAX}), 0) {lines})) AS tax"
+        f" FROM orders o WHERE {_SALE}{group}")), args)
+    for row in rows:
         f = at(row)
-        f.sales, f.net = int(row["n"]), int(row["net"])
-    lines = await conn.execute_query_dict(q(d, (
-        f"SELECT {keys}, SUM(l.qty * l.unit_price) AS gross, SUM({_LINE_TAX}) AS tax"
-        f" FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE {_SALE}{group}")), args)
-    for row in lines:
-        f = at(row)
-        f.gross, f.tax = int(row["gross"]), int(row["tax"])
+        f.sales, f.net, f.gross, f.tax = (int(row["n"]), int(row["net"]), int(row["gross"]),
+                                          int(row["tax"]))
     for key, delta in (await _tax_corrections(conn, d, args, keys, rounding)).items():
         out[key].tax += delta
     return out
