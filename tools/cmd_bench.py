@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from fingerpos.tools import bench_load, bench_search, bench_web, scale_model
+from fingerpos.tools import bench_load, bench_reports, bench_search, bench_web, scale_model
 from fingerpos.tools.mosquitto import INSTALL_HINT, Mosquitto, free_port
 
 MODES = ("heartbeat", "sale", "steady")  # what --mode all runs
@@ -79,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="where to write the results (default bench-ingest.json)")
     i.set_defaults(func=_bench_ingest)
     bench_search.register(ps)  # commerce: `fingerpos bench search` (tools/bench_search.py)
+    bench_reports.register(ps)  # `fingerpos bench reports` (tools/bench_reports.py)
     bench_web.register(ps)  # buyer pages: `fingerpos bench web` (tools/bench_web.py)
     scale_model.register(ps)  # `fingerpos bench scale-model` (tools/scale_model.py, docs/scale.md)
 

@@ -31,6 +31,8 @@ class Order(Model):
         table = "orders"
         # One terminal sale makes one order, however often the event is delivered.
         unique_together = (("device_id", "ref"),)
+        # A shop's sales of a period (cloud/orders/reports.py).
+        indexes = (("shop_id", "created_at"),)
 
 
 class OrderLine(Model):
@@ -48,6 +50,7 @@ class OrderLine(Model):
 
     class Meta:
         table = "order_lines"
+        indexes = (("order_id",),)   # an order's lines (reports join them per order)
 
 
 class OrderRevision(Model):
@@ -105,3 +108,4 @@ class Payment(Model):
 
     class Meta:
         table = "payments"
+        indexes = (("order_id",),)   # an order's accepted payment (reports: by method)

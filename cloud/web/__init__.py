@@ -21,6 +21,7 @@ from fingerpos.cloud.web import (
     views_pay,
     views_people,
     views_products,
+    views_reports,
     views_reset,
     views_review,
     views_shop,
@@ -78,6 +79,9 @@ PAGES = [
     ("GET", "/monitor", views_staff.monitor, P.STAFF),
     ("GET", "/devices", views_staff.devices, P.STAFF),
     ("GET", "/alarms", views_staff.alarm_list, P.STAFF),
+    # Sales reports (cloud/orders/reports.py): staff their shop, admins any (?shop=).
+    ("GET", "/reports", views_reports.report_page, P.STAFF),
+    ("GET", "/reports.csv", views_reports.report_csv, P.STAFF),
 ]
 
 

@@ -1,0 +1,274 @@
+"""Sales reports: the one aggregation layer every report figure comes from (issue #17 item 3).
+
+Which orders are sales: an order of the shop whose state is paid, accepted, fulfilled or
+completed (SALE_STATES), counted at its creation time (`orders.created_at`). Unpaid, held,
+cancelled and expired orders are not sales. No refunds are recorded yet (#16 item 3), so
+a report has no refunds figure; when refunds exist they belong in `facts` below.
+
+The figures, per currency, in minor units (never mixed across currencies):
+- gross: the order lines at their prices (qty x unit price);
+- adjustments: discounts and price changes (orders/revisions.py), i.e. what was paid minus
+  the lines (an order's total always equals its lines plus its adjustments);
+- net: what the buyers paid, tax included (gross + adjustments);
+- tax: the tax contained in net by the shop's rounding rule (orders/tax.py, rules 1-3);
+- sales: the number of orders; average ticket: net / sales, rounded half up.
+
+How: SQL (the same text on SQLite and PostgreSQL) sums the orders and their lines per
+(currency, UTC slot, payment method, terminal): the "facts". Every split (hour, day,
+week, month in the shop's time zone; method; terminal) and the totals are sums of those
+facts, so they cannot disagree. A slot is a UTC hour where the zone's offset is whole hours
+in the period, else 15 minutes, because every zone's offset is a multiple of 15 minutes
+(Asia/Kathmandu +05:45), so a slot never straddles a local hour;
+the database stays UTC and the slots are placed in local time here with zoneinfo (which
+knows daylight saving). The tax of a line is rule 2 done in SQL integer arithmetic
+(half up: (2ar + D) div 2D with D = 10000 + r); orders with adjustments, and every order of
+a shop rounding per receipt, are recomputed with tax.summary() so the rule is exactly the
+receipt's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fingerpos.cloud.core.errors import Invalid
+from fingerpos.cloud.core.sql import dialect, q, when
+from fingerpos.cloud.orders import tax
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+SALE_STATES = ("paid", "accepted", "fulfilled", "completed")
+SPLITS = ("hour", "day", "week", "month")
+SLOT = 900          # seconds: the facts' finest time grain (any zone's offsets)
+HOUR = 3600         # the grain when the zone's offsets in the period are whole hours
+MAX_DAYS = 400      # a report covers at most this many days
+
+# The accepted payment's method (the latest, should there be several); "none" if none.
+_METHOD = ("COALESCE((SELECT p.method FROM payments p WHERE p.order_id = o.id AND p.accepted"
+           " ORDER BY p.id DESC LIMIT 1), 'none')")
+_TERMINAL = "COALESCE(o.device_id, o.source)"
+_LINE_TAX = ("(2 * l.qty * l.unit_price * COALESCE(l.tax_rate, 0) + 10000 + COALESCE(l.tax_rate, 0))"
+             " / (2 * (10000 + COALESCE(l.tax_rate, 0)))")
+_SALE = f"o.shop_id = ? AND o.state IN ({','.join(repr(s) for s in SALE_STATES)})" \
+        " AND o.created_at >= ? AND o.created_at < ?"
+
+
+def _slot(d: str, slot: int) -> str:
+    if d == "postgres":
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM o.created_at) / {slot}) AS BIGINT)"
+    return f"CAST(strftime('%s', o.created_at) AS INTEGER) / {slot}"
+
+
+@dataclass
+class Figures:
+    sales: int = 0
+    gross: int = 0
+    net: int = 0
+    tax: int = 0
+
+    @property
+    def adjustments(self) -> int:
+        return self.net - self.gross
+
+    @property
+    def average(self) -> int:
+        return (2 * self.net + self.sales) // (2 * self.sales) if self.sales else 0
+
+    def add(self, other: Figures) -> None:
+        self.sales += other.sales
+        self.gross += other.gross
+        self.net += other.net
+        self.tax += other.tax
+
+    def as_dict(self) -> dict[str, int]:
+        return {"sales": self.sales, "gross": self.gross, "adjustments": self.adjustments,
+                "net": self.net, "tax": self.tax, "average": self.average}
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) in UTC, from local dates `first` to `last` inclusive in zone `tz`."""
+    first: date
+    last: date
+    tz: ZoneInfo
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, datetime.min.time(), self.tz).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        return datetime.combine(self.last + timedelta(days=1), datetime.min.time(),
+                                self.tz).astimezone(UTC)
+
+    @property
+    def slot(self) -> int:
+        """HOUR when the zone's offset is a whole number of hours on every day of the
+        period (most zones, daylight saving included), else SLOT (Asia/Kolkata, Nepal):
+        four times fewer facts to sum where a local hour is a UTC hour."""
+        day = self.first
+        while day <= self.last + timedelta(days=1):
+            offset = datetime.combine(day, datetime.min.time(), self.tz).utcoffset()
+            if offset is None or offset.total_seconds() % HOUR:
+                return SLOT
+            day += timedelta(days=1)
+        return HOUR
+
+    def previous(self) -> Period:
+        """The period of the same number of days just before this one."""
+        days = (self.last - self.first).days + 1
+        return Period(self.first - timedelta(days=days), self.first - timedelta(days=1), self.tz)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"the shop's time zone {name!r} is not an IANA zone") from None
+
+
+def parse_period(first: str | None, last: str | None, tz: ZoneInfo, today: date) -> Period:
+    """Local dates YYYY-MM-DD (default: the last 7 days up to `today`), with clear errors."""
+    def one(text: str | None, name: str, default: date) -> date:
+        if text is None or text == "":
+            return default
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise Invalid(f"{name} must be a date as YYYY-MM-DD, not {text[:40]!r}") from None
+    end = one(last, "to", today)
+    start = one(first, "from", end - timedelta(days=6))
+    if start > end:
+        raise Invalid(f"from ({start}) must not be after to ({end})")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise Invalid(f"a report covers at most {MAX_DAYS} days")
+    return Period(start, end, tz)
+
+
+def bucket(slot_start: datetime, split: str, tz: ZoneInfo) -> str:
+    """The local label of the hour / day / ISO week / month a UTC instant falls in."""
+    local = slot_start.astimezone(tz)
+    if split == "hour":
+        return local.strftime("%Y-%m-%d %H:00")
+    if split == "day":
+        return local.strftime("%Y-%m-%d")
+    if split == "week":
+        year, week, _ = local.isocalendar()
+        return f"{year}-W{week:02d}"
+    return local.strftime("%Y-%m")
+
+
+Key = tuple[str, int, str, str]   # currency, slot, method, terminal
+
+
+async def facts(conn: BaseDBAsyncClient, shop: str, start: datetime, end: datetime,
+                rounding: str = "line", slot: int = SLOT) -> dict[Key, Figures]:
+    """The sales of `shop` in [start, end) summed per (currency, slot, method, terminal):
+    a slot is the UTC instant divided by `slot` seconds."""
+    d = dialect(conn)
+    args = [shop, when(d, start.timestamp()), when(d, end.timestamp())]
+    keys = f"o.currency, {_slot(d, slot)} AS slot, {_METHOD} AS method, {_TERMINAL} AS terminal"
+    group = " GROUP BY 1, 2, 3, 4"
+    out: dict[Key, Figures] = {}
+
+    def at(row: dict[str, Any]) -> Figures:
+        k = (row["currency"], int(row["slot"]), row["method"], row["terminal"])
+        return out.setdefault(k, Figures())
+
+    # One pass over the period's orders; each order's lines summed through their index.
+    lines = "FROM order_lines l WHERE l.order_id = o.id"
+    rows = await conn.execute_query_dict(q(d, (
+        f"SELECT {keys}, COUNT(*) AS n, SUM(o.total) AS net,"
+        f" SUM((SELECT COALESCE(SUM(l.qty * l.unit_price), 0) {lines})) AS gross,"
+        f" SUM((SELECT COALESCE(SUM({_LINE_TAX}), 0) {lines})) AS tax"
+        f" FROM orders o WHERE {_SALE}{group}")), args)
+    for row in rows:
+        f = at(row)
+        f.sales, f.net, f.gross, f.tax = (int(row["n"]), int(row["net"]), int(row["gross"]),
+                                          int(row["tax"]))
+    for key, delta in (await _tax_corrections(conn, d, args, keys, rounding)).items():
+        out[key].tax += delta
+    return out
+
+
+async def _tax_corrections(conn: BaseDBAsyncClient, d: str, args: list[Any], keys: str,
+                           rounding: str) -> dict[Key, int]:
+    """tax.summary() minus the per-line SQL tax, for the orders where the two can differ:
+    those with adjustments (rule 1 shares them over the rates), or all with `receipt`."""
+    # An order with adjustments has a revision snapshot (orders/revisions.py): a lookup in
+    # its unique (order, version) index, cheaper than summing every order's lines.
+    adjusted = ("" if rounding == "receipt" else
+                " AND EXISTS (SELECT 1 FROM revision_snapshots rs WHERE rs.order_id = o.id)")
+    rows = await conn.execute_query_dict(q(d, (
+        f"SELECT o.id, o.total, {keys} FROM orders o WHERE {_SALE}{adjusted}")), args)
+    if not rows:
+        return {}
+    by_order: dict[int, list[tuple[int, int, int | None]]] = {int(r["id"]): [] for r in rows}
+    ids = list(by_order)
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        got = await conn.execute_query_dict(q(d, (
+            "SELECT order_id, qty, unit_price, tax_rate FROM order_lines WHERE order_id IN ("
+            + ",".join("?" * len(part)) + ")")), part)
+        for ln in got:
+            by_order[int(ln["order_id"])].append(
+                (int(ln["qty"]), int(ln["unit_price"]), ln["tax_rate"]))
+    out: dict[Key, int] = {}
+    for r in rows:
+        lines = by_order[int(r["id"])]
+        gross = sum(qn * up for qn, up, _ in lines)
+        exact = sum(g.tax for g in tax.summary(lines, [int(r["total"]) - gross], rounding))
+        by_line = sum(tax.tax_in(qn * up, rt or 0) for qn, up, rt in lines)
+        if exact != by_line:
+            k = (r["currency"], int(r["slot"]), r["method"], r["terminal"])
+            out[k] = out.get(k, 0) + exact - by_line
+    return out
+
+
+async def products(conn: BaseDBAsyncClient, shop: str, start: datetime, end: datetime
+                   ) -> list[dict[str, Any]]:
+    """Per product (sku) and currency: quantity, gross at the lines' prices, their tax by
+    line (adjustments are per order, not per product, so they are not shared out here)."""
+    d = dialect(conn)
+    rows = await conn.execute_query_dict(q(d, (
+        f"SELECT o.currency, l.sku, MAX(l.name) AS name, SUM(l.qty) AS qty,"
+        f" SUM(l.qty * l.unit_price) AS gross, SUM({_LINE_TAX}) AS tax"
+        f" FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE {_SALE}"
+        f" GROUP BY o.currency, l.sku ORDER BY gross DESC, l.sku")),
+        [shop, when(d, start.timestamp()), when(d, end.timestamp())])
+    return [{"currency": r["currency"], "sku": r["sku"], "name": r["name"] or "",
+             "qty": int(r["qty"]), "gross": int(r["gross"]), "tax": int(r["tax"])} for r in rows]
+
+
+@dataclass
+class Report:
+    """One period's figures per currency: totals and every split, all from `facts`."""
+    period: Period
+    totals: dict[str, Figures] = field(default_factory=dict)
+    splits: dict[str, dict[tuple[str, str], Figures]] = field(default_factory=dict)
+    products: list[dict[str, Any]] = field(default_factory=list)
+
+
+def summarise(period: Period, rows: dict[Key, Figures], product_rows: list[dict[str, Any]]
+              ) -> Report:
+    rep = Report(period, products=product_rows)
+    for name in (*SPLITS, "method", "terminal"):
+        rep.splits[name] = {}
+    slots: dict[tuple[str, int], Figures] = {}
+    for (currency, slot, method, terminal), f in rows.items():
+        rep.totals.setdefault(currency, Figures()).add(f)
+        slots.setdefault((currency, slot), Figures()).add(f)
+        rep.splits["method"].setdefault((currency, method), Figures()).add(f)
+        rep.splits["terminal"].setdefault((currency, terminal), Figures()).add(f)
+    for (currency, slot), f in sorted(slots.items()):   # each slot placed in local time once
+        at = datetime.fromtimestamp(slot * period.slot, UTC)
+        for split in SPLITS:
+            rep.splits[split].setdefault((currency, bucket(at, split, period.tz)), Figures()).add(f)
+    return rep
+
+
+async def report(conn: BaseDBAsyncClient, shop: str, period: Period,
+                 rounding: str = "line") -> Report:
+    rows = await facts(conn, shop, period.start, period.end, rounding, period.slot)
+    return summarise(period, rows, await products(conn, shop, period.start, period.end))

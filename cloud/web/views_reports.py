@@ -1,0 +1,121 @@
+"""The sales report page (/reports) and its CSV tables, for a shop's staff; admins pick the shop.
+
+Every figure comes from cloud/orders/reports.py. Charts are pygal's server-rendered SVG
+(a well-kept library; no JavaScript, nothing from a CDN): each is put in the page as an
+<img> with a data: URI, because an SVG image is its own document, so pygal's <style>
+element inside it needs no 'unsafe-inline' in the pages' Content-Security-Policy. Every
+chart has its table beside it and a CSV link with the same filters.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from datetime import UTC, datetime
+
+import pygal
+from aiohttp import web
+from fingerpos.cloud.api.policy import scope
+from fingerpos.cloud.commerce.orderquery import safe_cell
+from fingerpos.cloud.core.errors import Forbidden, Invalid, NotFound
+from fingerpos.cloud.models.shops import Shop
+from fingerpos.cloud.orders import reports as R
+from fingerpos.cloud.web import forms
+from fingerpos.cloud.web.page import render
+from tortoise import connections
+
+TABLES = (*R.SPLITS, "method", "terminal", "product")
+KNOWN = {"shop", "from", "to", "table"}
+
+
+async def _load(request: web.Request) -> tuple[Shop, list[Shop], R.Report, R.Report]:
+    s = scope(request)
+    unknown = set(request.query) - KNOWN
+    if unknown:
+        raise Invalid(f"unknown filter {sorted(unknown)[0][:40]!r}: use shop, from, to")
+    wanted = request.query.get("shop") or s.shop
+    if s.admin:
+        shops = await Shop.all().order_by("id")
+        wanted = wanted or (shops[0].id if shops else None)
+    else:
+        if wanted != s.shop:
+            raise Forbidden(f"you work for shop {s.shop}, not {str(wanted)[:32]}")
+        shops = await Shop.filter(id=s.shop or "")
+    shop = next((x for x in shops if x.id == wanted), None)
+    if shop is None:
+        raise NotFound(f"no shop {str(wanted)[:32]}")
+    tz = R.zone(shop.timezone)
+    period = R.parse_period(request.query.get("from"), request.query.get("to"), tz,
+                            datetime.now(UTC).astimezone(tz).date())
+    conn = connections.get("default")
+    now = await R.report(conn, shop.id, period, shop.tax_rounding)
+    before = await R.report(conn, shop.id, period.previous(), shop.tax_rounding)
+    return shop, shops, now, before
+
+
+def _rows(rep: R.Report, table: str) -> list[tuple[str, str, dict[str, int]]]:
+    """(currency, label, figures) for one table of a report."""
+    if table == "product":
+        return [(p["currency"], f"{p['sku']} {p['name']}".strip(),
+                 {"qty": p["qty"], "gross": p["gross"], "tax": p["tax"]}) for p in rep.products]
+    return [(c, label, f.as_dict()) for (c, label), f in sorted(rep.splits[table].items())]
+
+
+def _columns(table: str) -> tuple[str, ...]:
+    return ("qty", "gross", "tax") if table == "product" else (
+        "sales", "gross", "adjustments", "net", "tax", "average")
+
+
+def _chart(title: str, rows: list[tuple[str, str, dict[str, int]]], value: str) -> str:
+    chart = pygal.Bar(width=720, height=300, show_legend=False, x_label_rotation=30,
+                      js=[], disable_xml_declaration=True, title=title)
+    rows = rows[-48:] if value == "net" else rows[:12]
+    chart.x_labels = [label for _, label, _f in rows]
+    chart.add(value, [f[value] / 100 for _c, _l, f in rows])
+    svg = chart.render(is_unicode=True)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+async def report_page(request: web.Request) -> web.Response:
+    shop, shops, now, before = await _load(request)
+    split = request.query.get("table", "day")
+    if split not in R.SPLITS:
+        raise Invalid(f"table must be one of {', '.join(R.SPLITS)}")
+    query = {"shop": shop.id, "from": str(now.period.first), "to": str(now.period.last)}
+    sections = []
+    for table in (split, "method", "terminal", "product"):
+        rows = _rows(now, table)
+        value = "gross" if table == "product" else "net"
+        sections.append({"table": table, "rows": rows, "columns": _columns(table),
+                         "chart": _chart(f"{table}: {value}", rows, value) if rows else "",
+                         "csv": "/reports.csv?" + "&".join(
+                             f"{k}={v}" for k, v in {**query, "table": table}.items())})
+    totals = sorted({*now.totals, *before.totals})
+    return await render(request, "reports.html", {
+        "shop": shop, "shops": shops, "period": now.period, "previous": before.period,
+        "split": split, "splits": R.SPLITS, "sections": sections, "currencies": totals,
+        "now": {c: now.totals.get(c, R.Figures()).as_dict() for c in totals},
+        "before": {c: before.totals.get(c, R.Figures()).as_dict() for c in totals},
+        "figures": ("sales", "gross", "adjustments", "net", "tax", "average"),
+        "money": forms.amount, "states": ", ".join(R.SALE_STATES)})
+
+
+async def report_csv(request: web.Request) -> web.Response:
+    shop, _shops, now, before = await _load(request)
+    table = request.query.get("table", "day")
+    if table not in TABLES:
+        raise Invalid(f"table must be one of {', '.join(TABLES)}")
+    out = io.StringIO()
+    w = csv.writer(out)
+    cols = _columns(table)
+    w.writerow(["period", "currency", table, *cols])
+    for label, rep in (("current", now), ("previous", before)):
+        for currency, key, f in _rows(rep, table):
+            w.writerow([label, currency, safe_cell(key),
+                        *(f[c] if c in ("sales", "qty") else forms.amount(f[c], currency)
+                          for c in cols)])
+    name = f"report-{shop.id}-{table}-{now.period.first}-{now.period.last}.csv"
+    return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
