@@ -313,7 +313,8 @@ def test_bad_input_is_refused(tmp_path, capsys, problem, message):
     (["--fleet-size", "200"], 60_000, 20_000),
     (["--fleet-size", "2000", "--events-per-second", "1", "--outage-seconds", "60"],
      240_000, 20_000),
-    (["--fleet-size", "100000", "--events-per-second", "0.5"], 3_000_000, 100_000),
+    # 100,000 in flight would be wanted; Mosquitto refuses to start above 65535 (16-bit ids).
+    (["--fleet-size", "100000", "--events-per-second", "0.5"], 3_000_000, 65_535),
 ])
 def test_limits_are_sized_from_the_fleet(tmp_path, argv, queued, inflight):
     devices = tmp_path / "devices"

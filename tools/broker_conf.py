@@ -44,6 +44,9 @@ MIN_QUEUED = 10_000  # a small fleet still gets 10 x Mosquitto's default (1000)
 INFLIGHT_S = 2.0
 CLOUD_INBOX = 20_000
 MIN_INFLIGHT = CLOUD_INBOX
+# Mosquitto 2.0.11 refuses to start above this ("Error: max_inflight_messages must be
+# <= 65535"): an MQTT packet id is 16 bits, so no more can be in flight on one session.
+MAX_INFLIGHT = 65_535
 DEFAULT_AUTOSAVE_S = 5
 # A valid PUBLISH: fixed header (<= 5) + topic (2 + fp/v1/dev/<32>/cmd) + packet id (2)
 # + the protocol's largest payload (4161). 8 KiB leaves room for MQTT 5 properties.
@@ -78,7 +81,8 @@ class Sizing:
 
     @property
     def inflight(self) -> int:
-        return max(MIN_INFLIGHT, math.ceil(self.fleet * self.events_per_s * INFLIGHT_S))
+        want = math.ceil(self.fleet * self.events_per_s * INFLIGHT_S)
+        return min(MAX_INFLIGHT, max(MIN_INFLIGHT, want))
 
 
 def limit_lines(s: Sizing) -> list[str]:
