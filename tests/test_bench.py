@@ -61,6 +61,19 @@ def test_bench_generated_broker_runs_both_configs_and_prints_the_ratio(tmp_path)
     assert generated["sale"]["stored"] > 0  # the terminals' passwords and ACL let them in
     assert not generated["ingest"]["dropped"]  # and every event reaching the cloud was good
     assert "sale" in r["ratios"]["generated/unlimited (SQLite)"]
+    # broker-config sized for the load offered: at least the seeded terminals (2 x 3 streams)
+    assert generated["broker_fleet_size"] >= 6 and "broker-config --fleet-size" in stdout
+
+
+def test_generated_config_is_sized_for_the_load_the_bench_offers():
+    """The generated config must hold a 30 s outage of what the bench's terminals offer
+    (broker_conf.Sizing, as production sizes from its fleet): sized from the seeded
+    terminals alone, the flat-out stream overran the queue and was 95 % dropped."""
+    from fingerpos.tools.broker_conf import Sizing
+    from fingerpos.tools.cmd_bench import generated_fleet_size
+    for offered, seeded in ((100_000.0, 150), (1_000.0, 150), (0.0, 6)):
+        s = Sizing(generated_fleet_size(offered, seeded))
+        assert s.fleet >= seeded and s.backlog >= offered * s.outage_s
 
 
 @pytest.mark.cloud

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import multiprocessing
 import os
 import secrets
@@ -285,6 +286,7 @@ async def run(args: argparse.Namespace) -> dict:
                      "publisher_processes": args.publishers, "workers": args.workers,
                      "measured_at": "WebSocket monitor feed (/api/v1/monitor/ws)"}
     runs = []
+    args.offered = args.rate  # events/s the terminals offer (the flat-out streams: measured)
     for n, (db, broker) in enumerate(combos):
         if len(combos) > 1:
             say(f"== run {n + 1} of {len(combos)}: {broker} broker config, {_db_label(db)}")
@@ -294,6 +296,8 @@ async def run(args: argparse.Namespace) -> dict:
         EXECUTOR_CACHE.clear()
         one = await run_one(args, modes, db, broker, str(n))
         one.update(broker=broker, db=_db_label(db))
+        if broker == "unlimited":
+            args.offered = max(args.offered, _offered_rate(one, args.duration))
         runs.append(one)
     results.update(runs[0])
     if len(runs) > 1:
@@ -303,6 +307,20 @@ async def run(args: argparse.Namespace) -> dict:
 
 
 _RATE_KEYS = (("heartbeat", "events_per_s"), ("sale", "orders_per_s"))
+
+
+def _offered_rate(one: dict, duration: float) -> float:
+    """The fastest stream's publish rate in an unlimited run (events/s, all terminals)."""
+    return max([one[m]["published"] / duration for m in MODES if m in one] or [0.0])
+
+
+def generated_fleet_size(offered: float, seeded: int) -> int:
+    """`broker-config --fleet-size` for the bench: a fleet at the default 5 events/s each
+    that offers what the bench's terminals do. Sized from the 150 seeded terminals alone
+    (750 events/s) the flat-out stream (~100,000 events/s) overran the queue in 2 s and
+    the broker then dropped 95 % of it; production sizes from its own fleet the same way."""
+    from fingerpos.tools.broker_conf import DEFAULT_EVENTS_PER_S
+    return max(seeded, math.ceil(offered / DEFAULT_EVENTS_PER_S))
 
 
 def _ratios(runs: list[dict]) -> dict:
@@ -326,11 +344,12 @@ def _ratios(runs: list[dict]) -> dict:
 
 
 @contextlib.asynccontextmanager
-async def _broker(kind: str, tmp: Path, db_url: str, secret: str) -> AsyncIterator[tuple]:
+async def _broker(kind: str, tmp: Path, db_url: str, secret: str,
+                  fleet_size: int | None = None) -> AsyncIterator[tuple]:
     """(URL the cloud uses, URL the terminals use, do they log in, the generated broker)."""
     if kind == "generated":
         from fingerpos.tools.generated_broker import GeneratedBroker
-        broker = await asyncio.to_thread(GeneratedBroker(tmp, db_url, secret).start)
+        broker = await asyncio.to_thread(GeneratedBroker(tmp, db_url, secret, fleet_size).start)
         try:
             yield broker.cloud_url, f"mqtt://127.0.0.1:{broker.port}", True, broker
         finally:
@@ -359,8 +378,12 @@ async def run_one(args: argparse.Namespace, modes: tuple, db_spec: str, broker_k
                 await migrate_db(db_url)
                 token = await seed_fleet(db_url, secret, "bench",
                                          [(d, bytes.fromhex(k)) for d, k in every])
-            async with _broker(broker_kind, tmp, db_url, secret) as (cloud_mqtt, url, login,
-                                                                    generated):
+            fleet_size = generated_fleet_size(getattr(args, "offered", 0.0), len(every))
+            if broker_kind == "generated":
+                results["broker_fleet_size"] = fleet_size
+                say(f"  broker-config --fleet-size {fleet_size} (the load the bench offers)")
+            async with _broker(broker_kind, tmp, db_url, secret, fleet_size) as (
+                    cloud_mqtt, url, login, generated):
                 args.login = login
                 if "heartbeat" in modes and broker_kind == "unlimited":
                     say(f"ceiling: bare paho subscriber, {args.terminals} terminals, "
@@ -474,6 +497,8 @@ def _table(r: dict, rate: float) -> None:
     if lost:
         rows.append(("events never stored (lost)",
                      ", ".join(f"{m} {n:,}" for m, n in lost.items()), "0"))
+    if "broker_fleet_size" in r:
+        rows.append(("broker-config --fleet-size", f"{r['broker_fleet_size']:,}", ""))
     if "broker_dropped_lines" in r:
         rows.append(("broker log lines saying dropped", f"{r['broker_dropped_lines']:,}", "0"))
     if SOAK in r:

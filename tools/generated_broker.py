@@ -61,9 +61,11 @@ def self_signed(d: Path) -> dict[str, str]:
 class GeneratedBroker:
     """`fingerpos broker-config --db DB_URL --out DIR/broker`, then Mosquitto on that config."""
 
-    def __init__(self, workdir: Path, db_url: str, secret: str) -> None:
+    def __init__(self, workdir: Path, db_url: str, secret: str,
+                 fleet_size: int | None = None) -> None:
         self.dir = Path(workdir)
         self.db_url, self.secret = db_url, secret
+        self.fleet_size = fleet_size  # broker-config --fleet-size (default: the database's)
         self.out = self.dir / "broker"
         self.port = free_port()  # the loopback listener the clients use
         self.tls_port = free_port()
@@ -79,6 +81,7 @@ class GeneratedBroker:
                 "--db", self.db_url, "--tls-port", str(self.tls_port),
                 "--loopback-port", str(self.port), "--run-as", user,
                 "--persistence-dir", str(state),
+                *(["--fleet-size", str(self.fleet_size)] if self.fleet_size else []),
                 *sum(([f"--{k}", v] for k, v in certs.items()), [])]
         res = subprocess.run(argv, capture_output=True, text=True, timeout=120,
                              env={**os.environ, "FINGERPOS_SECRET": self.secret})
