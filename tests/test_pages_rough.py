@@ -122,3 +122,46 @@ async def test_openapi_documents_the_alarm_fields_the_api_returns(cloud):
                                               headers=await cloud.admin())).json())["alarms"]
     assert set(alarm) == set(described) and {"title", "title_zh", "link"} <= set(alarm)
     assert alarm["title"] == "Events missing from terminal t1"
+
+
+async def test_unknown_page_is_a_designed_404_in_the_browsers_language(cloud):
+    r = await cloud.client.get("/no/such/page", headers={"Accept": "text/html,*/*;q=0.8"})
+    html = await r.text()
+    assert r.status == 404 and r.content_type == "text/html"
+    assert "<h1>Page not found</h1>" in html and 'href="/">Back to the shop<' in html
+    assert "404: Not Found" not in html and r.headers["X-Frame-Options"] == "DENY"
+    r = await cloud.client.get("/no/such/page", headers={
+        "Accept": "text/html", "Accept-Language": "zh-TW;q=0.9,en;q=0.5"})
+    html = await r.text()
+    assert '<html lang="zh-CN">' in html and "<h1>页面不存在</h1>" in html
+    # The API keeps its JSON error body, and so does a client asking for JSON only.
+    r = await cloud.client.get("/api/v1/no-such", headers={"Accept": "text/html"})
+    assert r.status == 404 and (await r.json())["error"] == "not_found"
+    r = await cloud.client.get("/no/such/page", headers={"Accept": "application/json"})
+    assert r.status == 404 and r.content_type != "text/html"
+
+
+async def test_a_crash_is_a_designed_500_without_the_traceback(cloud, caplog):
+    """A hostile or unlucky request that makes a page raise: the person reads a page with a
+    reference, the log has the traceback, the answer has none of it."""
+    async def boom(request):
+        raise RuntimeError("secret detail /etc/fingerpos/key")
+    # Every real handler is meant not to crash, so the test adds one that does (the running
+    # app's router is frozen; aiohttp keeps that as a flag).
+    from fingerpos.cloud.api import policy as P
+    from fingerpos.cloud.web.page import page, page_user
+    cloud.app.router._frozen = False
+    P.declare(cloud.app, "GET", "/boom", boom, P.PUBLIC, page_user, wrap=page)
+    P.declare(cloud.app, "GET", "/api/v1/boom", boom, P.PUBLIC, page_user)
+    for lang, heading in (("en", "Something went wrong on our side"), ("zh-CN", "服务器出错了")):
+        r = await cloud.client.get("/boom", headers={"Accept": "text/html",
+                                                     "Accept-Language": lang})
+        html = await r.text()
+        assert r.status == 500 and f"<h1>{heading}</h1>" in html
+        assert "secret detail" not in html and "Traceback" not in html
+        assert "RuntimeError" not in html
+    ref = re.search(r"[：:] ?([0-9a-f]{8})</p>", html).group(1)
+    assert any(ref in rec.getMessage() and rec.exc_info for rec in caplog.records)
+    r = await cloud.client.get("/api/v1/boom")
+    body = await r.json()
+    assert r.status == 500 and body["error"] == "internal" and "secret" not in str(body)
