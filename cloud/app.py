@@ -22,6 +22,7 @@ from fingerpos.cloud.core.appkeys import CONFIG, KEYRING, METRICS, THROTTLE
 from fingerpos.cloud.core.config import Config
 from fingerpos.cloud.core.keyring import DeviceKeyring
 from fingerpos.cloud.core.metrics import Registry
+from fingerpos.cloud.web import errors as web_errors
 from fingerpos.cloud.web import setup as web_pages_setup
 
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
@@ -46,7 +47,7 @@ def create_app(config: Config) -> web.Application:
     """Build the app for a validated copy of `config` (raises ConfigError when it is bad)."""
     config = config.validated()
     app = web.Application(middlewares=[middleware.errors, db.context_middleware,
-                                       policy.middleware],
+                                       web_errors.pages, policy.middleware],
                           client_max_size=1024 * 1024)
     app[CONFIG] = config
     app[METRICS] = Registry()

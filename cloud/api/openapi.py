@@ -15,6 +15,31 @@ _REASONS = {400: "invalid input", 401: "not authenticated", 403: "not allowed (r
             415: "the body is not application/json",
             422: "Idempotency-Key reused with a different request", 429: "too many attempts"}
 
+# What an alarm looks like (cloud/fleet/alarms.py alarm_json): title, title_zh and link
+# were added for people (issue #17); kind and message keep their machine meaning.
+_NULL_STR = {"type": ["string", "null"]}
+ALARM = {"type": "object", "required": ["id", "kind", "title", "severity", "message"],
+         "properties": {
+             "id": {"type": "integer"}, "device": _NULL_STR, "shop": _NULL_STR,
+             "kind": {"type": "string", "description": "machine kind, e.g. unaccepted:shop1"},
+             "title": {"type": "string",
+                       "description": "for people, in English: Order 1042 not accepted for 5 min"},
+             "title_zh": {"type": "string", "description": "the title in zh-CN"},
+             "link": {**_NULL_STR, "description": "site path of its order, product or "
+                                                  "terminal (/orders/1042), or null"},
+             "severity": {"enum": ["info", "warning", "critical"]},
+             "message": {"type": "string"}, "count": {"type": "integer"},
+             "first_at": {"type": "string", "format": "date-time"},
+             "last_at": {"type": "string", "format": "date-time"},
+             "acked_at": {"type": ["string", "null"], "format": "date-time"},
+             "cleared_at": {"type": ["string", "null"], "format": "date-time"}}}
+_ALARM_REF = {"$ref": "#/components/schemas/Alarm"}
+_OK_SCHEMAS = {
+    V1 + "/alarms": {"type": "object", "properties": {
+        "alarms": {"type": "array", "items": _ALARM_REF}}},
+    V1 + "/alarms/{alarm}/ack": _ALARM_REF, V1 + "/alarms/{alarm}/clear": _ALARM_REF,
+}
+
 
 def _schema(model: Any, defs: dict[str, Any]) -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -42,7 +67,8 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
         op["requestBody"] = {"required": True,
                              "content": {"application/json": {"schema": _schema(r.body, defs)}}}
     ok_content = ({r.content: {"schema": {"type": "string"}}} if r.content != "application/json"
-                  else {"application/json": {"schema": {"type": "object"}}})
+                  else {"application/json": {"schema": _OK_SCHEMAS.get(r.path,
+                                                                       {"type": "object"})}})
     responses: dict[str, Any] = {str(r.ok): {"description": "success"}}
     if r.ok != 101:
         responses[str(r.ok)]["content"] = ok_content
@@ -65,7 +91,8 @@ def _operation(r: Route, defs: dict[str, Any]) -> dict[str, Any]:
 def build() -> dict[str, Any]:
     defs: dict[str, Any] = {
         "Error": {"type": "object", "required": ["error", "message"],
-                  "properties": {"error": {"type": "string"}, "message": {"type": "string"}}}}
+                  "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
+        "Alarm": ALARM}
     paths: dict[str, Any] = {}
     for r in ROUTES:
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, defs)

@@ -13,6 +13,7 @@ from typing import Any
 
 from fingerpos.cloud.core import audit, monitor
 from fingerpos.cloud.core.errors import Conflict, NotFound
+from fingerpos.cloud.fleet.alarm_text import describe
 from fingerpos.cloud.models.alarms import Alarm
 from fingerpos.cloud.models.devices import Device
 from tortoise.exceptions import IntegrityError
@@ -50,8 +51,11 @@ async def _publish(alarm: Alarm) -> None:
 
 
 def alarm_json(a: Alarm, shop: str | None = None) -> dict:
+    """An alarm for the API, the pages and the feed; `title`/`title_zh` name it for people
+    and `link` is the page of its order, product or terminal (cloud/fleet/alarm_text.py)."""
+    title, title_zh, link = describe(a.kind, a.device_id, a.message)
     return {"id": a.id, "device": a.device_id, "shop": shop, "kind": a.kind,
-            "severity": a.severity,
+            "title": title, "title_zh": title_zh, "link": link, "severity": a.severity,
             "message": a.message, "count": a.count, "first_at": a.first_at.isoformat(),
             "last_at": a.last_at.isoformat(),
             "acked_at": a.acked_at.isoformat() if a.acked_at else None,

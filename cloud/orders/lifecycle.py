@@ -175,6 +175,7 @@ async def flag_unaccepted(older_than_s: float) -> int:
         if await Order.filter(id=order.id, alerted=False).update(alerted=True):
             await alarms.raise_alarm(None, f"unaccepted:{order.shop_id}", "warning",
                                      f"order {order.id} paid but not accepted for "
-                                     f"{int(older_than_s // 60)} min")
+                                     f"{int(older_than_s // 60)} min",
+                                     shop=order.shop_id, subject=str(order.id))
             n += 1
     return n

@@ -77,6 +77,17 @@ TEXT: dict[str, dict[str, str]] = {
         "order.pay_by": "Pay by {at} ({zone}), or the order expires.",
         "order.cash_by": "Bring the cash to the counter by {at} ({zone}), or the order "
                          "expires.",
+        "error.title": "Something is wrong",
+        "error.403.title": "Not allowed",
+        "error.404.title": "Page not found",
+        "error.404.text": "There is no page at this address. Check the link, or start again "
+                          "from the shop.",
+        "error.405.title": "Not possible here",
+        "error.405.text": "This address does not take that kind of request.",
+        "error.500.title": "Something went wrong on our side",
+        "error.500.text": "The error has been logged. Try again in a moment; if it keeps "
+                          "happening, tell the shop this reference: {ref}",
+        "error.back": "Back to the shop",
         "other_lang": "中文",
     },
     "zh-CN": {
@@ -131,6 +142,15 @@ TEXT: dict[str, dict[str, str]] = {
         "stock.short": "{name} 只剩 {left} 件，您要了 {asked} 件。请修改购物车中的数量后重新下单。",
         "order.pay_by": "请在 {at}（{zone}）之前付款，否则订单将失效。",
         "order.cash_by": "请在 {at}（{zone}）之前到柜台付现金，否则订单将失效。",
+        "error.title": "出错了",
+        "error.403.title": "无权访问",
+        "error.404.title": "页面不存在",
+        "error.404.text": "此地址没有页面。请检查链接，或从商店首页重新开始。",
+        "error.405.title": "无法在此操作",
+        "error.405.text": "此地址不接受这种请求。",
+        "error.500.title": "服务器出错了",
+        "error.500.text": "错误已记录。请稍后再试；如果问题持续出现，请把此编号告诉店家：{ref}",
+        "error.back": "返回商店",
         "other_lang": "English",
     },
 }

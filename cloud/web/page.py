@@ -25,6 +25,7 @@ from fingerpos.cloud.accounts.auth import SESSION_COOKIE, token_hash
 from fingerpos.cloud.core.appkeys import CONFIG, KEYRING
 from fingerpos.cloud.core.errors import DomainError, Forbidden
 from fingerpos.cloud.models.users import Role, Session, User
+from fingerpos.cloud.web import i18n
 
 PRE_COOKIE = "fp_pre"
 STAFF = (Role.SELLER, Role.MANAGER, Role.ADMIN)
@@ -164,14 +165,16 @@ def page(handler: Handler) -> Handler:
             except LoginFirst:
                 raise redirect("/login?next=" + quote(request.path_qs, safe="/")) from None
         except DomainError as e:
-            response = await render(request, "error.html",
-                                    {"status": e.status, "message": e.message}, status=e.status)
+            response = await render(request, "error.html", {
+                **i18n.context(request), "status": e.status, "message": e.message,
+                "ref": ""}, status=e.status)
         except web.HTTPException as e:
             if e.status < 400:
                 secure_headers(request, e)
                 raise
-            response = await render(request, "error.html",
-                                    {"status": e.status, "message": e.reason}, status=e.status)
+            response = await render(request, "error.html", {
+                **i18n.context(request), "status": e.status, "message": e.reason,
+                "ref": ""}, status=e.status)
         secure_headers(request, response)
         return response
     wrapped.__name__ = handler.__name__

@@ -20,9 +20,10 @@ from fingerpos.cloud.core.errors import DomainError
 from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.alarms import Alarm
 from fingerpos.cloud.models.devices import Device
+from fingerpos.cloud.models.shops import Shop
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders.rules import PriceActor
-from fingerpos.cloud.web import forms
+from fingerpos.cloud.web import forms, units
 from fingerpos.cloud.web.page import STAFF, checked_form, need, redirect, render
 from fingerpos.cloud.web.views_orders import STATES, order_id, order_page
 
@@ -75,8 +76,14 @@ async def monitor(request: web.Request) -> web.Response:
 
 async def devices(request: web.Request) -> web.Response:
     who = await need(request, *STAFF)
-    return await render(request, "devices.html",
-                        {"devices": [device_json(d) for d in await _devices(who.user)]})
+    found = await _devices(who.user)
+    zones = dict(await Shop.filter(id__in={d.shop for d in found}).values_list("id", "timezone"))
+    now = units.server_now()
+    rows = [{**device_json(d), "seen": units.ago(d.last_seen, now),
+             "seen_at": units.local(d.last_seen, zones.get(d.shop) or "UTC"),
+             "zone": zones.get(d.shop) or "UTC", "heap": units.kb(d.heap_free),
+             "signal": units.dbm(d.rssi), "up": units.duration(d.uptime)} for d in found]
+    return await render(request, "devices.html", {"devices": rows, "now": now.isoformat()})
 
 
 async def alarm_list(request: web.Request) -> web.Response:

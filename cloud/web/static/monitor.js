@@ -86,8 +86,13 @@
     li.dataset.alarm = a.id;
     li.appendChild(fpEl("span", "sev", a.severity));
     li.appendChild(document.createTextNode(" "));
-    li.appendChild(fpEl("span", "kind", a.kind));
-    if (a.device) { li.appendChild(document.createTextNode(" ")); li.appendChild(fpEl("span", "muted", a.device)); }
+    /* the alarm's name for people (cloud/fleet/alarm_text.py), linked to its order or terminal */
+    var title = (document.documentElement.lang === "zh-CN" && a.title_zh) || a.title || a.kind;
+    var name = a.link ? fpEl("a", "title", title) : fpEl("span", "title", title);
+    if (a.link && a.link.charAt(0) === "/") name.href = a.link;
+    li.appendChild(name);
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(fpEl("span", "kind muted small", a.kind));
     li.appendChild(document.createTextNode(" "));
     li.appendChild(fpEl("span", "msg", a.message));
     li.appendChild(document.createTextNode(" "));
@@ -104,10 +109,15 @@
   function upsertAlarm(a) {
     if (!alarmList || typeof a.id !== "number") return;
     var old = alarmList.querySelector('li[data-alarm="' + a.id + '"]');
-    var li = alarmItem(a);
-    if (old) alarmList.replaceChild(li, old); else alarmList.insertBefore(li, alarmList.firstChild);
+    if (a.cleared_at && alarmList.dataset.show !== "all") {
+      /* a list of open alarms: a cleared one leaves it */
+      if (old) alarmList.removeChild(old);
+    } else {
+      var li = alarmItem(a);
+      if (old) alarmList.replaceChild(li, old); else alarmList.insertBefore(li, alarmList.firstChild);
+    }
     var none = document.getElementById("no-alarms");
-    if (none) none.hidden = true;
+    if (none) none.hidden = alarmList.children.length > 0;
     var count = document.getElementById("alarm-count");
     if (count) count.textContent = alarmList.querySelectorAll("li:not(.cleared)").length + " open";
   }
@@ -140,12 +150,50 @@
       row.querySelector(".online").replaceChildren(fpEl("span", "dot " + (d.online ? "on" : "off")),
                                                    document.createTextNode(d.online ? " online" : " offline"));
     }
-    if (d.last_seen) row.querySelector(".last_seen").textContent =
-      fpWhen(typeof d.last_seen === "number" ? new Date(d.last_seen * 1000).toISOString() : d.last_seen);
-    ["fw", "heap_free", "rssi", "outbox"].forEach(function (k) {
-      if (k in d) row.querySelector("." + k).textContent = d[k] === null ? "-" : d[k];
+    if (d.last_seen) {
+      var seen = row.querySelector(".last_seen");
+      seen.dataset.at = typeof d.last_seen === "number" ? new Date(d.last_seen * 1000).toISOString() : d.last_seen;
+      seen.title = absolute(seen.dataset.at, row.dataset.zone);
+      seen.textContent = ago(seen.dataset.at);
+    }
+    var show = {fw: String, heap_free: function (n) { return (n / 1024).toFixed(1) + " KB"; },
+                rssi: function (n) { return n + " dBm"; }, uptime: duration,
+                outbox: function (n) { return n + (n === 1 ? " event" : " events"); }};
+    Object.keys(show).forEach(function (k) {
+      var cell = row.querySelector("." + k);
+      if (k in d && cell) cell.textContent = d[k] === null || d[k] === undefined ? "-" : show[k](d[k]);
     });
   }
+  /* units as cloud/web/units.py writes them; "ago" by the server's clock (data-now) */
+  var skew = root.dataset.now ? Date.parse(root.dataset.now) - Date.now() : 0;
+  if (isNaN(skew)) skew = 0;
+  function ago(iso) {
+    var t = Date.parse(iso);
+    if (isNaN(t)) return "never";
+    var s = Math.max(0, Math.floor((Date.now() + skew - t) / 1000));
+    if (s < 60) return "seen " + s + " s ago";
+    if (s < 3600) return "seen " + Math.floor(s / 60) + " min ago";
+    if (s < 86400) return "seen " + Math.floor(s / 3600) + " h ago";
+    return "seen " + Math.floor(s / 86400) + " d ago";
+  }
+  function duration(s) {
+    s = Math.max(0, Math.floor(s));
+    var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60);
+    if (d) return d + " d " + h + " h";
+    if (h) return h + " h " + m + " min";
+    return m ? m + " min" : s + " s";
+  }
+  function absolute(iso, zone) {  /* the shop's zone when known, else the browser's */
+    var t = new Date(iso);
+    if (isNaN(t)) return "";
+    try {
+      return t.toLocaleString("sv-SE", {timeZone: zone || undefined, timeZoneName: "short"}) +
+        (zone ? " (" + zone + ")" : "");
+    } catch (e) { return t.toLocaleString("sv-SE", {timeZoneName: "short"}); }
+  }
+  if (devTable) setInterval(function () {
+    devTable.querySelectorAll(".last_seen[data-at]").forEach(function (c) { c.textContent = ago(c.dataset.at); });
+  }, 5000);
   function refreshDevices() {  /* heartbeat figures come from the API, at most once a second */
     if (devPending) return;
     devPending = true;
@@ -153,9 +201,10 @@
       fpApi("GET", "/api/v1/devices").then(function (body) {
         body.devices.forEach(function (d) {
           if (devTable && !devTable.querySelector('tr[data-device="' + CSS.escape(d.id) + '"]')) {
-            var row = fpEl("tr"); row.dataset.device = d.id;
+            var row = fpEl("tr"); row.dataset.device = d.id; row.id = "device-" + d.id;
             [["Terminal", "", d.id], ["Shop", "", d.shop], ["Online", "online"], ["Last seen", "last_seen"],
-             ["Firmware", "fw"], ["Free heap", "num heap_free"], ["RSSI", "num rssi"], ["Outbox", "num outbox"]]
+             ["Uptime", "uptime"], ["Firmware", "fw"], ["Free heap", "num heap_free"], ["Signal (RSSI)", "num rssi"],
+             ["Outbox", "num outbox"]]
               .forEach(function (c) { var td = fpEl("td", c[1], c[2]); td.dataset.label = c[0]; row.appendChild(td); });
             devTable.appendChild(row);
           }
