@@ -49,8 +49,8 @@ async def test_failed_terminal_logins_raise_an_alarm_on_the_monitor_within_a_sec
     await expect(row.locator(".online")).to_contain_text("online")
     # A heartbeat arriving while the page is open fills in its figures.
     terminal.emit("heartbeat", {"uptime": 60, "heap_free": 81920, "rssi": -61, "outbox": 0})
-    await expect(row.locator(".heap_free")).to_have_text("81920")
-    await expect(row.locator(".rssi")).to_have_text("-61")
+    await expect(row.locator(".heap_free")).to_have_text("80.0 KB")   # 81920 bytes, with its unit
+    await expect(row.locator(".rssi")).to_have_text("-61 dBm")
 
 
 async def test_monitor_feed_shows_new_orders_live_and_flags_stuck_ones(make_site, browser):
