@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES: list[str] = [
     "fingerpos.tools.cmd_protocol",
     "fingerpos.tools.cmd_device",
+    "fingerpos.tools.cmd_release",
     "fingerpos.tools.cmd_broker",
     "fingerpos.tools.cmd_bench",
     "fingerpos.tools.cmd_serve",
