@@ -104,25 +104,26 @@ def install(root, version, prev):
     _switch(root, state(root))
 
 
-def _switch(root, st):
-    app, new, old = root + "/" + APP, root + "/" + NEW, root + "/" + OLD
-    if _exists(new):
-        if _exists(app) and not _exists(old):
-            _op(os.rename, app, old)
+def _swap(root, incoming, outgoing):
+    """app/ -> outgoing, then incoming -> app/; redone after a cut, each rename only if
+    its own result is not there yet."""
+    app, inc, out = root + "/" + APP, root + "/" + incoming, root + "/" + outgoing
+    if _exists(inc):
+        if _exists(app) and not _exists(out):
+            _op(os.rename, app, out)
         if not _exists(app):
-            _op(os.rename, new, app)
+            _op(os.rename, inc, app)
+
+
+def _switch(root, st):
+    _swap(root, NEW, OLD)
     st["state"], st["boots"] = "trial", 0
     _write_state(root, st)
 
 
 def _rollback(root, st):
-    app, old, bad = root + "/" + APP, root + "/" + OLD, root + "/" + BAD
-    if _exists(old):
-        if _exists(app) and not _exists(bad):
-            _op(os.rename, app, bad)
-        if not _exists(app):
-            _op(os.rename, old, app)
-    _rmtree(bad)
+    _swap(root, OLD, BAD)
+    _rmtree(root + "/" + BAD)
     st["state"] = "rolled_back"
     _write_state(root, st)
 
