@@ -23,6 +23,27 @@ try:
 except ImportError:  # run from a repo checkout: protocol/ sits next to firmware/
     sys.path.append((__file__.rpartition("/")[0] or ".") + "/..")
 
+import os  # noqa: E402
+
+# Over-the-air updates (ota.py): a version installed over the air runs from app/, ahead
+# of the factory copy at the root. ota.boot() first finishes a switch a power cut
+# interrupted, counts a trial boot, or rolls a version that never committed back.
+try:
+    os.stat("ota.json")
+    import ota
+
+    ota.boot(".")
+    del ota
+    sys.modules.pop("ota", None)
+except OSError:
+    pass
+try:
+    os.stat("app")
+    sys.path.insert(0, "app")
+except OSError:
+    pass
+del os
+
 import asyncio  # noqa: E402
 import gc  # noqa: E402
 import time  # noqa: E402
@@ -34,9 +55,12 @@ cfg = config.boot()
 del config  # the module: only needed at boot
 sys.modules.pop("config", None)  # RAM: only needed at boot
 gc.collect()
-from app import App  # noqa: E402
-
 try:
+    # inside the try: a version that fails to import resets like any crash, so a trial
+    # version's boots are counted and it is rolled back (on the board an exception out of
+    # main.py would leave it at the REPL, with no watchdog yet to reset it)
+    from app import App
+
     asyncio.run(App(cfg).run())
 except MemoryError as e:
     sys.print_exception(e)

@@ -11,7 +11,7 @@ metadata commit).
     app/        the version that runs
     app.new/    a release being downloaded and checked (release.py)
     app.old/    the version before, kept until the new one commits
-    ota.json    {"state", "version", "prev", "boots", "reason"}, replaced atomically
+    ota.json    {"state", "version", "prev", "boots", "old", "reason"}, replaced atomically
                 (written to ota.tmp, then renamed over ota.json)
 
 States: idle -> (install) pending -> trial -> (commit) idle, or, when a trial version
@@ -100,7 +100,9 @@ def install(root, version, prev):
     resets the board; the new version runs on trial until it calls commit()."""
     if state(root)["state"] not in ("idle", "rolled_back") or _exists(root + "/" + OLD):
         raise OSError("call begin() first")
-    _write_state(root, {"state": "pending", "version": version, "prev": prev, "boots": 0})
+    # "old": whether app/ holds a version now, which app.old will keep for a rollback
+    _write_state(root, {"state": "pending", "version": version, "prev": prev, "boots": 0,
+                        "old": _exists(root + "/" + APP)})
     _switch(root, state(root))
 
 
@@ -122,7 +124,12 @@ def _switch(root, st):
 
 
 def _rollback(root, st):
-    _swap(root, OLD, BAD)
+    if st.get("old"):
+        _swap(root, OLD, BAD)
+    elif _exists(root + "/" + APP) and not _exists(root + "/" + BAD):
+        # the first update: app/ is the new version and nothing was before it in app/, so
+        # the factory copy at the root runs again
+        _op(os.rename, root + "/" + APP, root + "/" + BAD)
     _rmtree(root + "/" + BAD)
     st["state"] = "rolled_back"
     _write_state(root, st)

@@ -166,3 +166,26 @@ def test_a_corrupt_state_file_is_read_as_idle_and_removes_nothing(tmp_path):
     (root / "ota.json").write_bytes(b"\xff\x00{not json")
     assert ota(root, "boot")[2] == {"state": "idle"}
     assert assert_whole(root) == V1 and tree(root / "app.new") == V2
+
+
+def test_the_first_update_rolls_back_to_the_factory_copy_at_the_root_even_with_cuts(tmp_path):
+    """No app/ yet: the board runs the flashed files at the root. A first over-the-air
+    version that never commits is removed, and the root's files run again."""
+    root = staged(tmp_path)
+    shutil.rmtree(root / "app")
+    ota(root, "install")
+    assert tree(root / "app") == V2 and tree(root / "app.old") is None
+    ota(root, "boot"), ota(root, "boot")
+    snapshot = fresh_copy(root, tmp_path / "snap")
+    _, n, st = ota(root, "boot")
+    assert st["state"] == "rolled_back" and tree(root / "app") is None
+    for cut in range(1, n + 1):
+        r = fresh_copy(snapshot, tmp_path / "cut")
+        assert ota(r, "boot", cut)[0] == "cut"
+        st = ota(r, "boot")[2]
+        if st["state"] == "trial":           # cut before the boot counter was written
+            st = ota(r, "boot")[2]
+        assert st["state"] == "rolled_back" and tree(r / "app") is None, cut
+        assert tree(r / "app.bad") is None
+        for name, data in TERMINAL_STATE.items():
+            assert (r / name).read_bytes() == data
