@@ -82,3 +82,12 @@ def test_chinese_headings_slug_as_github_renders_them(tmp_path):
     doc = tmp_path / "zh.md"
     doc.write_text("## 校检 Validation before print\n")
     assert slugs(doc) == {"校检-validation-before-print"}
+
+
+def test_the_readme_is_a_front_door_not_a_manual():
+    """Issue #17 item 6: at most 250 lines; the manuals live in docs/."""
+    readme = (ds.REPO / "README.md").read_text()
+    assert len(readme.split("\n")) <= 250
+    for role in ("Buyers", "Sellers", "Managers and operators", "Technicians", "Developers"):
+        assert f"**{role}**" in readme, role
+    assert "./run demo" in readme and "./run test" in readme
