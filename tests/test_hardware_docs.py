@@ -54,6 +54,7 @@ def test_docs_name_the_micropython_version_the_flash_gate_enforces():
 
     want = ".".join(map(str, board_mod.MIN_MICROPYTHON))
     docs = [REPO / "README.md", REPO / "firmware" / "README.md",
+            *sorted((REPO / "docs").glob("*.md")),  # the manuals README.md links (#17 item 6)
             *sorted((REPO / "hardware_docs").glob("*.md"))]
     seen = 0
     for path in docs:

@@ -1,7 +1,7 @@
 """cloud/'s packages import only downward (issue #15 item 5).
 
 The layers, lowest first; a module may import its own package and any lower layer,
-never a higher one. The order is the one the README's "Code layout" names, so a
+never a higher one. The order is the one docs/developers.md "Layout" names, so a
 newcomer can tell where a module goes. A new top-level module under cloud/ fails too:
 it belongs in one of the packages.
 """
