@@ -159,3 +159,31 @@ async def test_rest_refund_scoped_by_shop_and_by_right(cloud):
     r = await cloud.client.get(f"/api/v1/orders/{oid}", headers=manager)
     order = await r.json()
     assert order["refunded"] == 22600 and order["lines"][0]["refunded"] == 2
+
+
+async def test_the_shops_amount_and_the_sellers_right_are_settings(cloud):
+    """A manager lowers the shop's approval amount to 50.00 (audited), so a seller can no
+    longer refund a 113.00 teapot, until the manager gives the seller the refund right."""
+    await _shop_with_teapot(cloud)
+    oid = await paid_order(cloud, qty=1)
+    with in_app(cloud.app):
+        line = await _line(oid)
+    manager = await cloud.user("manager", "shop1")
+    seller = await cloud.user("seller", "shop1")
+    r = await cloud.client.patch("/api/v1/shops/shop1", headers=manager,
+                                 json={"refund_approval_above": 5000, "refund_window_days": 7})
+    assert r.status == 200, await r.text()
+    assert (await r.json())["refund_approval_above"] == 5000
+    for bad in ({"refund_approval_above": -1}, {"refund_window_days": "7"}):
+        r = await cloud.client.patch("/api/v1/shops/shop1", headers=manager, json=bad)
+        assert r.status == 400, bad
+    url = f"/api/v1/orders/{oid}/refunds"
+    body = {"lines": [{"line": line, "qty": 1}], "reason": "不想要了"}
+    r = await cloud.client.post(url, headers=seller, json=body)
+    assert r.status == 403 and "above the shop's 5000" in (await r.json())["message"]
+    r = await cloud.client.patch(f"/api/v1/users/{seller['X-User-Id']}", headers=manager,
+                                 json={"can_refund": True})
+    assert r.status == 200 and "can_refund" in (await r.json())["changed"]
+    r = await cloud.client.post(url, headers=seller, json=body)
+    assert r.status == 201, await r.text()
+    assert (await r.json())["approved_by"] == int(seller["X-User-Id"])
