@@ -179,7 +179,8 @@ ROUTES: list[Route] = [
           "refund (succeeded or failed); replayed, badly signed or unknown ones are refused",
           errors=(400, 409, 413)),
     Route("GET", V1 + "/orders/{order}/receipt.pdf", vr.receipt_pdf, P.SIGNED_IN,
-          "PDF receipt (the order's buyer, the shop's staff)", content="application/pdf"),
+          "PDF receipt (the order's buyer, the shop's staff); `refund`: one of its refunds' "
+          "receipt", query=sc.ReceiptQuery, content="application/pdf"),
     Route("POST", V1 + "/orders/{order}/print", vr.print_, P.STAFF,
           "Validate, then print the receipt on a terminal of the shop (reprints marked)",
           sc.PrintIn, errors=(400, 401, 403, 404, 409, 413)),

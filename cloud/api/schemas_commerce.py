@@ -133,3 +133,9 @@ class RefundIn(Strict):
     reason: str = Field(min_length=1, max_length=200)
     restock: bool = Field(default=False, description="put the goods back on the shelf once "
                                                      "the refund succeeds")
+
+
+class ReceiptQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refund: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                               description="one of the order's refunds: its refund receipt")
