@@ -14,9 +14,9 @@ from fingerpos.cloud.core.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import PrintJob
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, Payment
+from fingerpos.cloud.models.refunds import Refund
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
-from fingerpos.cloud.models.refunds import Refund
 from fingerpos.cloud.orders import notify, refunds, saledata, tax
 from fingerpos.cloud.orders.lifecycle import move
 from fingerpos.cloud.orders.states import State
