@@ -96,11 +96,11 @@ async def test_a_shanghai_day_adds_up_by_hand(cloud):
     # 1000*13/113 = 115.04 -> 115 and the -100 share -11.50(4) -> -12: 230+41+103+41 = 415.
     day = await _csv(cloud, "day")
     assert day[0] == ["period", "currency", "day", "sales", "gross", "adjustments", "net",
-                      "tax", "average"]
+                      "tax", "average", "refunds", "refund_tax", "net_after_refunds"]
     assert day[1:] == [["current", "CNY", "2026-03-10", "3", "40.00", "-1.00", "39.00", "4.15",
-                        "13.00"],
+                        "13.00", "0.00", "0.00", "39.00"],
                        ["previous", "CNY", "2026-03-09", "1", "10.00", "0.00", "10.00", "1.15",
-                        "10.00"]]
+                        "10.00", "0.00", "0.00", "10.00"]]
     hours = [(r[2], r[6]) for r in (await _csv(cloud, "hour"))[1:] if r[0] == "current"]
     assert hours == [("2026-03-10 01:00", "25.00"), ("2026-03-10 11:00", "9.00"),
                      ("2026-03-10 23:00", "5.00")]

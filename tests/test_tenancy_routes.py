@@ -31,7 +31,8 @@ PUBLIC_PATHS = {
     "/", "/product/{shop}/{sku}", "/cart", "/checkout", "/login", "/register", "/logout",
     "/api/v1/auth/register", "/api/v1/auth/login", "/api/v1/auth/reset", "/api/v1/shops/{shop}/products",
     "/api/v1/products/search", "/api/v1/shops/{shop}/products/{sku}",
-    "/api/v1/shops/{shop}/categories", "/api/v1/payments/sandbox/callback", "/healthz",
+    "/api/v1/shops/{shop}/categories", "/api/v1/payments/sandbox/callback",
+    "/api/v1/payments/sandbox/refund-callback", "/healthz",
     "/metrics", "/api/v1/openapi.json", "/static", "/reset/{token}"}
 # Routes whose foreign shop travels in the body rather than the path.
 BODIES = {("POST", "/api/v1/devices"): {"id": "x-new", "shop": "shopb", "key": "00" * 32},

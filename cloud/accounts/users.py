@@ -56,7 +56,8 @@ async def create_user(email: str, password: str, role: Role = Role.BUYER, *, nam
 
 def user_json(user: User) -> dict:
     return {"id": user.id, "email": user.email, "name": user.name, "role": user.role.value,
-            "shop": user.shop_id, "can_change_price": user.can_change_price}
+            "shop": user.shop_id, "can_change_price": user.can_change_price,
+            "can_refund": user.can_refund}
 
 
 def person_json(user: User) -> dict:
@@ -131,6 +132,7 @@ class Change:
     role: str | None = None
     can_change_price: bool | None = None
     disabled: bool | None = None
+    can_refund: bool | None = None
 
 
 async def update(actor: User, target: User, change: Change) -> dict[str, list[Any]]:
@@ -144,6 +146,8 @@ async def update(actor: User, target: User, change: Change) -> dict[str, list[An
         wanted["can_change_price"] = change.can_change_price
     if change.disabled is not None:
         wanted["disabled"] = change.disabled
+    if change.can_refund is not None:
+        wanted["can_refund"] = change.can_refund
     if target.id == actor.id and ("role" in wanted and wanted["role"] != target.role
                                   or wanted.get("disabled")):
         raise Conflict("you cannot change your own role or disable your own account: ask "

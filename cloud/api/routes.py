@@ -18,6 +18,7 @@ from fingerpos.cloud.api import views_monitor as vm
 from fingerpos.cloud.api import views_orders as vo
 from fingerpos.cloud.api import views_payments as vp
 from fingerpos.cloud.api import views_receipts as vr
+from fingerpos.cloud.api import views_refunds as vref
 from fingerpos.cloud.api import views_revisions as vrev
 from fingerpos.cloud.api import views_users as vu
 from fingerpos.cloud.models.users import User
@@ -164,8 +165,22 @@ ROUTES: list[Route] = [
     Route("POST", V1 + "/payments/sandbox/callback", vp.sandbox_callback, P.PUBLIC,
           "Provider callback, signed: Fingerpos-Signature t=<unix>,v1=<HMAC-SHA256>",
           errors=(400, 409, 413)),
+    Route("POST", V1 + "/orders/{order}/refunds", vref.create, P.STAFF,
+          "Refund lines of a paid order, full or partial, with a reason and an optional "
+          "restock (the shop's staff; audited): through the provider when a card paid it "
+          "(pending until its signed callback), else in cash. Above the shop's approval "
+          "amount or outside its refund window a seller needs the refund right (403); never "
+          "more than what is left (409)", sc.RefundIn, ok=201,
+          errors=(400, 401, 403, 404, 409, 413)),
+    Route("GET", V1 + "/orders/{order}/refunds", vref.list_, P.STAFF,
+          "The order's refunds: lines, amount, tax, method, status (the shop's staff)"),
+    Route("POST", V1 + "/payments/sandbox/refund-callback", vref.callback, P.PUBLIC,
+          "Provider refund callback, signed like the payment callback: settles a pending "
+          "refund (succeeded or failed); replayed, badly signed or unknown ones are refused",
+          errors=(400, 409, 413)),
     Route("GET", V1 + "/orders/{order}/receipt.pdf", vr.receipt_pdf, P.SIGNED_IN,
-          "PDF receipt (the order's buyer, the shop's staff)", content="application/pdf"),
+          "PDF receipt (the order's buyer, the shop's staff); `refund`: one of its refunds' "
+          "receipt", query=sc.ReceiptQuery, content="application/pdf"),
     Route("POST", V1 + "/orders/{order}/print", vr.print_, P.STAFF,
           "Validate, then print the receipt on a terminal of the shop (reprints marked)",
           sc.PrintIn, errors=(400, 401, 403, 404, 409, 413)),

@@ -51,6 +51,8 @@ class PersonPatch(Strict):
     name: str | None = Field(default=None, max_length=100)
     role: Literal["seller", "manager"] | None = None
     can_change_price: bool | None = None
+    can_refund: bool | None = Field(default=None, description="may refund above the shop's "
+                                    "approval amount and outside its refund window")
     disabled: bool | None = None
 
 
@@ -137,6 +139,12 @@ class ShopSettingsIn(Strict):
                                 description="printed under the shop's name on receipts")
     tax_id: str | None = Field(default=None, max_length=64,
                                description="the shop's tax number (税号), on receipts")
+    refund_window_days: int | None = Field(default=None, ge=0, le=3650,
+                                           description="days after a sale its sellers may "
+                                                       "refund it; later needs a manager")
+    refund_approval_above: int | None = Field(default=None, ge=0, le=MAX_MINOR,
+                                              description="a refund above this (minor units) "
+                                                          "needs a manager")
     tax_rounding: Literal["line", "receipt"] | None = Field(
         default=None, description="the tax in the price rounded per line or once per rate "
                                   "and receipt (README: Tax)")

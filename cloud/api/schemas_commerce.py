@@ -121,3 +121,21 @@ class StockAdjustIn(Strict):
         description="count: qty is what is on hand; damage: qty taken away; delivery: qty added")
     qty: int = Field(ge=0, le=10**9)
     reason: str = Field(min_length=1, max_length=200)
+
+
+class RefundLineIn(Strict):
+    line: int = Field(ge=1, le=2**31 - 1, description="the order line's id (GET /orders/{order})")
+    qty: int = Field(ge=1, le=10**9, description="units of that line to take back")
+
+
+class RefundIn(Strict):
+    lines: list[RefundLineIn] = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=200)
+    restock: bool = Field(default=False, description="put the goods back on the shelf once "
+                                                     "the refund succeeds")
+
+
+class ReceiptQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    refund: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                               description="one of the order's refunds: its refund receipt")

@@ -14,8 +14,18 @@ from fingerpos.cloud.core.errors import NotFound, TooLarge
 from fingerpos.cloud.models.users import Role
 
 
-def _provider(request: web.Request) -> checkout.SandboxProvider:
+def provider(request: web.Request) -> checkout.SandboxProvider:
     return checkout.sandbox(request.app[CONFIG].key_secret)
+
+
+async def raw_body(request: web.Request) -> bytes:
+    """A webhook's body as sent (its signature covers the bytes), at most MAX_BODY."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise TooLarge(f"the request body is over {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise TooLarge(f"the request body is over {MAX_BODY} bytes")
+    return raw
 
 
 def _intent_id(request: web.Request) -> str:
@@ -34,7 +44,7 @@ async def create_intent(request: web.Request) -> web.Response:
         if data.provider == cash.NAME:   # pay at the counter: the shop's terminals are told
             intent = await cash.choose(user, order_id, data.version)
         else:
-            intent = await checkout.create_intent(_provider(request), user, order_id,
+            intent = await checkout.create_intent(provider(request), user, order_id,
                                                   data.version)
         return 201, checkout.intent_json(intent)
 
@@ -64,7 +74,7 @@ async def sandbox_pay(request: web.Request) -> web.Response:
     data = await body(request, sc.SandboxPayIn)
 
     async def run() -> idempotency.Answer:
-        return 200, await checkout.sandbox_pay(_provider(request), intent_id, data.card_number,
+        return 200, await checkout.sandbox_pay(provider(request), intent_id, data.card_number,
                                                decline=data.outcome == "decline")
 
     status, answer = await idempotency.once(request.headers.get(idempotency.HEADER),
@@ -77,11 +87,7 @@ async def sandbox_pay(request: web.Request) -> web.Response:
 
 async def sandbox_callback(request: web.Request) -> web.Response:
     """The provider's webhook: the signature (HMAC, timestamp) is the only credential."""
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise TooLarge(f"the request body is over {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise TooLarge(f"the request body is over {MAX_BODY} bytes")
-    result = await checkout.settle(_provider(request), dict(request.headers), raw)
+    result = await checkout.settle(provider(request), dict(request.headers),
+                                   await raw_body(request))
     result.pop("pickup_code", None)  # the provider never sees the buyer's pickup code
     return web.json_response(result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from fingerpos.cloud.accounts import auth
 from fingerpos.cloud.api import schemas_commerce as sc
-from fingerpos.cloud.api.validation import body, path_int
+from fingerpos.cloud.api.validation import body, path_int, query
 from fingerpos.cloud.commerce import printing
 from fingerpos.cloud.models.users import Role
 
@@ -13,9 +13,11 @@ from fingerpos.cloud.models.users import Role
 async def receipt_pdf(request: web.Request) -> web.Response:
     user = await auth.require(request)
     order_id = path_int(request, "order")
-    pdf = await printing.pdf_for(order_id, user)
+    refund = query(request, sc.ReceiptQuery).refund
+    pdf = await printing.pdf_for(order_id, user, refund)
+    name = f"receipt-{order_id}" + (f"-refund-{refund}" if refund else "")
     return web.Response(body=pdf, content_type="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="receipt-{order_id}.pdf"',
+        "Content-Disposition": f'inline; filename="{name}.pdf"',
         "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 

@@ -120,15 +120,8 @@ async def settle(provider: SandboxProvider, headers: dict[str, str], body: bytes
     try:
         result = provider.parse_callback(headers, body)
     except PaymentError as e:
-        if e.code == "replayed":
-            raise Conflict(f"replayed callback: {e}") from None
-        raise Invalid(f"callback refused ({e.code}): {e}") from None
-    header = next(v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower())
-    sig = dict(p.split("=", 1) for p in header.split(",") if "=" in p)["v1"]
-    try:
-        await CallbackReceipt.create(signature=sig, intent_id=result.intent_id[:40])
-    except IntegrityError:  # another worker took this exact callback already
-        raise Conflict("replayed callback: this callback was already received") from None
+        raise refusal(e) from None
+    await remember_signature(headers, result.intent_id)
     intent = await PaymentIntent.get_or_none(id=result.intent_id[:40])
     if intent is None or intent.provider != provider.name or (
             intent.order_id, intent.version, intent.amount, intent.currency) != (
@@ -155,6 +148,24 @@ async def settle(provider: SandboxProvider, headers: dict[str, str], body: bytes
     intent = await PaymentIntent.get(id=intent.id)
     return {"intent": intent_json(intent), "paid": True, "order": orders.order_json(order),
             "pickup_code": code}
+
+
+def refusal(e: PaymentError) -> Conflict | Invalid:
+    """The HTTP answer to a callback the provider's check refused: 409 for a replay."""
+    if e.code == "replayed":
+        return Conflict(f"replayed callback: {e}")
+    return Invalid(f"callback refused ({e.code}): {e}")
+
+
+async def remember_signature(headers: dict[str, str], ref: str) -> None:
+    """Keep a verified callback's signature (refused replays across workers): the first
+    delivery wins the primary key, any copy of it is a Conflict (409)."""
+    header = next(v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower())
+    sig = dict(p.split("=", 1) for p in header.split(",") if "=" in p)["v1"]
+    try:
+        await CallbackReceipt.create(signature=sig, intent_id=ref[:40])
+    except IntegrityError:  # another worker took this exact callback already
+        raise Conflict("replayed callback: this callback was already received") from None
 
 
 async def close_others(order_id: int, paid_by: str) -> None:

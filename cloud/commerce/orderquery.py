@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fingerpos.cloud.commerce.money import MoneyError, format_amount
 from fingerpos.cloud.models.orders import OrderLine, Payment
+from fingerpos.cloud.models.refunds import Refund
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders.queries import _visible, order_json
@@ -27,7 +28,7 @@ COLUMNS = ("id", "created_at", "state", "shop_id", "device_id", "source", "ref",
 # What a spreadsheet user reads (issue #17 item 4): local time with its offset, the shop's
 # name, the items, how it was paid, money as a decimal with its currency. No buyer ids.
 HEADER = ("order", "created", "state", "shop", "shop_name", "source", "terminal", "ref",
-          "version", "items", "quantity", "payment", "total", "currency")
+          "version", "items", "quantity", "payment", "total", "currency", "refunded")
 BOM = "\ufeff".encode()  # Excel opens UTF-8 CSV as such only after a byte-order mark
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
@@ -142,6 +143,15 @@ async def _details(rows: list[tuple[Any, ...]]) -> tuple[dict[int, tuple[str, in
     return {oid: ("; ".join(texts), qty[oid]) for oid, texts in items.items()}, paid
 
 
+async def _refunded(ids: list[int]) -> dict[int, int]:
+    """For one chunk: what succeeded refunds paid back per order (orders/refunds.py)."""
+    out: dict[int, int] = {}
+    for oid, amount in await Refund.filter(order_id__in=ids, status="succeeded").values_list(
+            "order_id", "amount"):
+        out[oid] = out.get(oid, 0) + amount
+    return out
+
+
 def _money(minor: Any, currency: str) -> str:
     try:
         return format_amount(int(minor), str(currency))
@@ -165,6 +175,7 @@ async def csv_chunks(user: User, f: Any, excel: bool = False) -> AsyncIterator[b
             return
         await shops.load({row[3] for row in rows})
         items, paid = await _details(rows)
+        back = await _refunded([row[0] for row in rows])
         buf.seek(0)
         buf.truncate()
         for oid, created, state, shop, device, source, ref, version, total, currency in rows:
@@ -172,6 +183,7 @@ async def csv_chunks(user: User, f: Any, excel: bool = False) -> AsyncIterator[b
             text, n = items.get(oid, ("", 0))
             writer.writerow([safe_cell(v) for v in (
                 oid, _when(created, zone), state, shop, name, source, device, ref, version,
-                text, n, paid.get(oid, ""), _money(total, currency), currency)])
+                text, n, paid.get(oid, ""), _money(total, currency), currency,
+                _money(back.get(oid, 0), currency))])
         yield buf.getvalue().encode()
         before, left = rows[-1][0], left - len(rows)

@@ -8,7 +8,9 @@ last four digits and the outcome.
 Plugging in a real provider means implementing `PaymentProvider`:
 `create_intent` calls the provider's API and returns where to send the buyer,
 `parse_callback` verifies the provider's webhook signature its own way and
-returns a `CallbackResult`. The order service does the rest (matching amount,
+returns a `CallbackResult`; `refund` asks the provider to pay back part or all of a
+succeeded intent and `parse_refund_callback` verifies the provider's answer, which
+alone settles the refund (cloud/commerce/card_refunds.py). The order service does the rest (matching amount,
 currency and version, idempotency), identically for every provider. The other
 built-in provider, `cash` (cloud/commerce/cash.py), has no callback: a terminal's
 signed event confirms it. docs/payments.md has the whole story.
@@ -58,12 +60,37 @@ class CallbackResult:
     card_last4: str  # all a provider ever tells us about the card
 
 
+@dataclass(frozen=True)
+class ProviderRefund:
+    """A refund the provider accepted to process: `pending` until its callback."""
+
+    refund_id: str   # the provider's reference ("re_..." for the sandbox)
+    intent_id: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_id: str
+    intent_id: str
+    amount: int
+    currency: str
+    succeeded: bool
+    failure: str     # the provider's reason when it did not pay back
+
+
 class PaymentProvider(Protocol):
     name: str
 
     def create_intent(self, order_id: int, version: int, amount: int, currency: str) -> Intent: ...
 
     def parse_callback(self, headers: dict[str, str], body: bytes, now: float | None = None) -> CallbackResult: ...
+
+    def refund(self, intent_id: str, amount: int, currency: str) -> ProviderRefund: ...
+
+    def parse_refund_callback(self, headers: dict[str, str], body: bytes,
+                              now: float | None = None) -> RefundResult: ...
 
 
 def sign_callback(secret: bytes, body: bytes, timestamp: int) -> str:
@@ -119,6 +146,31 @@ class SandboxProvider:
 
     def parse_callback(self, headers: dict[str, str], body: bytes,
                        now: float | None = None) -> CallbackResult:
+        self.verify(headers, body, now)
+        return _parse_body(body)
+
+    def refund(self, intent_id: str, amount: int, currency: str) -> ProviderRefund:
+        """Pay back `amount` of a succeeded intent; the outcome comes by callback."""
+        if type(amount) is not int or amount <= 0 or not intent_id.startswith("pi_"):
+            raise PaymentError("invalid_refund", "a refund needs a card payment and an amount > 0")
+        return ProviderRefund("re_" + secrets.token_urlsafe(18), intent_id, amount, currency)
+
+    def refund_callback_body(self, refund: ProviderRefund, succeeded: bool,
+                             failure: str = "") -> bytes:
+        """The sandbox's refund webhook: `"type": "refund"`, so a payment callback's
+        signed body can never pass for a refund's (and the other way round)."""
+        return json.dumps({"type": "refund", "refund": refund.refund_id,
+                           "intent": refund.intent_id, "amount": refund.amount,
+                           "currency": refund.currency, "succeeded": succeeded,
+                           "failure": failure}, separators=(",", ":")).encode()
+
+    def parse_refund_callback(self, headers: dict[str, str], body: bytes,
+                              now: float | None = None) -> RefundResult:
+        self.verify(headers, body, now)
+        return _parse_refund_body(body)
+
+    def verify(self, headers: dict[str, str], body: bytes, now: float | None = None) -> None:
+        """The signature (HMAC-SHA256 over "<t>.<body>"), its age, and no replay."""
         now = time.time() if now is None else now
         header = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
         parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
@@ -131,7 +183,20 @@ class SandboxProvider:
             raise PaymentError("bad_signature", "callback signature does not match")
         if not self._seen.add(parts["v1"], ts, now):
             raise PaymentError("replayed", "this callback was already received")
-        return _parse_body(body)
+
+
+def _parse_refund_body(body: bytes) -> RefundResult:
+    try:
+        d = json.loads(body)
+        if d["type"] != "refund":
+            raise ValueError("not a refund callback")
+        result = RefundResult(str(d["refund"]), str(d["intent"]), d["amount"], str(d["currency"]),
+                              d["succeeded"], str(d.get("failure", ""))[:200])
+    except (ValueError, KeyError, TypeError) as e:
+        raise PaymentError("malformed", f"refund callback body is not valid: {e}") from None
+    if type(result.amount) is not int or type(result.succeeded) is not bool:
+        raise PaymentError("malformed", "refund callback amount/succeeded fields are not valid")
+    return result
 
 
 def _parse_body(body: bytes) -> CallbackResult:

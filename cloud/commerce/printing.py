@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,9 +14,10 @@ from fingerpos.cloud.core.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import PrintJob
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, Payment
+from fingerpos.cloud.models.refunds import Refund
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
-from fingerpos.cloud.orders import notify, saledata, tax
+from fingerpos.cloud.orders import notify, refunds, saledata, tax
 from fingerpos.cloud.orders.lifecycle import move
 from fingerpos.cloud.orders.states import State
 
@@ -57,8 +59,29 @@ async def build(order: Order, reprint: bool = False) -> receipts.Receipt:
         state=order.state, terminal=order.device_id or "", reprint=reprint)
 
 
-async def pdf_for(order_id: int, user: User) -> bytes:
-    """The buyer of the order, or staff of its shop, get its PDF receipt."""
+async def build_refund(order: Order, refund: Refund) -> receipts.Receipt:
+    """A refund's receipt: the order's header, the lines that went back, what was paid
+    back by which method, and the tax in it (orders/refunds.py: the refunded lines' tax)."""
+    sale = await build(order)
+    value = sum(ln["qty"] * ln["unit_price"] for ln in refund.lines)
+    shop = await Shop.get_or_none(id=order.shop_id)
+    rounding = shop.tax_rounding if shop and shop.tax_rounding in tax.ROUNDINGS else "line"
+    names = {ln.sku: ln.name for ln in sale.lines}
+    return replace(
+        sale, refund_id=refund.id, reason=refund.reason, created_at=refund.created_at,
+        lines=tuple(receipts.ReceiptLine(ln["sku"], ln["name"] or names.get(ln["sku"], ""),
+                                         ln["qty"], ln["unit_price"], ln["qty"] * ln["unit_price"])
+                    for ln in refund.lines),
+        adjustments=(("Share of price changes", refund.amount - value),)
+        if refund.amount != value else (),
+        total=refund.amount, paid=refund.amount,
+        payment_method=f"{refund.method}, {refund.status}",
+        taxes=tuple(refunds.tax_groups(refund.lines, refund.amount, rounding)))
+
+
+async def pdf_for(order_id: int, user: User, refund_id: int | None = None) -> bytes:
+    """The buyer of the order, or staff of its shop, get its PDF receipt (or that of one
+    of its refunds)."""
     order = await Order.get_or_none(id=order_id)
     allowed = order is not None and (
         user.role == Role.ADMIN or (user.role == Role.BUYER and order.buyer_id == user.id)
@@ -66,7 +89,12 @@ async def pdf_for(order_id: int, user: User) -> bytes:
     if not allowed:
         raise NotFound(f"no order {order_id}")
     assert order is not None
-    return receipts.render_pdf(await build(order))
+    if refund_id is None:
+        return receipts.render_pdf(await build(order))
+    refund = await Refund.get_or_none(id=refund_id, order_id=order_id)
+    if refund is None:
+        raise NotFound(f"order {order_id} has no refund {refund_id}")
+    return receipts.render_pdf(await build_refund(order, refund))
 
 
 async def _terminal(order: Order, device_id: str | None) -> Device:

@@ -78,6 +78,10 @@ class Receipt:
     address: str = ""      # the shop's, under its name
     tax_id: str = ""       # the shop's tax number (税号)
     taxes: tuple[TaxGroup, ...] = ()   # the tax in the total, per rate (orders/tax.py)
+    # A refund receipt (orders/refunds.py): its lines are what went back, its total and
+    # taxes what was paid back, `payment_method` how.
+    refund_id: int | None = None
+    reason: str = ""
 
 
 def _cols(text: str) -> int:
@@ -122,8 +126,12 @@ def text_lines(r: Receipt, width: int = WIDTH_58MM) -> list[str]:
     out = _wrap(r.address, width) if r.address else []
     if r.tax_id:
         out.append(_row("Tax ID", r.tax_id, width))
+    if r.refund_id is not None:
+        out.append(_row("REFUND", f"#{r.refund_id}", width))
     out += [_row("Order", f"#{r.order_id} rev {r.revision}", width),
             _row("Date", r.created_at.strftime("%Y-%m-%d %H:%M"), width)]
+    if r.reason:
+        out += _wrap("Reason: " + r.reason, width)
     if r.terminal:
         out.append(_row("Terminal", r.terminal, width))
     if r.seller:
@@ -136,14 +144,16 @@ def text_lines(r: Receipt, width: int = WIDTH_58MM) -> list[str]:
     for label, amount in r.adjustments:
         out.append(_row(label, format_amount(amount, r.currency), width))
     out.append("-" * width)
-    out.append(_row("TOTAL", format_money(r.total, r.currency), width))
+    out.append(_row("TOTAL" if r.refund_id is None else "REFUNDED",
+                    format_money(r.total, r.currency), width))
     for g in r.taxes:     # prices include tax: what of the total is tax, per rate
         if g.rate:
             out.append(_row(f"incl. VAT {g.percent} of {format_amount(g.gross, r.currency)}",
                             format_amount(g.tax, r.currency), width))
     if r.payment_method:
         paid = format_amount(r.paid if r.paid is not None else r.total, r.currency)
-        out.append(_row(f"Paid ({r.payment_method})", paid, width))
+        out.append(_row(f"{'Paid' if r.refund_id is None else 'Paid back'} "
+                        f"({r.payment_method})", paid, width))
     out.extend(_fit(n, width) for n in r.notes)
     return out
 
@@ -168,7 +178,7 @@ def for_charset(r: Receipt, charset: str) -> Receipt:
                   for ln in r.lines)
     return replace(r, shop=strip(r.shop) or "RECEIPT", seller=strip(r.seller), lines=lines,
                    notes=tuple(strip(n) for n in r.notes), address=strip(r.address),
-                   tax_id=strip(r.tax_id),
+                   tax_id=strip(r.tax_id), reason=strip(r.reason),
                    adjustments=tuple((strip(label) or "Adjustment", amount)
                                      for label, amount in r.adjustments))
 
@@ -193,6 +203,8 @@ def render_escpos(r: Receipt, width: int = WIDTH_58MM, charset: str = "ascii") -
     p.set(align="center", bold=False, normal_textsize=True)
     if r.reprint:
         text("*** REPRINT ***\n")
+    if r.refund_id is not None:
+        text("*** REFUND ***\n")
     p.set(align="left")
     for line in text_lines(r, width):
         text(line + "\n")
@@ -231,7 +243,8 @@ def render_pdf(r: Receipt) -> bytes:
         face, clean = "receipt", str
     else:  # no TTF on this machine: core font, characters outside Latin-1 become "?"
         face, clean = "helvetica", _ascii_fallback
-    pdf.set_title(f"Receipt {r.order_id} rev {r.revision}")
+    pdf.set_title(f"Receipt {r.order_id} rev {r.revision}" if r.refund_id is None
+                  else f"Refund {r.refund_id} of order {r.order_id}")
     pdf.set_font(face, size=14)
     pdf.cell(0, 8, clean(r.shop), new_x="LMARGIN", new_y="NEXT", align="C")
     pdf.set_font(face, size=8)

@@ -46,6 +46,7 @@ MODEL_MODULES: list[str] = [
     "fingerpos.cloud.models.devices",
     "fingerpos.cloud.models.commerce",
     "fingerpos.cloud.models.throttle",
+    "fingerpos.cloud.models.refunds",
 ]
 MIGRATIONS = "fingerpos.cloud.migrations"
 

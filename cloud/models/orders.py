@@ -22,6 +22,9 @@ class Order(Model):
     version = fields.IntField(default=1)
     total = fields.BigIntField()                      # minor units
     currency = fields.CharField(max_length=3)
+    # What refunds took back (pending and succeeded ones): a refund is a conditional
+    # UPDATE ... WHERE refunded + amount <= paid, so none ever passes what was paid.
+    refunded = fields.BigIntField(default=0, db_default=0)
     pickup_hash = fields.CharField(max_length=64, null=True)  # HMAC of the pickup code, never the code
     alerted = fields.BooleanField(default=False)      # "not accepted in time" already raised
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
@@ -47,6 +50,8 @@ class OrderLine(Model):
     # The product's tax rate when it was sold (basis points), so a later change of the
     # rate never rewrites a receipt; NULL on lines older than tax: 0.
     tax_rate = fields.IntField(null=True)
+    # Units of this line refunded so far (cloud/orders/refunds.py): never above qty.
+    refunded_qty = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "order_lines"

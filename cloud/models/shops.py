@@ -21,6 +21,10 @@ class Shop(Model):
     # The receipt's header: who sold it, where, under which tax number (税号).
     address = fields.CharField(max_length=200, default="", db_default="")
     tax_id = fields.CharField(max_length=64, default="", db_default="")
+    # Refunds (cloud/orders/refunds.py): after this many days since the sale, and above
+    # this amount (minor units), only a manager (or a seller with the refund right) may.
+    refund_window_days = fields.IntField(default=30, db_default=30)
+    refund_approval_above = fields.BigIntField(default=20000, db_default=20000)
 
     class Meta:
         table = "shops"

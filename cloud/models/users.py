@@ -26,6 +26,8 @@ class User(Model):
         "models.Shop", related_name="staff", null=True, on_delete=fields.SET_NULL)
     shop_id: str | None
     can_change_price = fields.BooleanField(default=False)  # the seller's 改价 right
+    # The seller's right to refund above the shop's amount and outside its window.
+    can_refund = fields.BooleanField(default=False, db_default=False)
     disabled = fields.BooleanField(default=False)
     # The terminal PIN, encrypted with the cloud's keyring: each terminal's
     # roster carries a hash keyed with that terminal's key, so the cloud must

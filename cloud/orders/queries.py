@@ -7,6 +7,7 @@ from typing import Any
 
 from fingerpos.cloud.core.errors import NotFound
 from fingerpos.cloud.models.orders import Order, OrderEvent, OrderLine, OrderRevision
+from fingerpos.cloud.models.refunds import Refund
 from fingerpos.cloud.models.users import Role, User
 from fingerpos.cloud.orders import revisions
 from tortoise.functions import Count
@@ -36,13 +37,19 @@ async def get_for(user: User, order_id: int) -> dict[str, Any]:
     if order is None:
         raise NotFound(f"no order {order_id}")
     out = order_json(order)
-    out["lines"] = [{"sku": ln.sku, "name": ln.name, "qty": ln.qty, "unit_price": ln.unit_price}
+    out["lines"] = [{"id": ln.id, "sku": ln.sku, "name": ln.name, "qty": ln.qty,
+                     "unit_price": ln.unit_price, "refunded": ln.refunded_qty}
                     for ln in await OrderLine.filter(order_id=order_id).order_by("id")]
     out["adjustments"] = [{"label": label, "amount": amount} for label, amount
                           in await revisions.adjustments_of(order_id, order.version)]
     out["revisions"] = [{"version": r.version, "total": r.total, "reason": r.reason,
                          "at": r.created_at.isoformat()}
                         for r in await OrderRevision.filter(order_id=order_id).order_by("version")]
+    out["refunded"] = order.refunded
+    out["refunds"] = [{"id": r.id, "amount": r.amount, "tax": r.tax, "method": r.method,
+                       "status": r.status, "reason": r.reason, "lines": r.lines,
+                       "at": r.created_at.isoformat()}
+                      for r in await Refund.filter(order_id=order_id).order_by("id")]
     out["events"] = [{"from": e.from_state, "to": e.to_state, "user": e.user_id,
                       "device": e.device_id, "device_event": e.device_event_id, "note": e.note,
                       "at": e.at.isoformat()}

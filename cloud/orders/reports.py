@@ -2,8 +2,9 @@
 
 Which orders are sales: an order of the shop whose state is paid, accepted, fulfilled or
 completed (SALE_STATES), counted at its creation time (`orders.created_at`). Unpaid, held,
-cancelled and expired orders are not sales. No refunds are recorded yet (#16 item 3), so
-a report has no refunds figure; when refunds exist they belong in `facts` below.
+cancelled and expired orders are not sales. Refunds (orders/refunds.py) count when they
+succeed (`refunds.settled_at`), in the period they succeed in, split by their order's
+payment method and terminal: a refund of last week's sale lowers this week's figures.
 
 The figures, per currency, in minor units (never mixed across currencies):
 - gross: the order lines at their prices (qty x unit price);
@@ -11,7 +12,10 @@ The figures, per currency, in minor units (never mixed across currencies):
   the lines (an order's total always equals its lines plus its adjustments);
 - net: what the buyers paid, tax included (gross + adjustments);
 - tax: the tax contained in net by the shop's rounding rule (orders/tax.py, rules 1-3);
-- sales: the number of orders; average ticket: net / sales, rounded half up.
+- sales: the number of orders; average ticket: net / sales, rounded half up;
+- refunds: what succeeded refunds paid back (tax included), refund_tax the tax in it
+  (the refunded lines' tax, as on the refund receipt), refund_count how many;
+  net_after_refunds: net - refunds.
 
 How: SQL (the same text on SQLite and PostgreSQL) sums the orders and their lines per
 (currency, UTC slot, payment method, terminal): the "facts". Every split (hour, day,
@@ -54,10 +58,10 @@ _SALE = f"o.shop_id = ? AND o.state IN ({','.join(repr(s) for s in SALE_STATES)}
         " AND o.created_at >= ? AND o.created_at < ?"
 
 
-def _slot(d: str, slot: int) -> str:
+def _slot(d: str, slot: int, column: str = "o.created_at") -> str:
     if d == "postgres":
-        return f"CAST(FLOOR(EXTRACT(EPOCH FROM o.created_at) / {slot}) AS BIGINT)"
-    return f"CAST(strftime('%s', o.created_at) AS INTEGER) / {slot}"
+        return f"CAST(FLOOR(EXTRACT(EPOCH FROM {column}) / {slot}) AS BIGINT)"
+    return f"CAST(strftime('%s', {column}) AS INTEGER) / {slot}"
 
 
 @dataclass
@@ -66,6 +70,9 @@ class Figures:
     gross: int = 0
     net: int = 0
     tax: int = 0
+    refunds: int = 0
+    refund_tax: int = 0
+    refund_count: int = 0
 
     @property
     def adjustments(self) -> int:
@@ -80,10 +87,19 @@ class Figures:
         self.gross += other.gross
         self.net += other.net
         self.tax += other.tax
+        self.refunds += other.refunds
+        self.refund_tax += other.refund_tax
+        self.refund_count += other.refund_count
+
+    @property
+    def net_after_refunds(self) -> int:
+        return self.net - self.refunds
 
     def as_dict(self) -> dict[str, int]:
         return {"sales": self.sales, "gross": self.gross, "adjustments": self.adjustments,
-                "net": self.net, "tax": self.tax, "average": self.average}
+                "net": self.net, "tax": self.tax, "average": self.average,
+                "refunds": self.refunds, "refund_tax": self.refund_tax,
+                "refund_count": self.refund_count, "net_after_refunds": self.net_after_refunds}
 
 
 @dataclass(frozen=True)
@@ -189,6 +205,17 @@ async def facts(conn: BaseDBAsyncClient, shop: str, start: datetime, end: dateti
                                           int(row["tax"]))
     for key, delta in (await _tax_corrections(conn, d, args, keys, rounding)).items():
         out[key].tax += delta
+    refund_keys = (f"o.currency, {_slot(d, slot, 'r.settled_at')} AS slot, {_METHOD} AS method,"
+                   f" {_TERMINAL} AS terminal")
+    rows = await conn.execute_query_dict(q(d, (
+        f"SELECT {refund_keys}, COUNT(*) AS n, SUM(r.amount) AS amount, SUM(r.tax) AS tax"
+        " FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.shop_id = ?"
+        " AND r.status = 'succeeded' AND r.settled_at >= ? AND r.settled_at < ?"
+        f"{group}")), args)
+    for row in rows:
+        f = at(row)
+        f.refund_count, f.refunds, f.refund_tax = (int(row["n"]), int(row["amount"]),
+                                                   int(row["tax"]))
     return out
 
 

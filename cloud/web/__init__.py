@@ -53,6 +53,7 @@ PAGES = [
     ("POST", "/orders/{order}/price", views_staff.change_price, P.STAFF),
     ("POST", "/orders/{order}/hold", views_staff.hold, P.STAFF),
     ("POST", "/orders/{order}/cash", views_staff.take_cash, P.STAFF),
+    ("POST", "/orders/{order}/refund", views_orders.refund, P.STAFF),
     ("POST", "/orders/{order}/release", views_staff.release, P.STAFF),
     ("POST", "/orders/{order}/validate", views_review.validate, P.STAFF),
     ("POST", "/orders/{order}/print", views_review.print_receipt, P.STAFF),

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from fingerpos.cloud import orders
-from fingerpos.cloud.commerce import cash, checkout, pickup
+from fingerpos.cloud.commerce import card_refunds, cash, checkout, pickup
 from fingerpos.cloud.commerce.printing import PRINTABLE
 from fingerpos.cloud.core.appkeys import CONFIG, KEYRING
 from fingerpos.cloud.core.errors import DomainError, NotFound
@@ -25,6 +25,7 @@ from fingerpos.cloud.models.commerce import OrderCheck
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.shops import Shop
 from fingerpos.cloud.models.users import Role
+from fingerpos.cloud.orders.refunds import REFUNDABLE
 from fingerpos.cloud.orders.states import PRICE_CHANGEABLE, State
 from fingerpos.cloud.web import forms, i18n, qr
 from fingerpos.cloud.web.page import STAFF, Viewer, checked_form, need, redirect, render
@@ -114,6 +115,8 @@ async def order_page(request: web.Request, errors: dict[str, str] | None = None,
         "check": await last_check(oid) if who.staff else None,
         "can_take_cash": who.staff and state == State.PENDING_PAYMENT and row.source == "web",
         "deadline": await deadline_text(request, row),
+        "can_refund": who.staff and state in REFUNDABLE
+        and any(ln["qty"] > ln["refunded"] for ln in order["lines"]),
     }
     return await render(request, "order.html", ctx, status=status)
 
@@ -186,4 +189,40 @@ async def cancel(request: web.Request) -> web.Response:
         if e.status == 404:
             raise
         return await order_page(request, {"cancel": e.message}, status=e.status)
+    raise redirect(f"/orders/{oid}")
+
+
+async def refund(request: web.Request) -> web.Response:
+    """退款 from the staff order page: units per line (refund-<line>-qty), a reason, an
+    optional restock; a refused form comes back with what was typed and why."""
+    who = await need(request, *STAFF)
+    form = await checked_form(request)
+    oid = order_id(request)
+    order = await orders.get_for(who.user, oid)
+    errors: dict[str, str] = {}
+    lines = []
+    for ln in order["lines"]:
+        text = form.get(f"refund-{ln['id']}-qty", "").strip() or "0"
+        qty = forms.parse_int(text, -1, -1)
+        if qty < 0 or len(text) > 10:
+            errors[f"refund-{ln['id']}-qty"] = "a whole number of units, 0 or more"
+        elif qty > ln["qty"] - ln["refunded"]:
+            errors[f"refund-{ln['id']}-qty"] = (f"only {ln['qty'] - ln['refunded']} left "
+                                                "to refund")
+        elif qty:
+            lines.append({"line": ln["id"], "qty": qty})
+    if not lines and not errors:
+        errors["refund"] = "choose how many units of which line go back"
+    reason = form.get("refund_reason", "").strip()
+    if not reason:
+        errors["refund_reason"] = "say why the money goes back"
+    if errors:
+        return await order_page(request, errors, status=400, form=form)
+    try:
+        await card_refunds.refund(checkout.sandbox(request.app[CONFIG].key_secret), who.user,
+                                  oid, lines, reason[:200], form.get("restock") == "on")
+    except DomainError as e:
+        if e.status == 404:
+            raise
+        return await order_page(request, {"refund": e.message}, status=e.status, form=form)
     raise redirect(f"/orders/{oid}")

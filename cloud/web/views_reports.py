@@ -64,7 +64,8 @@ def _rows(rep: R.Report, table: str) -> list[tuple[str, str, dict[str, int]]]:
 
 def _columns(table: str) -> tuple[str, ...]:
     return ("qty", "gross", "tax") if table == "product" else (
-        "sales", "gross", "adjustments", "net", "tax", "average")
+        "sales", "gross", "adjustments", "net", "tax", "average", "refunds", "refund_tax",
+        "net_after_refunds")
 
 
 def _chart(title: str, rows: list[tuple[str, str, dict[str, int]]], value: str) -> str:
@@ -97,7 +98,8 @@ async def report_page(request: web.Request) -> web.Response:
         "split": split, "splits": R.SPLITS, "sections": sections, "currencies": totals,
         "now": {c: now.totals.get(c, R.Figures()).as_dict() for c in totals},
         "before": {c: before.totals.get(c, R.Figures()).as_dict() for c in totals},
-        "figures": ("sales", "gross", "adjustments", "net", "tax", "average"),
+        "figures": ("sales", "gross", "adjustments", "net", "tax", "average", "refunds",
+                    "net_after_refunds"),
         "money": forms.amount, "states": ", ".join(R.SALE_STATES)})
 
 
