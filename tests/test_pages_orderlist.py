@@ -216,3 +216,28 @@ async def test_bad_dates_get_a_clear_message_and_keep_what_was_typed(cloud):
     # The extremes of the calendar are accepted (no overflow into a 500).
     page = await _list(cloud, **{"from": "0001-01-01", "to": "9999-12-31"})
     assert len(_rows(page)) == 1
+
+
+async def test_an_admin_picks_a_shop_and_gets_its_days(cloud):
+    """Admins see every shop's orders; picking one filters to it and its days are that
+    shop's (Berlin's 7 December is 23:00 UTC on the 6th to 23:00 UTC on the 7th)."""
+    from fingerpos.cloud.accounts.users import create_user
+    from fingerpos.cloud.models.users import Role
+    from .support.pages import post
+    await _shops(cloud)
+    berlin = ZoneInfo("Europe/Berlin")
+    north = await _order(cloud, datetime(2026, 12, 7, 23, 30, tzinfo=berlin), shop="shop2",
+                         device="b1")                                   # 22:30 UTC on the 7th
+    late = await _order(cloud, datetime(2026, 12, 7, 23, 59, tzinfo=SHANGHAI))
+    with in_app(cloud.app):
+        await create_user("root@example.com", "password123", Role.ADMIN)
+    await post(cloud.client, "/login", {"email": "root@example.com", "password": "password123",
+                                        "next": "/"})
+    assert sorted(_rows(await _list(cloud))) == sorted([north, late])
+    page = await _list(cloud, shop="shop2", **{"from": "2026-12-07", "to": "2026-12-07"})
+    assert _rows(page) == [north] and "From (Europe/Berlin)" in page
+    assert '<option value="shop2" selected>' in page
+    assert _rows(await _list(cloud, shop="shop1", **{"from": "2026-12-07"})) == [late]
+    # A shop that does not exist is no filter, not an error (and no other shop's days).
+    page = await _list(cloud, shop="'; DROP TABLE shops; --")
+    assert sorted(_rows(page)) == sorted([north, late]) and "From (UTC)" in page

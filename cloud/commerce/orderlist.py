@@ -42,6 +42,7 @@ _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")   # not ISO's week dates (2026-
 class ListQuery:
     text: str = ""
     state: str | None = None
+    shop: str | None = None            # an admin's choice; others see their own anyway
     since: datetime | None = None      # UTC, inclusive
     until: datetime | None = None      # UTC, exclusive
     sort: str = DEFAULT_SORT
@@ -113,6 +114,8 @@ async def find(user: User, q: ListQuery, pickup_key: bytes) -> tuple[list[dict[s
     base = _visible(user)
     if q.state:
         base = base.filter(state=q.state)
+    if q.shop:
+        base = base.filter(shop_id=q.shop)
     if q.since is not None:
         base = base.filter(created_at__gte=q.since)
     if q.until is not None:

@@ -76,23 +76,27 @@ async def order_list(request: web.Request) -> web.Response:
     state = state if state in STATES else None
     page = forms.parse_int(query.get("page"), 1, 1, 10_000)
     sort, descending = orderlist.sort_of(query.get("sort"), query.get("dir"))
-    zone_name = await _zone_of(who)
+    shops = await Shop.all().order_by("id").limit(500) if who.user.role == Role.ADMIN else []
+    shop = next((s for s in shops if s.id == query.get("shop")), None)
+    zone_name = _known_zone(shop.timezone) if shop else await _zone_of(who)
     typed = {k: query.get(k, "")[:100] for k in ("q", "from", "to")}
     since, until, errors = orderlist.day_range(typed["from"], typed["to"], ZoneInfo(zone_name))
     rows: list[dict[str, Any]] = []
     more = False
     if not errors:
         rows, more = await orderlist.find(who.user, orderlist.ListQuery(
-            text=typed["q"], state=state, since=since, until=until, sort=sort,
+            text=typed["q"], state=state, shop=shop.id if shop else None, since=since, until=until, sort=sort,
             descending=descending, limit=50, offset=(page - 1) * 50),
             request.app[KEYRING].pickup_key)
     await _local_times(rows)
-    kept = {k: v for k, v in {**typed, "state": state or "", "sort": sort,
+    kept = {k: v for k, v in {**typed, "state": state or "", "shop": shop.id if shop else "",
+                              "sort": sort,
                               "dir": "desc" if descending else "asc"}.items() if v}
     return await render(request, "orders.html", {
         "orders": rows, "more": more, "page": page, "state": state or "", "states": STATES,
         "form": typed, "errors": errors, "sort": sort, "descending": descending,
-        "zone": zone_name, "filtered": bool(typed["q"] or typed["from"] or typed["to"] or state),
+        "zone": zone_name, "shops": shops, "shop": shop.id if shop else "",
+        "filtered": bool(typed["q"] or typed["from"] or typed["to"] or state or shop),
         "link": lambda **changes: "?" + urlencode({**kept, **changes}),
         "export_url": export_url(request, state) if who.staff else None},
         status=400 if errors else 200)
@@ -100,7 +104,7 @@ async def order_list(request: web.Request) -> web.Response:
 
 async def _zone_of(who: Viewer) -> str:
     """The zone the list's days are in: the viewer's shop's (staff); UTC for buyers and
-    admins, whose orders span shops."""
+    for admins across shops (an admin who picks a shop gets that shop's)."""
     shop = await Shop.get_or_none(id=who.user.shop_id) if who.staff and who.user.shop_id else None
     return _known_zone(shop.timezone) if shop else "UTC"
 

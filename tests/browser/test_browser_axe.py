@@ -152,7 +152,9 @@ async def test_no_serious_axe_violation_on_any_page(site, browser, locale):
         await staff.goto("/monitor")
         await expect(staff.locator("#live-status")).to_have_text(re.compile(r"live|实时"))
         await check(staff, f"monitor ({who})")
-        pages = [("orders", "/orders"), ("order", f"/orders/{ids['pending']}"),
+        pages = [("orders", "/orders"),
+                 ("orders filtered", "/orders?q=%231&from=2026-12-01&sort=total&dir=asc"),
+                 ("orders, bad date", "/orders?from=2026-13-01&to=2026-12-07"), ("order", f"/orders/{ids['pending']}"),
                  ("cancelled order", f"/orders/{ids['cancelled']}"),
                  ("devices", "/devices"), ("alarms", "/alarms"),
                  ("products", "/shop/products"), ("new product", "/shop/products/new"),
@@ -165,4 +167,4 @@ async def test_no_serious_axe_violation_on_any_page(site, browser, locale):
             await check(staff, f"{where} ({who})", url)
 
     assert found == [], "axe-core found serious violations:\n" + "\n".join(found)
-    assert len(seen) == 7 + 9 + 3 * 10 + 2 * 2, seen      # every page was walked
+    assert len(seen) == 7 + 9 + 3 * 12 + 2 * 2, seen      # every page was walked
