@@ -10,13 +10,14 @@ order's path, so the order page can show it again without the server storing it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 from fingerpos.cloud import orders
-from fingerpos.cloud.commerce import card_refunds, cash, checkout, pickup
+from fingerpos.cloud.commerce import card_refunds, cash, checkout, orderlist, pickup
 from fingerpos.cloud.commerce.printing import PRINTABLE
 from fingerpos.cloud.core.appkeys import CONFIG, KEYRING
 from fingerpos.cloud.core.errors import DomainError, NotFound
@@ -68,14 +69,64 @@ def keep_pickup(request: web.Request, response: web.StreamResponse, oid: int, us
 
 
 async def order_list(request: web.Request) -> web.Response:
+    """The list: a buyer's own orders, a shop's for its staff, filtered as typed (number or
+    pickup code, days in the shop's time zone, state), sorted by a column, paged."""
     who = await need(request)
-    state = request.query.get("state", "")
+    query = request.query
+    state = query.get("state", "")
     state = state if state in STATES else None
-    page = forms.parse_int(request.query.get("page"), 1, 1, 10_000)
-    rows = await orders.list_for(who.user, state=state, limit=51, offset=(page - 1) * 50)
+    page = forms.parse_int(query.get("page"), 1, 1, 10_000)
+    sort, descending = orderlist.sort_of(query.get("sort"), query.get("dir"))
+    shops = await Shop.all().order_by("id").limit(500) if who.user.role == Role.ADMIN else []
+    shop = next((s for s in shops if s.id == query.get("shop")), None)
+    zone_name = _known_zone(shop.timezone) if shop else await _zone_of(who)
+    typed = {k: query.get(k, "")[:100] for k in ("q", "from", "to")}
+    since, until, errors = orderlist.day_range(typed["from"], typed["to"], ZoneInfo(zone_name))
+    rows: list[dict[str, Any]] = []
+    more = False
+    if not errors:
+        rows, more = await orderlist.find(who.user, orderlist.ListQuery(
+            text=typed["q"], state=state, shop=shop.id if shop else None, since=since, until=until, sort=sort,
+            descending=descending, limit=50, offset=(page - 1) * 50),
+            request.app[KEYRING].pickup_key)
+    await _local_times(rows)
+    kept = {k: v for k, v in {**typed, "state": state or "", "shop": shop.id if shop else "",
+                              "sort": sort,
+                              "dir": "desc" if descending else "asc"}.items() if v}
     return await render(request, "orders.html", {
-        "orders": rows[:50], "more": len(rows) > 50, "page": page, "state": state or "",
-        "states": STATES, "export_url": export_url(request, state) if who.staff else None})
+        "orders": rows, "more": more, "page": page, "state": state or "", "states": STATES,
+        "form": typed, "errors": errors, "sort": sort, "descending": descending,
+        "zone": zone_name, "shops": shops, "shop": shop.id if shop else "",
+        "filtered": bool(typed["q"] or typed["from"] or typed["to"] or state or shop),
+        "link": lambda **changes: "?" + urlencode({**kept, **changes}),
+        "export_url": export_url(request, state) if who.staff else None},
+        status=400 if errors else 200)
+
+
+async def _zone_of(who: Viewer) -> str:
+    """The zone the list's days are in: the viewer's shop's (staff); UTC for buyers and
+    for admins across shops (an admin who picks a shop gets that shop's)."""
+    shop = await Shop.get_or_none(id=who.user.shop_id) if who.staff and who.user.shop_id else None
+    return _known_zone(shop.timezone) if shop else "UTC"
+
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+        return name
+    except (ZoneInfoNotFoundError, ValueError):   # a zone the system no longer has
+        return "UTC"
+
+
+async def _local_times(rows: list[dict[str, Any]]) -> None:
+    """Each row's `placed`: its creation in its shop's local time, with the zone."""
+    zones = dict(await Shop.filter(id__in={r["shop"] for r in rows}).values_list("id", "timezone"))
+    for r in rows:
+        zone = _known_zone(zones.get(r["shop"], "UTC"))
+        at = datetime.fromisoformat(r["created_at"]) if r["created_at"] else None
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        r["placed"] = f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}" if at else "-"
 
 
 def export_url(request: web.Request, state: str | None) -> str | None:

@@ -23,15 +23,21 @@
     var o = msg.data;
     var row = body.querySelector('tr[data-order="' + Number(o.id) + '"]');
     if (!row) {
+      /* A filtered, sorted or later page shows what was asked: a new order joins only
+         the plain newest-first list. */
+      if (table.dataset.filtered) return;
       row = fpEl("tr");
       row.dataset.order = o.id;
       var link = fpEl("a", null, "#" + o.id);
       link.href = "/orders/" + Number(o.id);
-      var cells = [["Order", ""], ["State", "state-cell"], ["Shop", ""], ["Total", "num total-cell"], ["Placed", ""]];
+      var cells = [["Order", ""], ["State", "state-cell"], ["Shop", ""], ["Source", "source-cell"],
+                   ["Terminal", "terminal-cell"], ["Total", "num total-cell"], ["Placed", ""]];
       cells.forEach(function (c) { var td = fpEl("td", c[1]); td.dataset.label = c[0]; row.appendChild(td); });
       row.children[0].appendChild(link);
       row.children[2].textContent = o.shop;
-      row.children[4].textContent = fpWhen(o.created_at);
+      row.children[3].textContent = o.source || "";
+      row.children[4].textContent = o.device || "-";
+      row.children[6].textContent = fpWhen(o.created_at);
       body.insertBefore(row, body.firstChild);
     }
     row.querySelector(".state-cell").replaceChildren(fpState(o.state));
