@@ -122,15 +122,8 @@ async def find(text: str, f: Filters, limit: int, offset: int) -> list[dict[str,
         return await conn.execute_query_dict(q(d, sql), [*args, limit, offset])
     rows: list[dict[str, Any]] = []
     if offset < RANK_WINDOW:
-        window, window_args = _window(d, match, where, args)
-        if d == "postgres":
-            rank, rank_args = "ts_rank(w.search_vector, to_tsquery('simple', ?)) DESC", [match]
-        else:
-            rank, rank_args = "w.r", []
-        sql = (f"SELECT {COLUMNS} FROM ({window}) w JOIN products p ON p.id = w.id"
-               f" ORDER BY {rank}, p.id DESC LIMIT ? OFFSET ?")
         n = min(limit, RANK_WINDOW - offset)
-        rows = await conn.execute_query_dict(q(d, sql), [*window_args, *rank_args, n, offset])
+        rows = await _ranked(conn, d, match, where, args, n, offset)
         if len(rows) < n:  # the window was not full: no older matches
             return rows
     if len(rows) < limit:  # the page reaches past the window: older matches, newest first
@@ -157,13 +150,57 @@ def _matches(d: str, match: str, where: list[str], args: list[Any],
     return "".join([sql, *(" AND " + w for w in where)]), [match, *args]
 
 
-def _window(d: str, match: str, where: list[str], args: list[Any]) -> tuple[str, list[Any]]:
+async def _ranked(conn: Any, d: str, match: str, where: list[str], args: list[Any],
+                  limit: int, offset: int) -> list[dict[str, Any]]:
+    """A page of the ranked window."""
+    if d != "postgres":
+        window, window_args = _window(d, match, where, args)
+        sql = (f"SELECT {COLUMNS} FROM ({window}) w JOIN products p ON p.id = w.id"
+               " ORDER BY w.r, p.id DESC LIMIT ? OFFSET ?")
+        return await conn.execute_query_dict(sql, [*window_args, limit, offset])
+    # PostgreSQL cannot walk the GIN index in id order, and estimates every prefix query
+    # at 2% of the rows, whatever it matches: ordered by id it walks the primary key
+    # backwards, fast for a common word (the window is among the newest few thousand),
+    # a scan of the whole table for a rare one (30 ms at 100k). So first look among the
+    # newest PG_NEWEST products only; when they hold a whole window it is the window,
+    # else the matches are sparse and the GIN index finds them all cheaply. Only for
+    # what is likely to match much: one word, no filter but stock (two words, a CJK
+    # phrase, a shop, a category or a price range go to the index at once).
+    common = match.count(":*") == 1 and " " not in match and not any(
+        w.startswith(("p.shop_id", "p.category_id", "p.price")) for w in where)
+    for newest in ((True, False) if common else (False,)):
+        window, window_args = _window(d, match, where, args, newest)
+        sql = (f"SELECT {COLUMNS}, count(*) OVER () AS window_rows FROM ({window}) w"
+               " JOIN products p ON p.id = w.id ORDER BY"
+               " ts_rank(w.search_vector, to_tsquery('simple', ?)) DESC, p.id DESC"
+               " LIMIT ? OFFSET ?")
+        rows = await conn.execute_query_dict(q(d, sql), [*window_args, match, limit, offset])
+        if not newest or (rows and rows[0]["window_rows"] == RANK_WINDOW):
+            break
+    for row in rows:
+        del row["window_rows"]
+    return rows  # type: ignore[no-any-return]
+
+
+PG_NEWEST = 10_000
+
+
+def _window(d: str, match: str, where: list[str], args: list[Any],
+            newest: bool = False) -> tuple[str, list[Any]]:
     """The RANK_WINDOW newest matches: id and what ranks them (w.r on SQLite, where bm25
-    can only be read in the MATCH query; the stored vector on PostgreSQL)."""
+    can only be read in the MATCH query; the stored vector on PostgreSQL). On PostgreSQL
+    `newest` looks only among the PG_NEWEST newest products, else through the GIN index."""
     if d == "sqlite" and not where:   # no products column needed: stay inside the index
         return ("SELECT rowid AS id, bm25(product_fts) AS r FROM product_fts"
                 f" WHERE product_fts MATCH ? ORDER BY rowid DESC LIMIT {RANK_WINDOW}"), [match]
-    columns = ("p.id, p.search_vector" if d == "postgres"
-               else "p.id, bm25(product_fts) AS r")
-    sql, window_args = _matches(d, match, where, args, columns)
+    if d == "postgres":
+        source = (f"(SELECT * FROM products ORDER BY id DESC LIMIT {PG_NEWEST}) p" if newest
+                  else "products p")
+        sql = (f"SELECT p.id, p.search_vector FROM {source}"
+               " WHERE p.search_vector @@ to_tsquery('simple', ?)")
+        # id + 0: not the primary key's order, so the planner takes the GIN index
+        order = " ORDER BY p.id DESC" if newest else " ORDER BY p.id + 0 DESC"
+        return ("".join([sql, *(" AND " + w for w in where)]) + order
+                + f" LIMIT {RANK_WINDOW}", [match, *args])
+    sql, window_args = _matches(d, match, where, args, "p.id, bm25(product_fts) AS r")
     return sql + _NEWEST[d] + f" LIMIT {RANK_WINDOW}", window_args
