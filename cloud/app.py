@@ -1,7 +1,7 @@
 """The cloud's aiohttp application factory.
 
 Resources are cleanup contexts started in order and closed in reverse:
-database (first: everything else uses it), monitor hub, order timers, then
+database (first: everything else uses it), the catalogue cache's end, monitor hub, order timers, then
 the MQTT side (ingestion, embedded broker, command sender) that cloud/ingest
 contributes through INGEST_HOOK.
 """
@@ -17,6 +17,7 @@ from fingerpos.cloud import timers
 from fingerpos.cloud.accounts.auth_signin import login_throttle
 from fingerpos.cloud.api import middleware, policy
 from fingerpos.cloud.api.routes import add_routes
+from fingerpos.cloud.commerce import catalog_cache
 from fingerpos.cloud.core import db, monitor
 from fingerpos.cloud.core.appkeys import CONFIG, KEYRING, METRICS, THROTTLE
 from fingerpos.cloud.core.config import Config
@@ -43,6 +44,14 @@ def _ingest_resources(config: Config) -> list[CleanupCtx]:
     return list(hook(config)) if hook is not None else []
 
 
+async def _catalog_cache(app: web.Application) -> AsyncIterator[None]:
+    """Close the catalogue cache's LISTEN connection (PostgreSQL) before the database."""
+    yield
+    ctx = app.get(db.DB)
+    if ctx is not None:
+        await catalog_cache.close(ctx.db())
+
+
 def create_app(config: Config) -> web.Application:
     """Build the app for a validated copy of `config` (raises ConfigError when it is bad)."""
     config = config.validated()
@@ -54,6 +63,7 @@ def create_app(config: Config) -> web.Application:
     app[KEYRING] = DeviceKeyring(config.key_secret)
     app[THROTTLE] = login_throttle(config.login_max_failures, config.login_window_s)
     app.cleanup_ctx.append(db.database)
+    app.cleanup_ctx.append(_catalog_cache)
     app.cleanup_ctx.append(monitor.monitor_hub)
     app.cleanup_ctx.append(timers.order_timers)
     app.cleanup_ctx.extend(_ingest_resources(config))

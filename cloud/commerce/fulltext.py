@@ -94,37 +94,113 @@ def _where(f: Filters) -> tuple[list[str], list[Any]]:
     return where, args
 
 
+# Ranking every match cost ~0.7 us a match on SQLite (bm25) and more on PostgreSQL
+# (ts_rank, plus fetching each matching row): a common word matches ~16,000 of 100,000
+# products, which put search's p99 at 20-40 ms (`fingerpos bench search`). So a search
+# ranks a window: the RANK_WINDOW newest matches (highest product id, which both indexes
+# walk cheaply in that order), best first, ties newest first. Older matches follow,
+# newest first, unranked. With at most RANK_WINDOW matches (any query of two or more
+# words at 100k products, every rare word) this is the plain full ranking; a buyer who
+# types one common word gets the best of the newest thousand, which in a shop is the
+# range on sale. Every match is still found: paging past the window reaches them all.
+RANK_WINDOW = 1000
+
+
 async def find(text: str, f: Filters, limit: int, offset: int) -> list[dict[str, Any]]:
-    """Products matching `text` (every word, Latin words as prefixes), best first;
-    all products by name when the text has nothing searchable."""
+    """Products matching `text` (every word, Latin words as prefixes): the RANK_WINDOW
+    newest matches best first, then older ones newest first; all products by name when
+    the text has nothing searchable."""
     conn = connections.get("default")
     d = dialect(conn)
     where, args = _where(f)
     match = search.pg_tsquery(text) if d == "postgres" else search.fts5_query(text)
     if match is None:
         sql = f"SELECT {COLUMNS} FROM products p"
-        order = " ORDER BY p.name, p.id"
-    elif d == "postgres":
-        sql = f"SELECT {COLUMNS} FROM products p"
-        where.insert(0, "p.search_vector @@ to_tsquery('simple', ?)")
-        args.insert(0, match)
-        order = " ORDER BY ts_rank(p.search_vector, to_tsquery('simple', ?)) DESC, p.id"
-        args.append(match)
-    elif not where:
-        # No filter on products' columns: rank and cut the page inside the FTS5 table, then
-        # join only those rows. Joining every match before sorting cost 2-3x as much at
-        # 100,000 products (a common word matches ~16,000; `fingerpos bench search`).
-        sql = (f"SELECT {COLUMNS} FROM (SELECT rowid, bm25(product_fts) AS r FROM product_fts"
-               " WHERE product_fts MATCH ? ORDER BY r, rowid LIMIT ? OFFSET ?) f"
-               " JOIN products p ON p.id = f.rowid ORDER BY f.r, p.id")
-        return await conn.execute_query_dict(q(d, sql), [match, limit, offset])
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY p.name, p.id LIMIT ? OFFSET ?"
+        return await conn.execute_query_dict(q(d, sql), [*args, limit, offset])
+    rows: list[dict[str, Any]] = []
+    if offset < RANK_WINDOW:
+        n = min(limit, RANK_WINDOW - offset)
+        rows = await _ranked(conn, d, match, where, args, n, offset)
+        if len(rows) < n:  # the window was not full: no older matches
+            return rows
+    if len(rows) < limit:  # the page reaches past the window: older matches, newest first
+        sql, tail_args = _matches(d, match, where, args, COLUMNS)
+        sql += _NEWEST[d] + " LIMIT ? OFFSET ?"
+        rows += await conn.execute_query_dict(q(d, sql), [
+            *tail_args, limit - len(rows), max(offset, RANK_WINDOW)])
+    return rows
+
+
+# Newest first. On SQLite by the index's rowid, which FTS5 walks backwards itself; by
+# p.id the planner would walk products and probe the index once per product.
+_NEWEST = {"postgres": " ORDER BY p.id DESC", "sqlite": " ORDER BY product_fts.rowid DESC"}
+
+
+def _matches(d: str, match: str, where: list[str], args: list[Any],
+             columns: str) -> tuple[str, list[Any]]:
+    """SELECT `columns` of the matching products (alias p), without ORDER BY."""
+    if d == "postgres":
+        sql = f"SELECT {columns} FROM products p WHERE p.search_vector @@ to_tsquery('simple', ?)"
     else:
-        sql = f"SELECT {COLUMNS} FROM product_fts JOIN products p ON p.id = product_fts.rowid"
-        where.insert(0, "product_fts MATCH ?")
-        args.insert(0, match)
-        order = " ORDER BY bm25(product_fts), p.id"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += order + " LIMIT ? OFFSET ?"
-    # The ORDER BY argument (PostgreSQL) comes after the WHERE ones: same order as the marks.
-    return await conn.execute_query_dict(q(d, sql), [*args, limit, offset])
+        sql = (f"SELECT {columns} FROM product_fts JOIN products p ON p.id = product_fts.rowid"
+               " WHERE product_fts MATCH ?")
+    return "".join([sql, *(" AND " + w for w in where)]), [match, *args]
+
+
+async def _ranked(conn: Any, d: str, match: str, where: list[str], args: list[Any],
+                  limit: int, offset: int) -> list[dict[str, Any]]:
+    """A page of the ranked window."""
+    if d != "postgres":
+        window, window_args = _window(d, match, where, args)
+        sql = (f"SELECT {COLUMNS} FROM ({window}) w JOIN products p ON p.id = w.id"
+               " ORDER BY w.r, p.id DESC LIMIT ? OFFSET ?")
+        return await conn.execute_query_dict(sql, [*window_args, limit, offset])
+    # PostgreSQL cannot walk the GIN index in id order, and estimates every prefix query
+    # at 2% of the rows, whatever it matches: ordered by id it walks the primary key
+    # backwards, fast for a common word (the window is among the newest few thousand),
+    # a scan of the whole table for a rare one (30 ms at 100k). So first look among the
+    # newest PG_NEWEST products only; when they hold a whole window it is the window,
+    # else the matches are sparse and the GIN index finds them all cheaply. Only for
+    # what is likely to match much: one word, no filter but stock (two words, a CJK
+    # phrase, a shop, a category or a price range go to the index at once).
+    common = match.count(":*") == 1 and " " not in match and not any(
+        w.startswith(("p.shop_id", "p.category_id", "p.price")) for w in where)
+    for newest in ((True, False) if common else (False,)):
+        window, window_args = _window(d, match, where, args, newest)
+        sql = (f"SELECT {COLUMNS}, count(*) OVER () AS window_rows FROM ({window}) w"
+               " JOIN products p ON p.id = w.id ORDER BY"
+               " ts_rank(w.search_vector, to_tsquery('simple', ?)) DESC, p.id DESC"
+               " LIMIT ? OFFSET ?")
+        rows = await conn.execute_query_dict(q(d, sql), [*window_args, match, limit, offset])
+        if not newest or (rows and rows[0]["window_rows"] == RANK_WINDOW):
+            break
+    for row in rows:
+        del row["window_rows"]
+    return rows  # type: ignore[no-any-return]
+
+
+PG_NEWEST = 10_000
+
+
+def _window(d: str, match: str, where: list[str], args: list[Any],
+            newest: bool = False) -> tuple[str, list[Any]]:
+    """The RANK_WINDOW newest matches: id and what ranks them (w.r on SQLite, where bm25
+    can only be read in the MATCH query; the stored vector on PostgreSQL). On PostgreSQL
+    `newest` looks only among the PG_NEWEST newest products, else through the GIN index."""
+    if d == "sqlite" and not where:   # no products column needed: stay inside the index
+        return ("SELECT rowid AS id, bm25(product_fts) AS r FROM product_fts"
+                f" WHERE product_fts MATCH ? ORDER BY rowid DESC LIMIT {RANK_WINDOW}"), [match]
+    if d == "postgres":
+        source = (f"(SELECT * FROM products ORDER BY id DESC LIMIT {PG_NEWEST}) p" if newest
+                  else "products p")
+        sql = (f"SELECT p.id, p.search_vector FROM {source}"
+               " WHERE p.search_vector @@ to_tsquery('simple', ?)")
+        # id + 0: not the primary key's order, so the planner takes the GIN index
+        order = " ORDER BY p.id DESC" if newest else " ORDER BY p.id + 0 DESC"
+        return ("".join([sql, *(" AND " + w for w in where)]) + order
+                + f" LIMIT {RANK_WINDOW}", [match, *args])
+    sql, window_args = _matches(d, match, where, args, "p.id, bm25(product_fts) AS r")
+    return sql + _NEWEST[d] + f" LIMIT {RANK_WINDOW}", window_args
