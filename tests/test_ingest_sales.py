@@ -166,22 +166,22 @@ async def test_a_statement_failing_every_time_fails_the_whole_batch(cloud, monke
     (the pipeline retries it later) and leaves nothing, events included."""
     from fingerpos.cloud.orders import sales
     from tortoise.exceptions import OperationalError
-    real = sales._insert
+    real = sales.insert_rows
 
-    async def broken(conn, d, table, columns, values, tail=""):
+    async def broken(conn, table, columns, rows, tail=""):
         if table == "order_events":
             raise OperationalError("disk I/O error")
-        return await real(conn, d, table, columns, values, tail)
+        return await real(conn, table, columns, rows, tail)
 
     await cloud.device("t1", "shop1")
     batch = [incoming("t1", n, sale(f"r{n}", [10 * n])) for n in range(1, 6)]
     batch.append(incoming("t1", 6, {"hb": 1}, typ="heartbeat"))
-    monkeypatch.setattr(sales, "_insert", broken)
+    monkeypatch.setattr(sales, "insert_rows", broken)
     with in_app(cloud.app):
         with pytest.raises(OperationalError):
             await commit(store(True), batch)
         assert await _counts() == (0, 0, 0, 0, 0, 0)
-        monkeypatch.setattr(sales, "_insert", real)
+        monkeypatch.setattr(sales, "insert_rows", real)
         await commit(store(True), batch)
         assert await _counts() == (6, 5, 5, 10, 5, 5)
 

@@ -22,8 +22,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from fingerpos.cloud.core.sql import dialect, q, rows_marks, when
+from fingerpos.cloud.core.sql import dialect, q, when
 from fingerpos.cloud.ingest.stats import IngestStats
+from fingerpos.cloud.orders.bulk import insert_rows
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -46,8 +47,6 @@ class BatchOutcome(Protocol):
 # that typ in a batch, in the batch's transaction (`conn` is a savepoint in it).
 BatchHandler = Callable[[BaseDBAsyncClient, list[tuple[str, int, dict]]],
                         Awaitable[BatchOutcome]]
-
-_CHUNK = 1000  # rows per INSERT: 8 columns stay far under SQLite's 32766 variables
 
 
 @dataclass(slots=True)
@@ -153,19 +152,14 @@ class EventStore:
         index = {(ev.device, ev.seq): ev for ev in batch}
         for ev in batch:  # a failed attempt before this one may have set them
             ev.event_id = None
-        for start in range(0, len(batch), _CHUNK):
-            part = batch[start:start + _CHUNK]
-            values: list[object] = []
-            for ev in part:
-                values += [ev.device, ev.seq, ev.typ, ev.ts, ev.body, ev.hash, ev.prev,
-                           ev.received, ev.body, ev.sig]
-            rows = await conn.execute_query_dict(  # asyncpg's execute_query drops RETURNING rows
-                q(d, "INSERT INTO device_event (device_id, seq, typ, ts, body, hash, prev,"
-                     " received_at, raw_body, sig) VALUES " + rows_marks(d, len(part), 10)
-                  + " ON CONFLICT (device_id, seq) DO NOTHING RETURNING id, device_id, seq"),
-                values)
-            for r in rows:
-                index[(r["device_id"], r["seq"])].event_id = r["id"]
+        rows = await insert_rows(
+            conn, "device_event", "device_id, seq, typ, ts, body, hash, prev, received_at,"
+                                  " raw_body, sig",
+            [(ev.device, ev.seq, ev.typ, ev.ts, ev.body, ev.hash, ev.prev, ev.received, ev.body,
+              ev.sig) for ev in batch],
+            " ON CONFLICT (device_id, seq) DO NOTHING RETURNING id, device_id, seq")
+        for r in rows:
+            index[(r["device_id"], r["seq"])].event_id = r["id"]
 
     async def _dispatch(self, batch: list[Incoming]) -> list[BatchOutcome]:
         together: dict[str, list[Incoming]] = {}

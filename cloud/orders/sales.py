@@ -10,7 +10,7 @@ same transaction, whatever the count says: they are in the buyer's hands. The
 ingestion hands every new `sale` event of a batch to `from_sales` inside the
 batch's transaction; `service.from_sale` runs the same path for one sale.
 
-Hand-written SQL rather than tortoise's bulk_create: bulk_create neither
+Hand-written SQL (cloud/orders/bulk.py) rather than tortoise's bulk_create: bulk_create neither
 returns ids on SQLite nor skips rows that hit a unique index, and the unique
 (device_id, ref) index is what makes a re-sent sale create nothing. RETURNING
 after ON CONFLICT DO NOTHING works the same on SQLite (3.35+) and PostgreSQL.
@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fingerpos.cloud.core.errors import DomainError, NotFound
-from fingerpos.cloud.core.sql import dialect, q, rows_marks
 from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.orders import notify, saledata, stock
+from fingerpos.cloud.orders.bulk import insert_rows
 from fingerpos.cloud.orders.rules import total_of
 from fingerpos.cloud.orders.states import State
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -36,8 +36,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 HELD_REASON = "amount differs from the items' total"
 NOTE = "terminal sale"
 DONE_NOTE = "paid in person, nothing to print"
-# Bound parameters per INSERT: SQLite allows 32766, PostgreSQL 32767.
-_MAX_PARAMS = 30000
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,24 +136,6 @@ async def ensure_shops(conn: BaseDBAsyncClient, shop_ids: set[str]) -> None:
         await Shop.get_or_create(id=shop_id, using_db=conn)
 
 
-async def _insert(conn: BaseDBAsyncClient, d: str, table: str, columns: str,
-                  values: list[Any], tail: str = "") -> list[dict]:
-    """INSERT `values` (row after row, flat) in as few statements as the parameter limit
-    allows; with a RETURNING `tail`, the rows it returns."""
-    width = columns.count(",") + 1
-    step = _MAX_PARAMS // width * width
-    out: list[dict] = []
-    for start in range(0, len(values), step):
-        part = values[start:start + step]
-        sql = q(d, f"INSERT INTO {table} ({columns}) VALUES "
-                   f"{rows_marks(d, len(part) // width, width)}{tail}")
-        if tail:  # asyncpg's execute_query drops RETURNING rows
-            out += await conn.execute_query_dict(sql, part)
-        else:
-            await conn.execute_query(sql, part)
-    return out
-
-
 async def tax_rates(conn: BaseDBAsyncClient, items: list[tuple[str, str]]
                     ) -> dict[tuple[str, str], int]:
     """The tax rates of the sold (shop, sku)s that have one: one query per batch (only
@@ -174,14 +154,11 @@ async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
     """Insert the orders of `plans` and all that belongs to them; returns (order id, plan)
     for those created. Of two plans with the same device and ref the first wins, as
     when they arrive one by one."""
-    d = dialect(conn)
-    values: list[Any] = []
-    for p in plans:
-        values += (p.shop, "terminal", p.device_id, p.sale.ref, p.state, 1, p.total,
-                   p.sale.currency, False, at, at)
-    returned = await _insert(
-        conn, d, "orders", "shop_id, source, device_id, ref, state, version, total, currency,"
-                           " alerted, created_at, state_changed_at", values,
+    returned = await insert_rows(
+        conn, "orders", "shop_id, source, device_id, ref, state, version, total, currency,"
+                        " alerted, created_at, state_changed_at",
+        [(p.shop, "terminal", p.device_id, p.sale.ref, p.state, 1, p.total, p.sale.currency,
+          False, at, at) for p in plans],
         " ON CONFLICT (device_id, ref) DO NOTHING RETURNING id, device_id, ref")
     ids = {(r["device_id"], r["ref"]): r["id"] for r in returned}
     created = []
@@ -192,29 +169,31 @@ async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
     if not created:
         return created
     rates = await tax_rates(conn, [(p.shop, ln.sku) for _, p in created for ln in p.sale.lines])
-    lines: list[Any] = []
-    revisions: list[Any] = []
-    events: list[Any] = []
-    payments: list[Any] = []
+    lines: list[tuple] = []
+    revisions: list[tuple] = []
+    events: list[tuple] = []
+    payments: list[tuple] = []
+    completed = State.COMPLETED.value
     for oid, p in created:
         for ln in p.sale.lines:
-            lines += (oid, ln.sku, ln.name, ln.qty, ln.unit_price, rates.get((p.shop, ln.sku), 0))
-        revisions += (oid, 1, p.total, "created", None, p.device_id, at)
-        if p.state == State.COMPLETED.value:
-            events += (oid, None, State.PAID.value, None, p.device_id, p.event_id, NOTE, at)
-            events += (oid, State.PAID.value, p.state, None, p.device_id, p.event_id,
-                       DONE_NOTE, at)
+            lines.append((oid, ln.sku, ln.name, ln.qty, ln.unit_price,
+                          rates.get((p.shop, ln.sku), 0)))
+        revisions.append((oid, 1, p.total, "created", None, p.device_id, at))
+        if p.state == completed:
+            events.append((oid, None, State.PAID.value, None, p.device_id, p.event_id, NOTE, at))
+            events.append((oid, State.PAID.value, p.state, None, p.device_id, p.event_id,
+                           DONE_NOTE, at))
         else:
-            events += (oid, None, p.state, None, p.device_id, p.event_id, NOTE, at)
-        payments += (oid, p.sale.amount, p.sale.currency, 1, p.sale.method, p.paid_ok,
-                     "" if p.paid_ok else HELD_REASON, at)
-    await _insert(conn, d, "order_lines", "order_id, sku, name, qty, unit_price, tax_rate", lines)
-    await _insert(conn, d, "order_revisions",
-                  "order_id, version, total, reason, user_id, device_id, created_at", revisions)
-    await _insert(conn, d, "order_events",
-                  'order_id, from_state, to_state, user_id, device_id, device_event_id, note, "at"',
-                  events)
-    await _insert(conn, d, "payments",
-                  "order_id, amount, currency, version, method, accepted, reason, created_at",
-                  payments)
+            events.append((oid, None, p.state, None, p.device_id, p.event_id, NOTE, at))
+        payments.append((oid, p.sale.amount, p.sale.currency, 1, p.sale.method, p.paid_ok,
+                         "" if p.paid_ok else HELD_REASON, at))
+    await insert_rows(conn, "order_lines", "order_id, sku, name, qty, unit_price, tax_rate", lines)
+    await insert_rows(conn, "order_revisions",
+                      "order_id, version, total, reason, user_id, device_id, created_at",
+                      revisions)
+    await insert_rows(conn, "order_events", 'order_id, from_state, to_state, user_id, device_id,'
+                                            ' device_event_id, note, "at"', events)
+    await insert_rows(conn, "payments",
+                      "order_id, amount, currency, version, method, accepted, reason, created_at",
+                      payments)
     return created
