@@ -26,7 +26,8 @@ _VERSION = const("0.1.0")
 _SENSOR_IDLE_MS = const(1500)
 _SESSION_SLACK = const(6144)  # a session waits for the heap to settle to its last base + this
 _NO_TRADE = const(("idle", "pin", "menu"))
-_PROMPTS = const(("order_new", "order_update", "price_result"))  # prompts.py's; roster login.py's, the rest handlers.py's
+# prompts.py's; roster is login.py's, catalog catalog.py's, the rest handlers.py's
+_PROMPTS = const(("order_new", "order_update", "price_result"))
 _SENSOR_LOAD_ORDER = const(("busio", "adafruit_fingerprint", "fingerprint", "sensor"))
 # RAM: collect every 8 KB of allocation, not only when the heap is full. Garbage left
 # to the end scatters the long-lived blocks made meanwhile across the heap; then a
@@ -60,7 +61,7 @@ class App:
         self.sellers = []  # the roster's packed records (login.py), see roster()
         self.sellers = self.roster(store.load("roster", {"sellers": []}).get("sellers", [])).sellers
         # RAM: catalog.py is not resident (2.2 KB on the unix port): a sale (sale.py) and
-        # a `catalog` page (handlers.py) load it; this holds the Catalog only while a
+        # a `catalog` page (catalog.py's TABLE) load it; this holds the Catalog only while a
         # version's pages are being collected.
         self.catalog = None
         self.guard = Guard(self.s, store.load("guard", {}), lambda data: store.save("guard", data))
@@ -74,6 +75,9 @@ class App:
         self.sensor = None
         self.sensor_fault = False
         self.sensor_on = False  # a sensor session (the driver's RAM) runs
+        self.used = None  # the roster's used slots, taken for an enrolment before the driver loads
+        self.found = None  # (slot, confidence) a session's finger search gave (login.session_over)
+        self.enrolled = []  # (seller, slot) enrolled in this session: into the roster after it
         self.session_base = 1 << 29  # heap in use as the last session ended (none yet)
         self.sensor_stop = False  # ui_loop holds a key until the session has ended
         self.alive = {}
@@ -123,7 +127,8 @@ class App:
         # trade screens' module goes first (ui.py imports it again on the next key:
         # the screen's state is in ui), so the two are never in RAM together; so
         # does sale.py unless a sale is open (its Sale holds that module's classes).
-        name = "prompts" if typ in _PROMPTS else "login" if typ == "roster" else "handlers"
+        name = "prompts" if typ in _PROMPTS else "login" if typ == "roster" else \
+            "catalog" if typ == "catalog" else "handlers"
         sys.modules.pop("trade", None)
         if self.ui.sale is None:
             sys.modules.pop("sale", None)
@@ -245,6 +250,8 @@ class App:
             gc.threshold(2048)
             if self.sensor_stop:
                 return  # a key came first: the seller is typing
+            if self.enrol_for is not None:  # RAM: login.py now, not beside the driver
+                self.used = self.roster().used_slots()
             _driver(True)
             import sensor
 
@@ -256,10 +263,14 @@ class App:
             _driver(False)
             self.sensor_on = False
             gc.threshold(_GC_EVERY)
+            self.used = None
             gc.collect()
+            self.link.resume()
+            if self.found is not None or self.enrolled:  # RAM: login.py now, the driver is out
+                __import__("login").session_over(self)
+                sys.modules.pop("login", None)
             self.session_base = gc.mem_alloc()
             hal.log("sensor session over: heap live %d" % self.session_base)
-            self.link.resume()
 
     async def ui_loop(self):
         kp = hal.Keypad()

@@ -1,11 +1,10 @@
 # What the terminal does for the less frequent verified cloud commands
 # (protocol/README.md, cmd types); the trade prompts' are in prompts.py, `roster`
-# in login.py.
+# in login.py, `catalog` in catalog.py.
 # Loaded only while such a command is handled (RAM), see App.on_message; run
 # through CommandGate.run, which counts data a command's type cannot take.
 # SPDX-License-Identifier: MIT
 import binascii
-import sys
 
 import hal
 
@@ -20,21 +19,6 @@ def time_(app, data):
     if type(now) is not int:
         raise ValueError("now must be an integer")
     hal.set_time(now)
-
-
-def catalog(app, data):
-    # A page, or a whole catalogue from an older cloud: written to flash (catalog.py).
-    # RAM: the module leaves sys.modules at once; the Catalog (and so its code) stays
-    # in app.catalog only while the pages of a version are being collected.
-    c = app.catalog
-    if c is None:
-        c = __import__("catalog").Catalog(hal.DATA_DIR, app.store)
-        sys.modules.pop("catalog", None)
-    try:
-        if c.page(data):
-            hal.log("catalog %s: %d items" % (c.version, c.count))
-    finally:
-        app.catalog = c if c.pending else None
 
 
 def print_(app, data):
@@ -111,7 +95,6 @@ def config_(app, data):
     app.outbox.limit = new["outbox_bytes"]
 
 
-TABLE = {"ack": ack, "time": time_, "catalog": catalog,
-         "print": print_, "enrol_start": enrol_start, "lock": lock, "unlock": unlock,
-         "alarm_off": alarm_off, "config": config_}
+TABLE = {"ack": ack, "time": time_, "print": print_, "enrol_start": enrol_start, "lock": lock,
+         "unlock": unlock, "alarm_off": alarm_off, "config": config_}
 

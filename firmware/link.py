@@ -29,6 +29,11 @@ _BATCH = const(4)  # bodies read from flash per batch (RAM: _BATCH x body size)
 # block per big command failed on a fragmented heap (MemoryError with 30 KB free, a
 # reset on every catalogue, issue #13), so every valid command has room from boot.
 _RX_BYTES = const(4256)  # >= max_packet below
+# With no 4256 B run free (the heap fragmented during a sensor session) the link goes
+# online with this much: acks, prompts and receipt parts fit (the cloud keeps them
+# under 1.5 KB), events drain; a bigger command ends the session unacknowledged
+# (mqtt.py: the broker keeps it) and the next session tries the full size again.
+_RX_LEAST = const(1536)
 
 
 class Link:
@@ -143,17 +148,28 @@ class Link:
         while not self._want:
             self._wake.clear()
             await self._wake.wait()
+        rx = self._rx
+        if rx is not None and len(rx) < _RX_BYTES:
+            self._rx = None  # the last session had the smaller buffer: try for the full one
+        rx = None
         while self._rx is None:
             # Made again as the link resumes: the sensor session that suspended it has
             # just freed the driver's ~17 KB, so a 4.2 KB run is free now if ever. If
-            # not (a fragmented heap), the link waits offline for one, events wait in
-            # the outbox; never a MemoryError of this task (three reset the board).
+            # not (a fragmented heap), after a second the smaller buffer (_RX_LEAST), and
+            # if not even that, the link waits offline, events wait in the outbox; never
+            # a MemoryError of this task (three reset the board).
             gc.collect()
             try:
                 self._rx = bytearray(_RX_BYTES)
+                break
             except MemoryError:
                 hal.log("link: no free %d B run for the receive buffer yet" % _RX_BYTES)
-                await asyncio.sleep_ms(1000)
+            await asyncio.sleep_ms(1000)
+            gc.collect()
+            try:
+                self._rx = bytearray(_RX_LEAST)
+            except MemoryError:
+                pass
         client = self.mqtt = self._client()
         try:
             await client.run(cap_ms=8000)  # a till waits at most ~8 s for its link

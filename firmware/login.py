@@ -170,6 +170,38 @@ class Roster:
         return s
 
 
+# -- after a sensor session (App.sensor_session, once the driver is out: RAM, the
+# driver and this module did not fit together in 96 KiB) --
+def session_over(app):
+    """Log in the finger the session identified (app.found: slot or None, confidence)
+    and take its enrolments (app.enrolled) into the roster."""
+    found, app.found = app.found, None
+    r = app.roster()
+    if found is not None:
+        slot, conf = found
+        seller = r.by_slot(slot) if slot is not None else None
+        left = app.lockout_left()
+        if left and not (seller and seller.get("manager")):
+            app.ui.notify("LOCKED %ds" % ((left + 999) // 1000))
+        elif r.login(app, "finger", seller, seller is not None, slot, conf):
+            app.ui.logged_in()
+        else:
+            app.ui.failed()
+    # enrol.json is cleared only once the slot is in roster.json: a reset or a flash
+    # error before leaves it for the next session (sensor.py sends the event again,
+    # the cloud takes a repeated enrol of a slot as one).
+    try:
+        while app.enrolled:
+            seller, slot = app.enrolled[-1]
+            r.add_slot(seller, slot)
+            r.save(app.store)
+            app.enrolled.pop()
+            app.store.save("enrol", {})
+    except OSError as e:  # never keep the link suspended for it
+        app.enrolled = []
+        hal.log("enrol: roster not saved: %s" % e)
+
+
 # -- the `roster` command (App.on_message loads this module for it, not handlers.py:
 # RAM, the two are never loaded together) --
 def roster(app, data):

@@ -220,7 +220,17 @@ class MQTTClient:
     async def _read(self, n):
         """The next n bytes as a view into the receive buffer (or a buffer of
         their own when they do not fit in it)."""
-        mv = self._rx[:n] if n <= len(self._rx) else memoryview(bytearray(n))
+        if n <= len(self._rx):
+            mv = self._rx[:n]
+        else:
+            try:
+                mv = memoryview(bytearray(n))
+            except MemoryError:
+                # No run for it (a fragmented heap, a smaller receive buffer): the
+                # session ends unacknowledged, so the broker keeps the packet for the
+                # next one (link.py tries for the full buffer first); not a reset.
+                self._stop = True
+                raise OSError("no heap for a %d B packet" % n)
         got, r = 0, self._reader
         if r is None:
             raise OSError("not connected")

@@ -93,17 +93,11 @@ class SensorTask:
         self.healthy()
         if found is None and self.sensor.reason == "no_finger":
             return
-        slot, conf = found if found else (None, 0)
-        r = app.roster()
-        seller = r.by_slot(slot) if found else None
-        left = app.lockout_left()
-        if left and not (seller and seller.get("manager")):
-            app.ui.notify("LOCKED %ds" % ((left + 999) // 1000))
-        elif r.login(app, "finger", seller, seller is not None, slot, conf):
-            app.ui.logged_in()
-        else:
-            app.ui.failed()
-        await self.wait_lift()
+        # RAM: the login itself (the roster's module, login.py) waits until the driver
+        # is out: the session ends now (App.sensor_session then calls App.finger_login),
+        # and sensor_stop makes the finger still on the glass wait for its lift.
+        app.found = found or (None, 0)
+        app.sensor_stop = True
 
     async def enrol(self):
         app = self.app
@@ -118,8 +112,12 @@ class SensorTask:
 
         # The roster is the authority on used slots; taking the first slot it does
         # not use spares the sensor's template-table read (RAM spike of ~3 KB). A
-        # stale template there belongs to nobody, so overwriting it is right.
-        used = app.roster().used_slots()
+        # stale template there belongs to nobody, so overwriting it is right. RAM:
+        # App.sensor_session took them before the driver loaded (app.used), so the
+        # roster's module (login.py) and the driver are not in RAM together.
+        used = app.used
+        if used is None:
+            used = app.roster().used_slots()
         slot = 0
         while slot in used:
             slot += 1
@@ -144,8 +142,8 @@ class SensorTask:
         await self.wait_lift()
 
     def finish(self, seller, slot):
-        """The template is stored: emit the enrol event, then take the slot into the
-        roster. If the event cannot be written, the slot is freed (DeleteChar) and
+        """The template is stored: emit the enrol event; the slot goes into the roster
+        as the session ends (App.sensor_session). If the event cannot be written, the slot is freed (DeleteChar) and
         nothing of the enrolment is left. Returns True when it is done."""
         app = self.app
         try:
@@ -157,8 +155,7 @@ class SensorTask:
             app.ui.notify("ENROL FAILED: " + ("outbox full" if isinstance(e, OutboxFull)
                                               else "flash error"))
             return False
-        r = app.roster()
-        r.add_slot(seller, slot)
-        r.save(app.store)
-        app.store.save("enrol", {})
+        # RAM: the slot goes into the roster once the driver is out (App.sensor_session);
+        # until then enrol.json stays, so a reset in between finishes it at the next start.
+        app.enrolled.append((seller, slot))
         return True
