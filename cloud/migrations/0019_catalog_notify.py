@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     """PostgreSQL: the catalogue revision's bump also NOTIFYs catalog_revision, so a worker's
     cache learns of an edit without reading the row per page (cloud/commerce/catalog_cache.py)."""
 
-    dependencies = [('models', '0017_reports')]
+    dependencies = [('models', '0018_refunds')]
 
     initial = False
 
