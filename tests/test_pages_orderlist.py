@@ -241,3 +241,22 @@ async def test_an_admin_picks_a_shop_and_gets_its_days(cloud):
     # A shop that does not exist is no filter, not an error (and no other shop's days).
     page = await _list(cloud, shop="'; DROP TABLE shops; --")
     assert sorted(_rows(page)) == sorted([north, late]) and "From (UTC)" in page
+
+
+async def test_the_export_link_carries_the_lists_days_and_state(cloud):
+    """The CSV button exports what the list shows: following it gives the Shanghai day's
+    orders only (the export reads the UTC instants the page computed)."""
+    await _shops(cloud)
+    await staff_session(cloud)
+    late = await _order(cloud, datetime(2026, 12, 7, 23, 30, tzinfo=SHANGHAI))
+    await _order(cloud, datetime(2026, 12, 8, 0, 10, tzinfo=SHANGHAI))
+    await _order(cloud, datetime(2026, 12, 7, 12, tzinfo=SHANGHAI), state="paid")
+    page = await _list(cloud, state="completed", **{"from": "2026-12-07", "to": "2026-12-07"})
+    href = htmlmod.unescape(re.search(r'id="export" href="([^"]+)"', page).group(1))
+    r = await cloud.client.get(href)
+    assert r.status == 200, await r.text()
+    lines = (await r.text()).splitlines()
+    assert [int(line.split(",")[0]) for line in lines[1:]] == [late]
+    # A refused date offers no export of some other range.
+    page = await _list(cloud, 400, **{"from": "2026-13-07"})
+    assert 'id="export"' not in page

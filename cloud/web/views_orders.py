@@ -99,7 +99,9 @@ async def order_list(request: web.Request) -> web.Response:
         "zone": zone_name, "shops": shops, "shop": shop.id if shop else "",
         "filtered": bool(typed["q"] or typed["from"] or typed["to"] or state or shop),
         "link": lambda **changes: "?" + urlencode({**kept, **changes}),
-        "export_url": export_url(request, state) if who.staff else None},
+        "export_url": export_url(request, {"state": state, "shop": shop.id if shop else None,
+                                           "since": since, "until": until})
+        if who.staff and not errors else None},
         status=400 if errors else 200)
 
 
@@ -129,12 +131,16 @@ async def _local_times(rows: list[dict[str, Any]]) -> None:
         r["placed"] = f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M} {zone}" if at else "-"
 
 
-def export_url(request: web.Request, state: str | None) -> str | None:
-    """The CSV export (the commerce API) for this filter, when the app serves one."""
+def export_url(request: web.Request, filters: dict[str, Any]) -> str | None:
+    """The CSV export (the commerce API) of the list's state, shop and days (as UTC
+    instants), when the app serves one. The search box is not passed: the export's `text`
+    matches items and references, not pickup codes."""
+    params = {k: v.isoformat() if isinstance(v, datetime) else v
+              for k, v in filters.items() if v}
     for resource in request.app.router.resources():
         path = resource.canonical
         if path.startswith("/api/v1/") and "export" in path and "{" not in path:
-            return path + (f"?state={state}" if state else "")
+            return path + ("?" + urlencode(params) if params else "")
     return None
 
 
