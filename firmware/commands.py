@@ -33,6 +33,7 @@ class CommandGate:
         """The command's body, or None (counted in `bad`). commit=False leaves the
         seq for commit(body) once the command was carried out: one that failed for
         want of heap is then taken again when the broker redelivers it."""
+        body = None
         try:
             try:
                 body = protocol.verify(self.key, topic, payload)
@@ -52,7 +53,10 @@ class CommandGate:
             protocol.check_fresh(body["seq"], self.last_seq)
         except protocol.ProtocolError as e:
             self.bad[e.code] = self.bad.get(e.code, 0) + 1
-            print("cmd: dropped (%s): %s" % (e.code, e))
+            # The terminal's protocol has no error texts (RAM, tools/device/protocol_trim.py):
+            # the code and the seq numbers tell a technician what was refused.
+            print("cmd: dropped (%s): seq %s, last %d" % (
+                e.code, body.get("seq") if isinstance(body, dict) else None, self.last_seq))
             return None
         if commit:
             self.commit(body)

@@ -3,6 +3,7 @@ Store and the outbox, on the whole firmware (unix port, r503 profile, real Mosqu
 
 from __future__ import annotations
 
+import json
 import time
 
 from fingerpos.tools import sensor_packets as sp
@@ -50,6 +51,11 @@ def test_a_reset_between_store_and_outbox_sends_the_enrol_at_next_boot(tmp_path,
         t.wait_log("login finger ok", timeout=15)  # the roster took the slot too
         t.lift()
         assert len(cloud.of_type("enrol")) == 1
+        # On flash too, and only then is the note cleared (the roster is updated once the
+        # driver is out of RAM, after the session: login.session_over).
+        roster = json.loads((t.device_dir / "roster.json").read_text())
+        assert [s["slots"] for s in roster["sellers"] if s["id"] == "s1"] == [[0]], roster
+        assert json.loads((t.device_dir / "enrol.json").read_text()) == {}
     finally:
         t.stop()
         cloud.close()

@@ -297,4 +297,34 @@ for name, head, body in (("qos2", 0x34, b"\x00\x01c\x00\x05"), ("short", 0x30, b
     except ValueError:
         check("publish %s refused" % name, True)
 
+
+# A packet bigger than the receive buffer with no free run for it (the terminal's
+# fragmented heap, or its 1.5 KB fallback buffer: link.py): the session ends before
+# the PUBACK, so the broker keeps the packet (MQTT 3.1.1 4.4: an unacknowledged QoS 1
+# PUBLISH is sent again on the next session); never a MemoryError (three reset the board).
+class _Feed:
+    """A stream holding these bytes, read as asyncio's StreamReader.readinto reads."""
+
+    def __init__(self, data):
+        self.data = data
+
+    async def readinto(self, mv):
+        n = min(len(mv), len(self.data))
+        mv[:n] = self.data[:n]
+        self.data = self.data[n:]
+        return n
+
+
+import asyncio  # noqa: E402
+
+big = mqtt.MQTTClient("t1", "127.0.0.1", max_packet=1 << 24, rxbuf=bytearray(64))
+big._reader = _Feed(bytes((0x32,)) + mqtt.varlen(1 << 24))  # a 16 MB QoS 1 PUBLISH, 192 KB heap
+try:
+    asyncio.run(big._read_packet())
+    check("a packet with no heap for it ends the session", False, "read")
+except OSError as e:
+    check("a packet with no heap for it ends the session", big._stop and "no heap" in str(e), e)
+except MemoryError:
+    check("a packet with no heap for it ends the session", False, "MemoryError")
+
 print("%d passed, %d failed" % (results[0], results[1]))
