@@ -55,6 +55,8 @@ class App:
         self.dev = cfg["id"]
         self.key = cfg["key"]
         self.s = cfg["settings"]
+        self.ota = cfg.get("ota")  # ota.py's state when main.py booted through it
+        self.boot_seq = 0
         self.store = store = Store(hal.DATA_DIR)
         self.outbox = Outbox(hal.DATA_DIR + "/outbox", self.dev, limit=self.s["outbox_bytes"])
         self.gate = CommandGate(self.key, self.dev, store)
@@ -306,9 +308,30 @@ class App:
             if _diff(now, beat_at) >= 0:
                 beat_at = time.ticks_add(now, (self.s["heartbeat_s"] or 60) * 1000)
                 self.heartbeat()
+            if self.ota and tick % 5 == 0:
+                self.ota_check(now)
             self.sample_heap()
             tick += 1
             await asyncio.sleep_ms(1000)
+
+    def ota_check(self, now):
+        # A version on trial commits once its boot event is acknowledged: it booted, reached
+        # the broker and the cloud (Mender's rule). One that has not within ota_trial_s
+        # resets; main.py counts the boot and ota.py rolls it back after two.
+        st = self.ota
+        if st.get("state") != "trial":
+            self.ota = None
+        elif self.boot_seq and self.outbox.acked >= self.boot_seq:
+            import ota
+
+            ota.commit(".")
+            sys.modules.pop("ota", None)
+            hal.log("ota: version %s committed" % st.get("version"))
+            self.ota = None
+        elif _diff(now, self.started) > self.s["ota_trial_s"] * 1000:
+            hal.log("ota: version %s not committed in %d s: resetting" % (
+                st.get("version"), self.s["ota_trial_s"]))
+            hal.reset()
 
     def heartbeat(self):
         self.sample_heap()
@@ -324,7 +347,7 @@ class App:
     async def run(self):
         gc.threshold(_GC_EVERY)
         self.wlan = hal.Wlan()
-        self.emit_quiet("boot", {"fw": _VERSION, "reset": "power"})
+        self.boot_seq = self.emit_quiet("boot", {"fw": _VERSION, "reset": "power"})
         if self.guard.failures >= self.guard.max_failures:
             self.alarm.start("failed_logins")  # the alarm survives a reboot too
         try:  # boot check (security level, slots) before the link takes RAM

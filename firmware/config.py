@@ -16,6 +16,7 @@ DEFAULTS = {
     "max_failures": 3, "lockout_s": 30, "lockout_cap_s": 960, "session_s": 120,
     "match_threshold": 50, "outbox_bytes": 65536, "heartbeat_s": 60,
     "ack_wait_s": 20,  # resend unacknowledged events after this long without an ack
+    "ota_trial_s": 600,  # a version on trial (ota.py) not committed by then resets
 }
 
 

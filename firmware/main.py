@@ -28,11 +28,12 @@ import os  # noqa: E402
 # Over-the-air updates (ota.py): a version installed over the air runs from app/, ahead
 # of the factory copy at the root. ota.boot() first finishes a switch a power cut
 # interrupted, counts a trial boot, or rolls a version that never committed back.
+_ota = None
 try:
     os.stat("ota.json")
     import ota
 
-    ota.boot(".")
+    _ota = ota.boot(".")
     del ota
     sys.modules.pop("ota", None)
 except OSError:
@@ -52,6 +53,8 @@ import config  # noqa: E402
 import hal  # noqa: E402
 
 cfg = config.boot()
+cfg["ota"] = _ota  # a version on trial commits, or resets, from the app (App.ota_check)
+del _ota
 del config  # the module: only needed at boot
 sys.modules.pop("config", None)  # RAM: only needed at boot
 gc.collect()
