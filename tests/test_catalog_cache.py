@@ -146,7 +146,7 @@ async def test_a_plain_sql_edit_reaches_a_second_apps_next_page(cloud, cloud_con
     before = [c.notifications for c in caches]
     await _outside_sql(cloud_db_url, "UPDATE products SET name = '铸铁壶 kettle' WHERE sku = 'k1'")
     if _on_postgres(cloud_db_url):               # the commit's NOTIFY reached both workers
-        await _until(lambda: all(c.notifications > n for c, n in zip(caches, before)))
+        await _until(lambda: all(c.notifications > n for c, n in zip(caches, before, strict=True)))
     for h in (other, cloud):
         page = await (await h.client.get("/product/shop1/k1")).text()
         assert "铸铁壶 kettle" in page and "Iron kettle" not in page

@@ -141,6 +141,7 @@ async def test_search_by_pickup_code_from_the_payment_flow(cloud):
     # The other shop's manager, same code: nothing.
     from fingerpos.cloud.accounts.users import create_user
     from fingerpos.cloud.models.users import Role
+
     from .support.pages import post
     with in_app(cloud.app):
         await create_user("north@example.com", "password123", Role.MANAGER, shop_id="shop2")
@@ -223,6 +224,7 @@ async def test_an_admin_picks_a_shop_and_gets_its_days(cloud):
     shop's (Berlin's 7 December is 23:00 UTC on the 6th to 23:00 UTC on the 7th)."""
     from fingerpos.cloud.accounts.users import create_user
     from fingerpos.cloud.models.users import Role
+
     from .support.pages import post
     await _shops(cloud)
     berlin = ZoneInfo("Europe/Berlin")

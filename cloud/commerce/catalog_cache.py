@@ -188,7 +188,7 @@ class CatalogCache:
                 self._pg = await asyncpg.connect(
                     host=client.host, port=client.port, user=client.user,  # type: ignore[attr-defined]
                     password=client.password, database=client.database)  # type: ignore[attr-defined]
-                self._pg.add_termination_listener(lambda _c: lost.set())
+                self._pg.add_termination_listener(lambda _c, ev=lost: ev.set())
                 await self._pg.add_listener(CHANNEL, self._notified)
                 self._recheck()        # anything may have changed before LISTEN took effect
                 self.listening, wait = True, RETRY_S[0]
