@@ -2,7 +2,7 @@
 
 Arithmetic, not a measurement: it takes what `fingerpos bench ingest` measured
 (one worker's and one PostgreSQL's committed rates; give a bench JSON with
---bench, or the defaults below, measured on a 2-vCPU VM, README "Benchmarks")
+--bench, or the defaults below, measured on a 2-vCPU VM, docs/benchmarks.md)
 and the fleet's shape, and says how many workers, broker nodes, how much disk,
 and how long a broker node's terminals take to come back after it dies.
 
@@ -12,7 +12,7 @@ Two pieces are simulated rather than multiplied out:
   wait between half and all of it) against the connections per second the
   surviving nodes accept (TLS handshakes); attempts beyond that fail and back off;
 - a worker's crash: what it held un-acknowledged is lost with its clean session
-  (README "Several workers") and comes back after the firmware's ack_wait_s.
+  (docs/ingestion.md "Several workers") and comes back after the firmware's ack_wait_s.
 
 The firmware's figures are copied here (the firmware is not part of the
 installed package); tests/test_scale_model.py checks them against its source.
@@ -34,11 +34,11 @@ HEARTBEAT_S = 60
 ACK_WAIT_S = 20
 BACKOFF_BASE_MS = 500
 BACKOFF_CAP_MS = 30000
-# Measured on this 2-vCPU VM (README "Benchmarks", everything on the same two cores):
+# Measured on this 2-vCPU VM (docs/benchmarks.md, everything on the same two cores):
 # one worker on PostgreSQL commits 4,269 sales/s (the heavier kind of event; heartbeats
 # 16,096/s), `--workers 3` on one PostgreSQL 9,865 heartbeats/s in all: floors, since
 # broker, publishers and database shared the cores. Unlimited broker config: the
-# generated one is limited by its own settings (README), not by the cloud.
+# generated one is limited by its own settings (docs/technicians.md, broker configuration), not by the cloud.
 WORKER_EVENTS_S = 4000.0  # one worker's sustained committed events/s (PostgreSQL)
 PG_EVENTS_S = 9800.0  # one PostgreSQL's committed events/s with several workers
 EVENT_BYTES = 860  # device_event row + indexes per event, measured on PostgreSQL 15

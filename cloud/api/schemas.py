@@ -147,7 +147,7 @@ class ShopSettingsIn(Strict):
                                                           "needs a manager")
     tax_rounding: Literal["line", "receipt"] | None = Field(
         default=None, description="the tax in the price rounded per line or once per rate "
-                                  "and receipt (README: Tax)")
+                                  "and receipt (cloud/orders/tax.py; docs/api.md)")
 
 
 class ProductIn(Strict):

@@ -1,7 +1,7 @@
 """The terminal's config.json: build, validate, write and read it.
 
 This module owns the contract between `fingerpos device provision` and the
-firmware (see README "Technicians"):
+firmware (see docs/technicians.md):
 
     {"v": 1, "id": "t1", "shop": "shop1", "key": "<64 lowercase hex>",
      "wifi": {"ssid": "...", "password": "..."},
