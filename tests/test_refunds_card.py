@@ -104,7 +104,10 @@ async def test_hostile_refund_callbacks_are_refused(cloud):
                           "amount": refund.amount, "currency": "CNY", "succeeded": True,
                           "card_last4": "4242"}).encode()
     secret = _provider(cloud).secret
-    cases = [(body, bad, 400), (body, stale, 400), (body, {}, 400),
+    # a refund-shaped body of another type (a future webhook kind) is not a refund either
+    typed = json.dumps(json.loads(body) | {"type": "payment"}).encode()
+    cases = [(typed, {SIGNATURE_HEADER: sign_callback(secret, typed, int(time.time()))}, 400),
+             (body, bad, 400), (body, stale, 400), (body, {}, 400),
              (unknown_body, {SIGNATURE_HEADER: sign_callback(secret, unknown_body,
                                                              int(time.time()))}, 400),
              (more_body, {SIGNATURE_HEADER: sign_callback(secret, more_body,
