@@ -117,7 +117,8 @@ async def test_shop_settings_refuse_bad_input_and_other_shops(cloud):
     r = await _settings(cloud, "shop1", manager, timezone="Asia/Shanghai", cash_expiry_s=1800)
     assert await r.json() == {"id": "shop1", "name": "", "timezone": "Asia/Shanghai",
                               "cash_expiry_s": 1800, "address": "", "tax_id": "",
-                              "tax_rounding": "line"}
+                              "tax_rounding": "line", "refund_window_days": 30,
+                              "refund_approval_above": 20000}
     with in_app(cloud.app):
         (entry,) = await AuditEntry.filter(action="shop.settings")
     assert entry.detail == {"timezone": "Asia/Shanghai", "cash_expiry_s": 1800}
