@@ -352,3 +352,16 @@ def test_fleet_size_defaults_to_the_provisioned_terminals(tmp_path, capsys):
     # 2 active terminals x 5 events/s x 1000 s x 2
     assert "sized for 2 terminals x 5 events/s, a 1000 s outage: max_queued_messages 20000" \
         in capsys.readouterr().out
+
+
+def test_a_database_that_is_not_migrated_is_refused_with_what_to_run(tmp_path, capsys,
+                                                                     monkeypatch):
+    """`broker-config --db` on a new (empty) database: one line saying `fingerpos migrate`,
+    no traceback ("no such table: device" before) and no half-written config."""
+    monkeypatch.setenv("FINGERPOS_SECRET", "ab" * 32)
+    out = tmp_path / "out"
+    assert main(["broker-config", "--out", str(out), "--db",
+                 f"sqlite://{tmp_path / 'empty.sqlite3'}"]) == 1
+    err = capsys.readouterr().err
+    assert "out of date" in err and "fingerpos migrate" in err and "Traceback" not in err
+    assert not (out / "passwd").exists()

@@ -125,6 +125,7 @@ async def fleet_from_db(db_url: str, key_secret: str) -> Fleet:
     ring = DeviceKeyring(key_secret)
     ctx = await db.open_context(db_url)
     try:
+        await db.require_current(ctx)  # an empty or old database: say so, not a traceback
         with ctx:
             rows = await Device.all().order_by("id").values_list("id", "key_enc", "revoked")
     finally:

@@ -117,6 +117,15 @@ async def pending_migrations(ctx: TortoiseContext) -> list[str]:
     return [f"{s.migration.app_label}.{s.migration.name}" for s in steps if not s.backward]
 
 
+async def require_current(ctx: TortoiseContext) -> None:
+    """Raise DatabaseError, saying what to run, unless every migration is applied."""
+    with ctx:
+        pending = await pending_migrations(ctx)
+    if pending:
+        raise DatabaseError(f"the database schema is out of date ({len(pending)} migration(s) "
+                            "pending): run `fingerpos migrate` first")
+
+
 async def migrate(ctx: TortoiseContext, progress: Any = None) -> list[str]:
     """Apply every pending migration; return their names."""
     names = await pending_migrations(ctx)
@@ -129,11 +138,7 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: connect, refuse an out-of-date schema, enter the context, close at the end."""
     ctx = await open_context(app[CONFIG].database_url)
     try:
-        with ctx:
-            pending = await pending_migrations(ctx)
-        if pending:
-            raise DatabaseError(f"the database schema is out of date ({len(pending)} migration(s) "
-                                "pending): run `fingerpos migrate` first")
+        await require_current(ctx)
     except BaseException:
         await ctx.close_connections()
         raise
