@@ -91,8 +91,11 @@ def setup(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined,
+        # gettext in templates: {{ _("text") }}, {{ _("%(n)s left", n=3) }}, {% trans %}.
+        extensions=["jinja2.ext.i18n"],
         # Templates ship with the code: no stat() of every template file on every page.
         auto_reload=False)
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.filters["money"] = forms.money
     env.filters["amount"] = forms.amount
     env.filters["when"] = forms.when
