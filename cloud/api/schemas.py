@@ -79,6 +79,23 @@ class PrinterIn(Strict):
     charset: Literal["ascii", "gb18030"]
 
 
+class DeviceRename(Strict):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class DeviceMove(Strict):
+    shop: str = Field(pattern=ID)
+
+
+class DeviceConfig(Strict):
+    """Terminal settings to change (cloud/fleet/actions.py SETTINGS: names and ranges)."""
+    settings: dict[str, int] = Field(min_length=1, max_length=20)
+
+
+class DeviceEnrol(Strict):
+    seller: int = Field(ge=1)
+
+
 class CartItem(Strict):
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(ge=1, le=10_000)
