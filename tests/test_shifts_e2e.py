@@ -96,6 +96,13 @@ async def test_a_shift_end_to_end_through_mosquitto(aiohttp_client, cloud_config
     prompt = (await _wait(t, lambda c: c["typ"] == "refund_new"))[0]["data"]
     assert prompt == {"refund": made["id"], "order": s1.id, "amount": 3500, "currency": "CNY",
                       "approval": True}   # 35.00 is above the shop's 10.00
+    # the terminal goes away and comes back: the pending refund is prompted again
+    await t.stop()
+    await t.start()
+    async with asyncio.timeout(15):
+        while sum(c["typ"] == "refund_new" for c in t.commands) < 2:
+            await asyncio.sleep(0.05)
+    assert [c["data"] for c in t.commands if c["typ"] == "refund_new"] == [prompt, prompt]
     t.emit("refund", {"refund": made["id"], "amount": 3500, "seller": seller,
                       "approved_by": manager})
     update = (await _wait(t, lambda c: c["typ"] == "refund_update"))[0]["data"]
