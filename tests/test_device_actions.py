@@ -10,6 +10,7 @@ whose manager must be refused everything; Chinese names; the shop's time zone.
 from __future__ import annotations
 
 import ast
+import asyncio
 import re
 from pathlib import Path
 
@@ -46,6 +47,18 @@ def test_the_clouds_setting_rules_are_the_terminals():
         assert rule.most >= defaults[key], key
 
 
+async def pushed(t, n: int = 1) -> list[dict]:
+    """The `config` commands carrying managers' settings (each connect also sends the
+    shop's shift_diff_limit in a config of its own: cloud/commerce/resync.py)."""
+    async with asyncio.timeout(20):
+        while True:
+            found = [c["data"] for c in t.commands
+                     if c["typ"] == "config" and "shift_diff_limit" not in c["data"]]
+            if len(found) >= n:
+                return found
+            await asyncio.sleep(0.02)
+
+
 async def test_config_is_checked_sent_signed_and_sent_again_on_reconnect(terminal_shop):
     cloud, (k1, k2, k3) = terminal_shop
     manager = await cloud.user("manager", shop="shop1")
@@ -67,12 +80,13 @@ async def test_config_is_checked_sent_signed_and_sent_again_on_reconnect(termina
     r = await cloud.client.post(url, headers=manager, json={"settings": {
         "session_s": 300, "heartbeat_s": 30}})
     assert r.status == 200 and (await r.json())["sent"] is True, await r.text()
-    assert (await commands(k1, "config"))[0] == {"session_s": 300, "heartbeat_s": 30}
-    assert not [c for c in k2.commands if c["typ"] == "config"]  # only the one terminal
+    assert (await pushed(k1))[0] == {"session_s": 300, "heartbeat_s": 30}
+    assert not [c for c in k2.commands if c["typ"] == "config"
+                and "shift_diff_limit" not in c["data"]]  # only the one terminal
     # Offline, then back: the settings come again (the broker may have lost them).
     await k1.stop()
     await k1.start()
-    sent = await commands(k1, "config", n=2)
+    sent = await pushed(k1, n=2)
     assert sent[1] == {"session_s": 300, "heartbeat_s": 30}
     # Shop 2's manager, and shop 1's seller, get nothing done.
     other = await cloud.user("manager", shop="shop2")

@@ -148,7 +148,8 @@ def shop_json(shop: Shop) -> dict:
     return {"id": shop.id, "name": shop.name, "timezone": shop.timezone,
             "cash_expiry_s": shop.cash_expiry_s, "address": shop.address, "tax_id": shop.tax_id,
             "tax_rounding": shop.tax_rounding, "refund_window_days": shop.refund_window_days,
-            "refund_approval_above": shop.refund_approval_above}
+            "refund_approval_above": shop.refund_approval_above,
+            "shift_diff_limit": shop.shift_diff_limit, "shift_refund_cap": shop.shift_refund_cap}
 
 
 async def shop_settings(request: web.Request) -> web.Response:

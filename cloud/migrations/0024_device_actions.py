@@ -5,7 +5,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0019_catalog_notify')]
+    dependencies = [('models', '0021_shifts')]
 
     initial = False
 

@@ -25,6 +25,7 @@ from fingerpos.cloud.web import (
     views_reports,
     views_reset,
     views_review,
+    views_shifts,
     views_shop,
     views_staff,
 )
@@ -92,6 +93,10 @@ PAGES = [
     # Sales reports (cloud/orders/reports.py): staff their shop, admins any (?shop=).
     ("GET", "/reports", views_reports.report_page, P.STAFF),
     ("GET", "/reports.csv", views_reports.report_csv, P.STAFF),
+    # Shifts and their X/Z reports (cloud/orders/shiftreport.py): staff their shop's, admins all.
+    ("GET", "/shifts", views_shifts.shift_list, P.STAFF),
+    ("GET", r"/shifts/{shift:\d+}", views_shifts.shift_page, P.STAFF),
+    ("GET", r"/shifts/{shift:\d+}.pdf", views_shifts.shift_pdf, P.STAFF),
 ]
 
 
