@@ -132,6 +132,36 @@ async def test_feed_pushes_state_counts(cloud, monkeypatch):
     await ws.close()
 
 
+async def test_counts_are_read_again_on_order_news_not_on_every_round(cloud, monkeypatch):
+    """The counts query scans every order (and on SQLite holds the connection the
+    ingestion commits on): it runs when an order message reached the hub, from any shop,
+    and otherwise only every COUNTS_REFRESH_S, a safety net for a change no feed message
+    told. A stream that changes no order (heartbeats) must not pay for it every 2 s."""
+    from fingerpos.cloud.models.orders import Order
+    monkeypatch.setattr(monitor, "COUNTS_INTERVAL_S", 0.05)
+    monkeypatch.setattr(monitor, "COUNTS_REFRESH_S", 3600.0)
+    manager = await cloud.user("manager", shop="shop1")
+    ws = await cloud.client.ws_connect(WS, headers=manager)
+    await _next(ws, "snapshot")
+    order = await _buy(cloud)
+    assert await _next(ws, "counts") == {"pending_payment": 1}
+    with in_app(cloud.app):  # behind the cloud's back: no feed message says so
+        await Order.filter(id=order["id"]).update(state="cancelled")
+    with pytest.raises(TimeoutError):
+        await _next(ws, "counts", timeout=0.6)   # twelve rounds, no query
+    # Another shop's order: this manager never sees its message, but it is news.
+    await cloud.product("shop2", "cake", 300)
+    r = await cloud.client.post("/api/v1/orders", headers=await cloud.user(),
+                                json={"shop": "shop2", "items": [{"sku": "cake", "qty": 1}]})
+    assert r.status == 201
+    assert await _next(ws, "counts") == {"cancelled": 1}
+    with in_app(cloud.app):
+        await Order.filter(id=order["id"]).update(state="expired")
+    monkeypatch.setattr(monitor, "COUNTS_REFRESH_S", 0.2)   # the safety net
+    assert await _next(ws, "counts") == {"expired": 1}
+    await ws.close()
+
+
 async def test_a_burst_on_postgres_arrives_complete_and_in_order(
         aiohttp_client, postgres, cloud_db_template, tmp_path):
     """Batched NOTIFYs: 500 messages published at once reach a feed client in order."""
