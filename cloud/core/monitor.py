@@ -1,9 +1,13 @@
 """The live monitor feed: `publish(app, kind, payload)` reaches every WebSocket client.
 
 With one worker (or SQLite) messages go straight to this process's clients.
-On PostgreSQL every message goes out through NOTIFY on one channel and comes
-back through LISTEN to each worker, which hands it to its own clients: so a
-client connected to any worker sees every change, whichever worker made it.
+On PostgreSQL every message also goes out through NOTIFY on one channel and
+comes back through LISTEN to each other worker, which hands it to its own
+clients: so a client connected to any worker sees every change, whichever
+worker made it. The worker that publishes hands it to its own clients at once
+and skips its own NOTIFYs when they come back (the notifying backend's pid is
+its LISTEN connection's): before, its clients waited for that round trip, a
+few ms of the monitor's latency under `fingerpos bench ingest` (issue #14).
 (NOTIFY is transactional and ordered per sender, needs no extra service,
 and its 8000-byte payload limit is far above a feed message.)
 
@@ -71,6 +75,7 @@ class Hub:
         self.clients: dict[asyncio.Queue[str], Audience] = {}
         self.device_shops: dict[str, str | None] = {}   # a terminal's shop never changes
         self._pg: Any = None          # asyncpg connection while fanning out
+        self._pid: int | None = None  # its server process: NOTIFYs from it are this hub's
         self._outbox: list[str] = []
         self._pending = asyncio.Event()
         self.published = 0
@@ -133,8 +138,8 @@ class Hub:
 
     async def send(self, text: str) -> None:
         self.published += 1
+        self.deliver(text)  # this worker's clients at once, not after a round trip
         if self._pg is None:
-            self.deliver(text)
             return
         if len(self._outbox) >= _OUTBOX_MAX:
             del self._outbox[0]   # a stalled database must not grow memory: drop the oldest
@@ -151,15 +156,19 @@ class Hub:
                 while self._outbox and size + len(self._outbox[0]) < _NOTIFY_MAX:
                     size += len(self._outbox[0]) + 1
                     batch.append(self._outbox.pop(0))
-                if not batch:   # one message over the limit: only this worker's clients see it
-                    self.deliver(self._outbox.pop(0))
+                if not batch:   # one message over the limit: only this worker's clients saw it
+                    self._outbox.pop(0)
                     continue
                 try:
                     await self._pg.execute("SELECT pg_notify($1, $2)", CHANNEL, "\n".join(batch))
-                except Exception as e:  # asyncpg's errors: the local clients still get them
-                    log.warning("monitor NOTIFY failed (%s); delivering locally only", e)
-                    for text in batch:
-                        self.deliver(text)
+                except Exception as e:  # asyncpg's errors: the local clients had them
+                    log.warning("monitor NOTIFY failed (%s); delivered locally only", e)
+
+    def from_listen(self, pid: int, batch: str) -> None:
+        """A NOTIFY batch came back through LISTEN: deliver it, unless this hub sent it
+        (its own connection's server pid): `send` gave those to the local clients already."""
+        if pid != self._pid:
+            self.deliver_batch(batch)
 
 
 def _shop_items(data: Any, shop: str) -> str | None:
@@ -210,11 +219,11 @@ async def monitor_hub(app: web.Application) -> AsyncIterator[None]:
 
         conn = await asyncpg.connect(dsn)
 
-        def on_notify(_conn: Any, _pid: int, _channel: str, text: str) -> None:
-            hub.deliver_batch(text)
+        def on_notify(_conn: Any, pid: int, _channel: str, text: str) -> None:
+            hub.from_listen(pid, text)
 
         await conn.add_listener(CHANNEL, on_notify)
-        hub._pg = conn
+        hub._pg, hub._pid = conn, conn.get_server_pid()
     tasks = [asyncio.create_task(_push_counts(app, hub), name="monitor-counts")]
     if hub._pg is not None:
         tasks.append(asyncio.create_task(hub.run_fanout(), name="monitor-fanout"))
