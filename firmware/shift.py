@@ -163,7 +163,7 @@ def lines(ui):
     if st == "shift_count":
         return ["Count the cash:", ui.buf]
     p = ui.order  # shift_refund
-    return ["REFUND DUE " + money(p["amount"]), "Order %s # pay 0 next" % p["order"]]
+    return ["REFUND DUE " + money(p["amount"]), "#pay 0 next: %s" % p["order"]]
 
 
 def key(ui, k):
