@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fingerpos.cloud.fleet.actions import SETTINGS
+from fingerpos.cloud.fleet.actions import SETTINGS, SHOP_SETTINGS
 from fingerpos.cloud.models.alarms import AuditEntry
 
 from .conftest import in_app
@@ -40,7 +40,9 @@ def _firmware_dict(path: str, name: str) -> dict:
 def test_the_clouds_setting_rules_are_the_terminals():
     defaults = _firmware_dict("firmware/config.py", "DEFAULTS")
     least = _firmware_dict("firmware/handlers.py", "least")
-    assert set(SETTINGS) == set(defaults), "a setting the terminal knows is missing, or v.v."
+    assert set(SETTINGS) | set(SHOP_SETTINGS) == set(defaults), \
+        "a setting the terminal knows is missing, or v.v."
+    assert not set(SETTINGS) & set(SHOP_SETTINGS)
     for key, rule in SETTINGS.items():
         assert rule.default == defaults[key], key
         assert rule.least == least.get(key, 0), key   # the terminal refuses below this
@@ -69,6 +71,7 @@ async def test_config_is_checked_sent_signed_and_sent_again_on_reconnect(termina
             ({"outbox_bytes": 1024}, "outbox_bytes: a whole number from 4096"),
             ({"lockout_s": -1}, "lockout_s"),
             ({"wifi_password": 1}, "not a terminal setting"),
+            ({"shift_diff_limit": 500}, "shift_diff_limit: set on the shop's settings"),
             ({"heartbeat_s": 10**9}, "heartbeat_s: a whole number from 0 to 3600")):
         r = await cloud.client.post(url, headers=manager, json={"settings": settings})
         assert r.status == 400 and says in (await r.json())["message"], (

@@ -53,6 +53,9 @@ SETTINGS: dict[str, Setting] = {
     "ack_wait_s": Setting(1, 3600, 20, "resend unacknowledged events after, seconds"),
     "ota_trial_s": Setting(0, 86400, 600, "a new firmware must be confirmed within, seconds"),
 }
+# Terminal settings the cloud sends from the shop's own settings (cloud/commerce/resync.py),
+# the same for every terminal of the shop: set on the shop's settings, never per device.
+SHOP_SETTINGS = {"shift_diff_limit": "the shop's settings (one limit for every terminal)"}
 NAME_MAX = 64
 HISTORY_ROWS = 100
 
@@ -93,6 +96,9 @@ def check_settings(changes: Any) -> dict[str, int]:
     out: dict[str, int] = {}
     for key, value in changes.items():
         rule = SETTINGS.get(key) if isinstance(key, str) else None
+        if rule is None and key in SHOP_SETTINGS:
+            bad.append(f"{key}: set on {SHOP_SETTINGS[key]}")
+            continue
         if rule is None:
             bad.append(f"{key!s:.40}: not a terminal setting (known: {', '.join(SETTINGS)})")
         elif type(value) is not int or not rule.least <= value <= rule.most:
