@@ -25,7 +25,7 @@ async def _paid(cloud):
     order = await r.json()
     r = await cloud.pay(buyer, order["id"])
     assert r.status == 200
-    return buyer, order
+    return buyer, order | {"pickup_code": (await r.json())["pickup_code"]}
 
 
 async def test_receipt_pdf_for_buyer_and_shop_only(cloud):
@@ -33,9 +33,17 @@ async def test_receipt_pdf_for_buyer_and_shop_only(cloud):
     url = f"/api/v1/orders/{order['id']}/receipt.pdf"
     r = await cloud.client.get(url, headers=buyer)
     assert r.status == 200 and r.content_type == "application/pdf"
-    text = PdfReader(io.BytesIO(await r.read())).pages[0].extract_text()
+    page = PdfReader(io.BytesIO(await r.read())).pages[0]
+    text = page.extract_text()
     assert "rev 1" in text and "5.00 EUR" in text
-    assert (await cloud.client.get(url, headers=await cloud.user("seller", shop="s1"))).status == 200
+    # The buyer's copy carries the pickup code and its QR (issue #17 item 1); the shop's
+    # never does: the code is what proves the buyer at the counter.
+    code = order["pickup_code"]
+    assert len(code) == 6 and f"Pickup code: {code}" in text and len(page.images) == 1
+    r = await cloud.client.get(url, headers=await cloud.user("seller", shop="s1"))
+    assert r.status == 200
+    page = PdfReader(io.BytesIO(await r.read())).pages[0]
+    assert code not in page.extract_text() and not page.images
     for other in (await cloud.user("buyer"), await cloud.user("seller", shop="s2")):
         assert (await cloud.client.get(url, headers=other)).status == 404
     assert (await cloud.client.get(url)).status == 401

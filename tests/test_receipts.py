@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from fingerpos import protocol
@@ -59,6 +59,20 @@ def test_text_lines_fit_the_paper_and_add_up():
     joined = "\n".join(lines)
     assert "#1042 rev 2" in joined and "30.00 EUR" in joined and "-0.48" in joined
     assert "731904" not in joined  # the pickup code is never printed at the counter
+
+
+@pytest.mark.parametrize("at, zone, printed", [
+    # IANA tz data: China keeps UTC+8 all year; Berlin is UTC+2 in summer, +1 in winter;
+    # a naive time from the database is UTC; a zone unknown here prints as UTC.
+    (datetime(2026, 12, 7, 17, 28, tzinfo=UTC), "Asia/Shanghai", "2026-12-08 01:28 UTC+08:00"),
+    (datetime(2026, 7, 1, 23, 5), "Europe/Berlin", "2026-07-02 01:05 UTC+02:00"),
+    (datetime(2026, 1, 1, 23, 5), "Europe/Berlin", "2026-01-02 00:05 UTC+01:00"),
+    (datetime(2026, 1, 1, 9, 0), "America/St_Johns", "2026-01-01 05:30 UTC-03:30"),
+    (datetime(2026, 1, 1, 9, 0), "Mars/Olympus", "2026-01-01 09:00 UTC+00:00"),
+])
+def test_the_date_is_the_shops_local_time_with_its_offset(at, zone, printed):
+    lines = text_lines(receipt(created_at=at, zone=zone))
+    assert any(ln.startswith("Date") and ln.endswith(printed) for ln in lines), lines
 
 
 def test_wide_characters_are_counted_as_two_columns():

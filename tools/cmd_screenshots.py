@@ -107,7 +107,7 @@ async def _seed(app) -> dict:  # type: ignore[no-untyped-def]
     from fingerpos.cloud.models.shops import Shop
     from fingerpos.cloud.models.users import Role
 
-    await Shop.create(id="shop1", name=SHOP_NAME)
+    await Shop.create(id="shop1", name=SHOP_NAME, timezone="Europe/Berlin")
     admin = await create_user("admin@example.com", PASSWORD, Role.ADMIN)
     tea = await catalog.add_category(admin, "shop1", "Tea 茶")
     ware = await catalog.add_category(admin, "shop1", "Teaware 茶具")
@@ -194,6 +194,22 @@ async def _login(browser, base: str, email: str, viewport: dict, failures: int =
     return page
 
 
+async def _receipt_png(page, url: str, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Page 1 of a PDF the signed-in page may fetch, drawn by PDFium (Chromium's own PDF
+    engine, through pypdfium2): headless Chromium shows no PDF viewer to screenshot."""
+    import pypdfium2
+
+    reply = await page.request.get(url)
+    if not reply.ok:
+        raise RuntimeError(f"{url}: HTTP {reply.status}")
+    pdf = pypdfium2.PdfDocument(await reply.body())
+    try:
+        pdf[0].render(scale=2).to_pil().save(path)
+    finally:
+        pdf.close()
+    print(f"saved {path.name}", flush=True)
+
+
 async def _walk(browser, base: str, out: Path, ids: dict, expect) -> list[Shot]:  # type: ignore[no-untyped-def]
     shots: list[Shot] = []
     desk = {"width": 1280, "height": 860}
@@ -226,6 +242,9 @@ async def _walk(browser, base: str, out: Path, ids: dict, expect) -> list[Shot]:
     await buyer.click("#pay-submit")
     await expect(buyer.locator("#pickup-code")).to_be_visible()
     await snap(buyer, "order", "paid order: pickup code as number and QR, timeline")
+    paid = buyer.url.rstrip("/").rsplit("/", 1)[-1]
+    await _receipt_png(buyer, f"/api/v1/orders/{paid}/receipt.pdf", out / "receipt.png")
+    shots.append(Shot("receipt", "the buyer's PDF receipt with its pickup QR (PDFium's drawing)"))
     await buyer.goto("/orders")
     await snap(buyer, "orders", "the buyer's orders")
     phone = await _login(browser, base, "mia@example.com", {"width": 390, "height": 844})
@@ -240,6 +259,8 @@ async def _walk(browser, base: str, out: Path, ids: dict, expect) -> list[Shot]:
     await snap(manager, "monitor", "live monitor: counters, alarms, terminals, order feed")
     await manager.goto("/devices")
     await snap(manager, "devices", "the fleet")
+    await manager.goto("/reports")
+    await snap(manager, "reports", "sales reports: charts, tables, CSV, against the period before")
     await manager.goto("/alarms")
     await snap(manager, "alarms", "alarms with acknowledge / clear")
     await manager.goto(f"/orders/{ids['pending']}")

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fingerpos.cloud.commerce import receipts, staging
+from fingerpos.cloud.commerce import pickup, receipts, staging
 from fingerpos.cloud.core import audit
 from fingerpos.cloud.core.errors import Conflict, Invalid, NotFound
 from fingerpos.cloud.models.commerce import PrintJob
@@ -56,7 +56,8 @@ async def build(order: Order, reprint: bool = False) -> receipts.Receipt:
                                          ln["qty"] * ln["unit_price"]) for ln in lines),
         total=order.total, adjustments=adjustments,
         payment_method=pay.method if pay else "", paid=pay.amount if pay else None,
-        state=order.state, terminal=order.device_id or "", reprint=reprint)
+        state=order.state, terminal=order.device_id or "", reprint=reprint,
+        zone=shop.timezone if shop else "UTC")
 
 
 async def build_refund(order: Order, refund: Refund) -> receipts.Receipt:
@@ -90,7 +91,11 @@ async def pdf_for(order_id: int, user: User, refund_id: int | None = None) -> by
         raise NotFound(f"no order {order_id}")
     assert order is not None
     if refund_id is None:
-        return receipts.render_pdf(await build(order))
+        receipt = await build(order)
+        # Its buyer's copy carries the pickup code as text and QR (issue #17 item 1), the
+        # way their order page shows it; staff's never does (pickup.reveal decides).
+        code = await pickup.reveal(order, user)
+        return receipts.render_pdf(replace(receipt, pickup_code=code) if code else receipt)
     refund = await Refund.get_or_none(id=refund_id, order_id=order_id)
     if refund is None:
         raise NotFound(f"order {order_id} has no refund {refund_id}")

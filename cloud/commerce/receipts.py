@@ -18,9 +18,10 @@ import io
 import logging
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import qrcode
 from escpos.printer import Dummy
@@ -78,6 +79,7 @@ class Receipt:
     address: str = ""      # the shop's, under its name
     tax_id: str = ""       # the shop's tax number (税号)
     taxes: tuple[TaxGroup, ...] = ()   # the tax in the total, per rate (orders/tax.py)
+    zone: str = "UTC"      # the shop's time zone (IANA): the date is printed in it
     # A refund receipt (orders/refunds.py): its lines are what went back, its total and
     # taxes what was paid back, `payment_method` how.
     refund_id: int | None = None
@@ -121,6 +123,19 @@ def _row(left: str, right: str, width: int) -> str:
     return left + " " * (width - _cols(left) - _cols(right)) + right
 
 
+def when(at: datetime, zone: str) -> str:
+    """The shop's local time with its UTC offset, in ASCII so a printer without a CJK code
+    page prints it too: "2026-12-08 01:28 UTC+08:00". The database keeps UTC (a naive
+    time is UTC); a zone this system does not know prints as UTC, never as a guess."""
+    try:
+        tz = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(tz)
+    off = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} UTC{off[:3]}:{off[3:]}"
+
+
 def text_lines(r: Receipt, width: int = WIDTH_58MM) -> list[str]:
     """The receipt body as fixed-width text lines (shared by ESC/POS and tests)."""
     out = _wrap(r.address, width) if r.address else []
@@ -129,7 +144,7 @@ def text_lines(r: Receipt, width: int = WIDTH_58MM) -> list[str]:
     if r.refund_id is not None:
         out.append(_row("REFUND", f"#{r.refund_id}", width))
     out += [_row("Order", f"#{r.order_id} rev {r.revision}", width),
-            _row("Date", r.created_at.strftime("%Y-%m-%d %H:%M"), width)]
+            _row("Date", when(r.created_at, r.zone), width)]
     if r.reason:
         out += _wrap("Reason: " + r.reason, width)
     if r.terminal:
