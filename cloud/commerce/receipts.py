@@ -123,15 +123,19 @@ def _row(left: str, right: str, width: int) -> str:
     return left + " " * (width - _cols(left) - _cols(right)) + right
 
 
+def shop_zone(name: str) -> ZoneInfo:
+    """The shop's IANA zone for paper; UTC when this system does not know it (a receipt
+    or a Z report still prints, in the time the database keeps, never in a guess)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def when(at: datetime, zone: str) -> str:
     """The shop's local time with its UTC offset, in ASCII so a printer without a CJK code
-    page prints it too: "2026-12-08 01:28 UTC+08:00". The database keeps UTC (a naive
-    time is UTC); a zone this system does not know prints as UTC, never as a guess."""
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
-        tz = ZoneInfo("UTC")
-    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(tz)
+    page prints it too: "2026-12-08 01:28 UTC+08:00" (a naive time is UTC)."""
+    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(shop_zone(zone))
     off = local.strftime("%z")
     return f"{local:%Y-%m-%d %H:%M} UTC{off[:3]}:{off[3:]}"
 

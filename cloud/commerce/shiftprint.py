@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import unicodedata
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from escpos.printer import Dummy
 from fingerpos.cloud.commerce import receipts
@@ -27,13 +27,6 @@ from fingerpos.cloud.orders.shiftreport import ShiftReport
 from fpdf import FPDF
 
 METHOD_LABELS = {"cash": "Cash", "card": "Card"}
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def _local(at: datetime | None, tz: ZoneInfo) -> str:
@@ -51,7 +44,7 @@ def job_of(r: ShiftReport) -> str:
 def text_lines(r: ShiftReport, width: int = receipts.WIDTH_58MM, wide: bool = True
                ) -> list[str]:
     """The report as fixed-width lines; `wide` False: no CJK characters (ascii printer)."""
-    tz = _zone(r.shop.timezone)
+    tz = receipts.shop_zone(r.shop.timezone)
     cur = r.currency or "XXX"
 
     def money(n: int) -> str:
