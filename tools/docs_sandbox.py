@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -226,7 +226,8 @@ def gen_receipt(block: Block, sandbox: Sandbox) -> list[str]:
     lines = tuple(receipts.ReceiptLine(sku, name, q, p, q * p) for sku, name, q, p, _ in items)
     total = sum(ln.line_total for ln in lines) + adjustment[1]
     r = receipts.Receipt(
-        shop="街角茶馆", order_id=1042, revision=2, created_at=datetime(2026, 12, 7, 14, 5),
+        shop="街角茶馆", order_id=1042, revision=2, created_at=datetime(2026, 12, 7, 6, 5, tzinfo=UTC),
+        zone="Asia/Shanghai",
         currency="CNY", lines=lines, total=total, adjustments=(adjustment,),
         payment_method="cash", paid=total, address="上海市黄浦区南京东路 100 号 世纪大厦 12 楼",
         tax_id="91310000MA1FL0XX0X",
