@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -121,7 +122,7 @@ class Period:
         return datetime.combine(self.last + timedelta(days=1), datetime.min.time(),
                                 self.tz).astimezone(UTC)
 
-    @property
+    @cached_property   # (asked once per slot while a report is assembled)
     def slot(self) -> int:
         """HOUR when the zone's offset is a whole number of hours on every day of the
         period (most zones, daylight saving included), else SLOT (Asia/Kolkata, Nepal):
