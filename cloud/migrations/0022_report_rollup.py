@@ -10,7 +10,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0019_catalog_notify')]
+    dependencies = [('models', '0024_device_actions')]
 
     initial = False
 
