@@ -10,6 +10,12 @@ does not cover its items: neither a sale nor in the drawer); a second shop in
 Europe/Berlin selling at the same instants, which must show in neither. Everything goes
 through the ingestion's real handlers (test_shifts.Terminal) and the refund API.
 
+What is compared is what both carry: sales (count, amount, per payment method) and the
+refunds paid out of a drawer. Outside that on purpose: a refund paid back other than at a
+terminal (a card refund in the back office) is in the report and in no Z, a web order
+paid online is in no Z, and a web order whose cash a terminal took is in that terminal's
+Z but in the report's "web" terminal row (the report splits by where a sale was made).
+
 The cloud stamps a sale when it arrives and a refund when the terminal pays it out; the
 test's events arrive at chosen Shanghai times, so those stamps are set to them (an
 UPDATE of created_at / settled_at, which the rollup's triggers see like any other write).
