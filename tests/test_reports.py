@@ -29,11 +29,12 @@ TEA, CAKE = ("tea", "乌龙茶", 1000, 1300), ("cake", "月饼", 500, 900)
 
 
 async def _order(shop: str, at: str, state: str, lines, total: int | None = None,
-                 device: str | None = None, method: str | None = None) -> None:
+                 device: str | None = None, method: str | None = None,
+                 seller: int | None = None) -> None:
     gross = sum(q * p[2] for p, q in lines)
     o = await Order.create(shop_id=shop, source="terminal" if device else "web", device_id=device,
                            state=state, total=gross if total is None else total, currency="CNY",
-                           state_changed_at=datetime.now(UTC))
+                           state_changed_at=datetime.now(UTC), seller_id=seller)
     await Order.filter(id=o.id).update(created_at=datetime.fromisoformat(at))
     for (sku, name, price, rate), qty in lines:
         await OrderLine.create(order_id=o.id, sku=sku, name=name, qty=qty, unit_price=price,
@@ -174,3 +175,54 @@ async def test_a_kathmandu_hour_is_not_a_utc_hour(cloud):
     rows = await _csv(cloud, "hour", shop="np")
     assert [(r[2], r[6]) for r in rows[1:] if r[0] == "current"] == [
         ("2026-03-10 05:00", "10.00"), ("2026-03-10 06:00", "5.00")]
+
+
+async def test_the_seller_split_names_the_shops_own_people(cloud):
+    """By seller: each terminal sale under the seller logged in when it was made
+    (orders.seller_id), web orders and sales nobody was logged in for apart; a name that
+    looks like a spreadsheet formula is not one in the CSV; a seller id of another shop's
+    person (a device moved between shops) shows as an id, never their name."""
+    with in_app(cloud.app):
+        await Shop.create(id="sh", name="街角茶馆", timezone="Asia/Shanghai")
+        await Shop.create(id="s2", name="Other", timezone="Europe/Berlin")
+        wang = await create_user("wang@example.com", "password123", Role.SELLER,
+                                 name="王芳", shop_id="sh")
+        odd = await create_user("odd@example.com", "password123", Role.SELLER,
+                                name="=HYPERLINK(\"http://x\")", shop_id="sh")
+        spy = await create_user("spy@example.com", "password123", Role.SELLER,
+                                name="Spy", shop_id="s2")
+        # 00:30 local on the 10th (16:30 UTC on the 9th): 2 tea by 王芳 at tA, cash.
+        await _order("sh", "2026-03-09T16:30:00+00:00", "completed", [(TEA, 2)], device="tA",
+                     method="cash", seller=wang.id)
+        await _order("sh", "2026-03-10T04:00:00+00:00", "completed", [(CAKE, 1)], device="tA",
+                     method="card", seller=wang.id)
+        await _order("sh", "2026-03-10T05:00:00+00:00", "completed", [(CAKE, 3)], device="tB",
+                     method="cash", seller=odd.id)
+        await _order("sh", "2026-03-10T06:00:00+00:00", "completed", [(TEA, 1)], device="tB",
+                     method="cash", seller=spy.id)
+        await _order("sh", "2026-03-10T07:00:00+00:00", "completed", [(CAKE, 1)], device="tB",
+                     method="cash")                                   # nobody logged in
+        await _order("sh", "2026-03-10T08:00:00+00:00", "paid", [(TEA, 1)], method="card")
+        await _order("sh", "2026-03-10T09:00:00+00:00", "held", [(TEA, 9)], device="tA",
+                     seller=wang.id)                                  # not a sale
+        # the day before, local (15:59 UTC on the 9th is 23:59 on the 9th in Shanghai)
+        await _order("sh", "2026-03-09T15:59:00+00:00", "completed", [(TEA, 1)], device="tA",
+                     method="cash", seller=wang.id)
+    await _login(cloud, "manager", "sh")
+    rows = await _csv(cloud, "seller")
+    assert rows[0][:4] == ["period", "currency", "seller", "sales"]
+    got = {(r[0], r[2]): (r[3], r[6]) for r in rows[1:]}
+    assert got == {
+        ("current", f"王芳 (#{wang.id})"): ("2", "25.00"),
+        ("current", f"'=HYPERLINK(\"http://x\") (#{odd.id})"): ("1", "15.00"),
+        ("current", f"#{spy.id}"): ("1", "10.00"),
+        ("current", "not known (no login before the sale)"): ("1", "5.00"),
+        ("current", "web (no seller)"): ("1", "10.00"),
+        ("previous", f"王芳 (#{wang.id})"): ("1", "10.00")}
+    # the sellers add up to the day's total
+    day = await _csv(cloud, "day")
+    assert day[1][3] == "6" and day[1][6] == "65.00"
+    page = await cloud.client.get("/reports", params=DAY)
+    text = await page.text()
+    assert page.status == 200 and 'id="by-seller"' in text and "table=seller" in text
+    assert f"王芳 (#{wang.id})" in text and "Spy" not in text

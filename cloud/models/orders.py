@@ -26,6 +26,9 @@ class Order(Model):
     # UPDATE ... WHERE refunded + amount <= paid, so none ever passes what was paid.
     refunded = fields.BigIntField(default=0, db_default=0)
     pickup_hash = fields.CharField(max_length=64, null=True)  # HMAC of the pickup code, never the code
+    # A terminal sale's seller: the user of the device's last successful `login` event
+    # before the sale (cloud/orders/sales.py); NULL for web orders and unknown sellers.
+    seller_id = fields.IntField(null=True)
     alerted = fields.BooleanField(default=False)      # "not accepted in time" already raised
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     state_changed_at = fields.DatetimeField(db_index=True)
@@ -114,3 +117,81 @@ class Payment(Model):
     class Meta:
         table = "payments"
         indexes = (("order_id",),)   # an order's accepted payment (reports: by method)
+
+
+# The sales reports' rollup (cloud/orders/rollup.py, issue #17 item 3): the facts of
+# cloud/orders/reports.py summed per shop and UTC day, kept exact by report_dirty marks
+# that triggers write in the same transaction as any change they depend on.
+
+class ReportDirty(Model):
+    """A (shop, UTC day) whose rolled-up rows may be stale: written by the triggers."""
+
+    id = fields.BigIntField(primary_key=True)
+    shop_id = fields.CharField(max_length=32)
+    day = fields.IntField()           # unix seconds // 86400
+
+    class Meta:
+        table = "report_dirty"
+        indexes = (("shop_id", "day"),)
+
+
+class ReportRollup(Model):
+    """One shop's figures of one UTC day per currency, payment method, terminal, seller."""
+
+    id = fields.BigIntField(primary_key=True)
+    shop_id = fields.CharField(max_length=32)
+    currency = fields.CharField(max_length=3)
+    day = fields.IntField()
+    method = fields.CharField(max_length=20)
+    terminal = fields.CharField(max_length=32)
+    seller = fields.CharField(max_length=16)
+    sales = fields.BigIntField()
+    gross = fields.BigIntField()
+    net = fields.BigIntField()
+    tax = fields.BigIntField()
+    refunds = fields.BigIntField()
+    refund_tax = fields.BigIntField()
+    refund_count = fields.BigIntField()
+
+    class Meta:
+        table = "report_rollup"
+        indexes = (("shop_id", "day"),)
+
+
+class ReportSlot(Model):
+    """One shop's figures of one 15-minute UTC slot per currency (the time splits)."""
+
+    id = fields.BigIntField(primary_key=True)
+    shop_id = fields.CharField(max_length=32)
+    currency = fields.CharField(max_length=3)
+    slot = fields.BigIntField()       # unix seconds // 900
+    sales = fields.BigIntField()
+    gross = fields.BigIntField()
+    net = fields.BigIntField()
+    tax = fields.BigIntField()
+    refunds = fields.BigIntField()
+    refund_tax = fields.BigIntField()
+    refund_count = fields.BigIntField()
+
+    class Meta:
+        table = "report_slots"
+        indexes = (("shop_id", "slot"),)
+
+
+class ReportProduct(Model):
+    """One shop's sales of one product (sku) on one UTC day per currency."""
+
+    id = fields.BigIntField(primary_key=True)
+    shop_id = fields.CharField(max_length=32)
+    currency = fields.CharField(max_length=3)
+    day = fields.IntField()
+    sku = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)   # the name on its latest line (last_line)
+    last_line = fields.BigIntField()          # that line's id
+    qty = fields.BigIntField()
+    gross = fields.BigIntField()
+    tax = fields.BigIntField()
+
+    class Meta:
+        table = "report_products"
+        indexes = (("shop_id", "day"),)

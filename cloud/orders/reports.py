@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -52,6 +53,9 @@ MAX_DAYS = 400      # a report covers at most this many days
 _METHOD = ("COALESCE((SELECT p.method FROM payments p WHERE p.order_id = o.id AND p.accepted"
            " ORDER BY p.id DESC LIMIT 1), 'none')")
 _TERMINAL = "COALESCE(o.device_id, o.source)"
+# The seller split's key (seller_label): the terminal sale's seller, else web / none.
+_SELLER = ("COALESCE(CAST(o.seller_id AS TEXT),"
+           " CASE WHEN o.source = 'web' THEN 'web' ELSE 'none' END)")
 _LINE_TAX = ("(2 * l.qty * l.unit_price * COALESCE(l.tax_rate, 0) + 10000 + COALESCE(l.tax_rate, 0))"
              " / (2 * (10000 + COALESCE(l.tax_rate, 0)))")
 _SALE = f"o.shop_id = ? AND o.state IN ({','.join(repr(s) for s in SALE_STATES)})" \
@@ -118,7 +122,7 @@ class Period:
         return datetime.combine(self.last + timedelta(days=1), datetime.min.time(),
                                 self.tz).astimezone(UTC)
 
-    @property
+    @cached_property   # (asked once per slot while a report is assembled)
     def slot(self) -> int:
         """HOUR when the zone's offset is a whole number of hours on every day of the
         period (most zones, daylight saving included), else SLOT (Asia/Kolkata, Nepal):
@@ -176,26 +180,53 @@ def bucket(slot_start: datetime, split: str, tz: ZoneInfo) -> str:
 
 
 Key = tuple[str, int, str, str]   # currency, slot, method, terminal
+SellerKey = tuple[str, int, str, str, str]   # ... and seller
+Dims = tuple[str, str, str, str]             # currency, method, terminal, seller
+
+
+def seller_label(seller_id: int | None, source: str) -> str:
+    """The seller split's key, as _SELLER writes it in SQL: the user id of a terminal
+    sale's seller, "web" for a web order (no seller), "none" for a terminal sale whose
+    seller is not known (no login before it)."""
+    if seller_id is not None:
+        return str(seller_id)
+    return "web" if source == "web" else "none"
 
 
 async def facts(conn: BaseDBAsyncClient, shop: str, start: datetime, end: datetime,
                 rounding: str = "line", slot: int = SLOT) -> dict[Key, Figures]:
     """The sales of `shop` in [start, end) summed per (currency, slot, method, terminal):
     a slot is the UTC instant divided by `slot` seconds."""
+    out: dict[Key, Figures] = {}
+    for (currency, at, method, terminal, _seller), f in (
+            await seller_facts(conn, shop, start, end, rounding, slot)).items():
+        out.setdefault((currency, at, method, terminal), Figures()).add(f)
+    return out
+
+
+async def seller_facts(conn: BaseDBAsyncClient, shop: str, start: datetime, end: datetime,
+                       rounding: str = "line", slot: int = SLOT, dims: bool = True
+                       ) -> dict[SellerKey, Figures]:
+    """facts() per (currency, slot, method, terminal, seller); with dims=False per
+    (currency, slot) only (method, terminal and seller ""), which reads no payments."""
     d = dialect(conn)
     args = [shop, when(d, start.timestamp()), when(d, end.timestamp())]
-    keys = f"o.currency, {_slot(d, slot)} AS slot, {_METHOD} AS method, {_TERMINAL} AS terminal"
-    group = " GROUP BY 1, 2, 3, 4"
-    out: dict[Key, Figures] = {}
+
+    def keys(column: str) -> str:
+        what = (f"{_METHOD} AS method, {_TERMINAL} AS terminal, {_SELLER} AS seller" if dims
+                else "'' AS method, '' AS terminal, '' AS seller")
+        return f"o.currency, {_slot(d, slot, column)} AS slot, {what}"
+    group = " GROUP BY 1, 2, 3, 4, 5"
+    out: dict[SellerKey, Figures] = {}
 
     def at(row: dict[str, Any]) -> Figures:
-        k = (row["currency"], int(row["slot"]), row["method"], row["terminal"])
+        k = (row["currency"], int(row["slot"]), row["method"], row["terminal"], row["seller"])
         return out.setdefault(k, Figures())
 
     # One pass over the period's orders; each order's lines summed through their index.
     lines = "FROM order_lines l WHERE l.order_id = o.id"
     rows = await conn.execute_query_dict(q(d, (
-        f"SELECT {keys}, COUNT(*) AS n, SUM(o.total) AS net,"
+        f"SELECT {keys('o.created_at')}, COUNT(*) AS n, SUM(o.total) AS net,"
         f" SUM((SELECT COALESCE(SUM(l.qty * l.unit_price), 0) {lines})) AS gross,"
         f" SUM((SELECT COALESCE(SUM({_LINE_TAX}), 0) {lines})) AS tax"
         f" FROM orders o WHERE {_SALE}{group}")), args)
@@ -203,12 +234,11 @@ async def facts(conn: BaseDBAsyncClient, shop: str, start: datetime, end: dateti
         f = at(row)
         f.sales, f.net, f.gross, f.tax = (int(row["n"]), int(row["net"]), int(row["gross"]),
                                           int(row["tax"]))
-    for key, delta in (await _tax_corrections(conn, d, args, keys, rounding)).items():
+    for key, delta in (await _tax_corrections(conn, d, args, keys("o.created_at"),
+                                              rounding)).items():
         out[key].tax += delta
-    refund_keys = (f"o.currency, {_slot(d, slot, 'r.settled_at')} AS slot, {_METHOD} AS method,"
-                   f" {_TERMINAL} AS terminal")
     rows = await conn.execute_query_dict(q(d, (
-        f"SELECT {refund_keys}, COUNT(*) AS n, SUM(r.amount) AS amount, SUM(r.tax) AS tax"
+        f"SELECT {keys('r.settled_at')}, COUNT(*) AS n, SUM(r.amount) AS amount, SUM(r.tax) AS tax"
         " FROM refunds r JOIN orders o ON o.id = r.order_id WHERE r.shop_id = ?"
         " AND r.status = 'succeeded' AND r.settled_at >= ? AND r.settled_at < ?"
         f"{group}")), args)
@@ -220,7 +250,7 @@ async def facts(conn: BaseDBAsyncClient, shop: str, start: datetime, end: dateti
 
 
 async def _tax_corrections(conn: BaseDBAsyncClient, d: str, args: list[Any], keys: str,
-                           rounding: str) -> dict[Key, int]:
+                           rounding: str) -> dict[SellerKey, int]:
     """tax.summary() minus the per-line SQL tax, for the orders where the two can differ:
     those with adjustments (rule 1 shares them over the rates), or all with `receipt`."""
     # An order with adjustments has a revision snapshot (orders/revisions.py): a lookup in
@@ -241,14 +271,14 @@ async def _tax_corrections(conn: BaseDBAsyncClient, d: str, args: list[Any], key
         for ln in got:
             by_order[int(ln["order_id"])].append(
                 (int(ln["qty"]), int(ln["unit_price"]), ln["tax_rate"]))
-    out: dict[Key, int] = {}
+    out: dict[SellerKey, int] = {}
     for r in rows:
         lines = by_order[int(r["id"])]
         gross = sum(qn * up for qn, up, _ in lines)
         exact = sum(g.tax for g in tax.summary(lines, [int(r["total"]) - gross], rounding))
         by_line = sum(tax.tax_in(qn * up, rt or 0) for qn, up, rt in lines)
         if exact != by_line:
-            k = (r["currency"], int(r["slot"]), r["method"], r["terminal"])
+            k = (r["currency"], int(r["slot"]), r["method"], r["terminal"], r["seller"])
             out[k] = out.get(k, 0) + exact - by_line
     return out
 
@@ -256,16 +286,55 @@ async def _tax_corrections(conn: BaseDBAsyncClient, d: str, args: list[Any], key
 async def products(conn: BaseDBAsyncClient, shop: str, start: datetime, end: datetime
                    ) -> list[dict[str, Any]]:
     """Per product (sku) and currency: quantity, gross at the lines' prices, their tax by
-    line (adjustments are per order, not per product, so they are not shared out here)."""
+    line (adjustments are per order, not per product, so they are not shared out here);
+    the name is the one on the product's latest line (the highest line id), so a renamed
+    product shows its new name, whatever the database's collation."""
+    rows = await product_days(conn, shop, start, end, day=None)
+    return sort_products(rows)
+
+
+async def product_days(conn: BaseDBAsyncClient, shop: str, start: datetime, end: datetime,
+                       day: int | None) -> list[dict[str, Any]]:
+    """products() per (currency, sku) and, with `day` seconds, per UTC slot of that size
+    ("slot"), each with the id of its latest line ("last_line"); unsorted."""
     d = dialect(conn)
+    grain = f"{_slot(d, day)}" if day else "0"
     rows = await conn.execute_query_dict(q(d, (
-        f"SELECT o.currency, l.sku, MAX(l.name) AS name, SUM(l.qty) AS qty,"
-        f" SUM(l.qty * l.unit_price) AS gross, SUM({_LINE_TAX}) AS tax"
+        f"SELECT o.currency, l.sku, {grain} AS slot, SUM(l.qty) AS qty,"
+        f" SUM(l.qty * l.unit_price) AS gross, SUM({_LINE_TAX}) AS tax, MAX(l.id) AS last_line"
         f" FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE {_SALE}"
-        f" GROUP BY o.currency, l.sku ORDER BY gross DESC, l.sku")),
+        f" GROUP BY 1, 2, 3")),
         [shop, when(d, start.timestamp()), when(d, end.timestamp())])
-    return [{"currency": r["currency"], "sku": r["sku"], "name": r["name"] or "",
+    names: dict[int, str] = {}
+    last = [int(r["last_line"]) for r in rows]
+    for i in range(0, len(last), 500):
+        part = last[i:i + 500]
+        for r in await conn.execute_query_dict(q(d, (
+                "SELECT id, name FROM order_lines WHERE id IN (" + ",".join("?" * len(part))
+                + ")")), part):
+            names[int(r["id"])] = r["name"] or ""
+    return [{"currency": r["currency"], "sku": r["sku"], "slot": int(r["slot"]),
+             "name": names.get(int(r["last_line"]), ""), "last_line": int(r["last_line"]),
              "qty": int(r["qty"]), "gross": int(r["gross"]), "tax": int(r["tax"])} for r in rows]
+
+
+def sort_products(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the same (currency, sku) summed, the latest line's name kept; the best
+    sellers (by gross) first, then by currency and sku (code point order)."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        m = merged.get((r["currency"], r["sku"]))
+        if m is None:
+            merged[(r["currency"], r["sku"])] = m = {
+                "currency": r["currency"], "sku": r["sku"], "name": r["name"],
+                "last_line": r["last_line"], "qty": 0, "gross": 0, "tax": 0}
+        elif r["last_line"] > m["last_line"]:
+            m["name"], m["last_line"] = r["name"], r["last_line"]
+        m["qty"] += r["qty"]
+        m["gross"] += r["gross"]
+        m["tax"] += r["tax"]
+    out = sorted(merged.values(), key=lambda m: (-m["gross"], m["currency"], m["sku"]))
+    return [{k: m[k] for k in ("currency", "sku", "name", "qty", "gross", "tax")} for m in out]
 
 
 @dataclass
@@ -277,18 +346,33 @@ class Report:
     products: list[dict[str, Any]] = field(default_factory=list)
 
 
-def summarise(period: Period, rows: dict[Key, Figures], product_rows: list[dict[str, Any]]
-              ) -> Report:
+def summarise(period: Period, rows: dict[Key, Figures] | dict[SellerKey, Figures],
+              product_rows: list[dict[str, Any]]) -> Report:
+    """A Report from facts() (no seller split) or seller_facts() rows."""
+    times: dict[tuple[str, int], Figures] = {}
+    dims: dict[Dims, Figures] = {}
+    for key, f in rows.items():
+        currency, slot, method, terminal = key[:4]
+        seller = key[4] if len(key) > 4 else None
+        times.setdefault((currency, slot), Figures()).add(f)
+        dims.setdefault((currency, method, terminal, seller), Figures()).add(f)  # type: ignore[arg-type]
+    return assemble(period, times, dims, product_rows)
+
+
+def assemble(period: Period, times: dict[tuple[str, int], Figures], dims: dict[Dims, Figures],
+             product_rows: list[dict[str, Any]]) -> Report:
+    """A Report from per (currency, slot of period.slot seconds) and per (currency,
+    method, terminal, seller) figures of the same sales (a seller None: no seller split)."""
     rep = Report(period, products=product_rows)
-    for name in (*SPLITS, "method", "terminal"):
+    for name in (*SPLITS, "method", "terminal", "seller"):
         rep.splits[name] = {}
-    slots: dict[tuple[str, int], Figures] = {}
-    for (currency, slot, method, terminal), f in rows.items():
+    for (currency, method, terminal, seller), f in dims.items():
         rep.totals.setdefault(currency, Figures()).add(f)
-        slots.setdefault((currency, slot), Figures()).add(f)
         rep.splits["method"].setdefault((currency, method), Figures()).add(f)
         rep.splits["terminal"].setdefault((currency, terminal), Figures()).add(f)
-    for (currency, slot), f in sorted(slots.items()):   # each slot placed in local time once
+        if seller is not None:
+            rep.splits["seller"].setdefault((currency, seller), Figures()).add(f)
+    for (currency, slot), f in sorted(times.items()):   # each slot placed in local time once
         at = datetime.fromtimestamp(slot * period.slot, UTC)
         for split in SPLITS:
             rep.splits[split].setdefault((currency, bucket(at, split, period.tz)), Figures()).add(f)
@@ -297,5 +381,14 @@ def summarise(period: Period, rows: dict[Key, Figures], product_rows: list[dict[
 
 async def report(conn: BaseDBAsyncClient, shop: str, period: Period,
                  rounding: str = "line") -> Report:
-    rows = await facts(conn, shop, period.start, period.end, rounding, period.slot)
+    """The report of `shop` over `period`, read from the rollup (cloud/orders/rollup.py)
+    where it can be: always equal to direct_report()."""
+    from fingerpos.cloud.orders import rollup  # the rollup is built from this module's facts
+    return await rollup.report(conn, shop, period, rounding)
+
+
+async def direct_report(conn: BaseDBAsyncClient, shop: str, period: Period,
+                        rounding: str = "line") -> Report:
+    """The report aggregated from the orders themselves (the rollup's reference)."""
+    rows = await seller_facts(conn, shop, period.start, period.end, rounding, period.slot)
     return summarise(period, rows, await products(conn, shop, period.start, period.end))

@@ -18,15 +18,17 @@ after ON CONFLICT DO NOTHING works the same on SQLite (3.35+) and PostgreSQL.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from fingerpos.cloud.core.errors import DomainError, NotFound
+from fingerpos.cloud.core.sql import dialect, q
 from fingerpos.cloud.fleet import alarms
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order
 from fingerpos.cloud.models.shops import Product, Shop
+from fingerpos.cloud.models.users import User
 from fingerpos.cloud.orders import notify, saledata, stock
 from fingerpos.cloud.orders.bulk import insert_rows
 from fingerpos.cloud.orders.rules import total_of
@@ -49,6 +51,7 @@ class SaleOrder:
     total: int
     paid_ok: bool      # the payment is the items' total
     state: str         # completed; or held when the payment does not cover the items
+    seller: int | None = None   # the seller logged in at the terminal (sale_sellers)
 
     def wants(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -116,6 +119,10 @@ async def from_sales(conn: BaseDBAsyncClient,
             out.refused.append((n, e))
     if out.plans:
         await ensure_shops(conn, {p.shop for p in out.plans})
+        sellers = await sale_sellers(conn, [(p.event_id, p.shop) for p in out.plans
+                                            if p.event_id is not None])
+        out.plans = [replace(p, seller=sellers.get(p.event_id)) if p.event_id in sellers else p
+                     for p in out.plans]
         out.created = await write_sales(conn, out.plans, out.at)
         out.levels = await stock.sell(conn, [(oid, p.shop, p.device_id, p.wants())
                                              for oid, p in out.created])
@@ -125,6 +132,40 @@ async def from_sales(conn: BaseDBAsyncClient,
                                          f"sale {p.sale.ref}: paid {p.sale.amount}, items total "
                                          f"{p.total}; order {oid} held")
     return out
+
+
+async def sale_sellers(conn: BaseDBAsyncClient, sales: list[tuple[int, str]]) -> dict[int, int]:
+    """Sale event id -> its seller: the seller named by the device's last successful
+    `login` event before the sale (by seq: the terminal's own order, so a sale sent late
+    from an offline terminal still finds the seller who was logged in when it was made;
+    a failed login does not log the seller out, protocol/README.md "login"). Only a user
+    of the sale's shop counts; no login, or a seller of another shop: no seller."""
+    if not sales:
+        return {}
+    d = dialect(conn)
+    if d == "postgres":
+        ok, who = "(l.body->>'ok') = 'true'", "l.body->>'seller'"
+    else:
+        ok, who = "json_extract(l.body, '$.ok') = 1", "CAST(json_extract(l.body, '$.seller') AS TEXT)"
+    shop_of = dict(sales)
+    found: dict[int, int] = {}
+    ids = list(shop_of)
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        rows = await conn.execute_query_dict(q(d, (
+            f"SELECT s.id AS event, (SELECT {who} FROM device_event l WHERE l.device_id ="
+            " s.device_id AND l.typ = 'login' AND l.seq < s.seq AND " + ok +
+            " ORDER BY l.seq DESC LIMIT 1) AS seller FROM device_event s WHERE s.id IN ("
+            + ",".join("?" * len(part)) + ")")), part)
+        for r in rows:
+            text = r["seller"]
+            if isinstance(text, str) and text.isdigit() and len(text) <= 10:
+                found[int(r["event"])] = int(text)
+    if not found:
+        return {}
+    staff = set(await User.filter(id__in=list(set(found.values()))).using_db(conn)
+                .values_list("id", "shop_id"))
+    return {ev: uid for ev, uid in found.items() if (uid, shop_of[ev]) in staff}
 
 
 async def ensure_shops(conn: BaseDBAsyncClient, shop_ids: set[str]) -> None:
@@ -156,9 +197,9 @@ async def write_sales(conn: BaseDBAsyncClient, plans: list[SaleOrder],
     when they arrive one by one."""
     returned = await insert_rows(
         conn, "orders", "shop_id, source, device_id, ref, state, version, total, currency,"
-                        " alerted, created_at, state_changed_at",
+                        " alerted, created_at, state_changed_at, seller_id",
         [(p.shop, "terminal", p.device_id, p.sale.ref, p.state, 1, p.total, p.sale.currency,
-          False, at, at) for p in plans],
+          False, at, at, p.seller) for p in plans],
         " ON CONFLICT (device_id, ref) DO NOTHING RETURNING id, device_id, ref")
     ids = {(r["device_id"], r["ref"]): r["id"] for r in returned}
     created = []

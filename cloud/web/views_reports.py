@@ -1,6 +1,6 @@
 """The sales report page (/reports) and its CSV tables, for a shop's staff; admins pick the shop.
 
-Every figure comes from cloud/orders/reports.py. Charts are pygal's server-rendered SVG
+Every figure comes from cloud/orders/reports.py; the seller split names the shop's people. Charts are pygal's server-rendered SVG
 (a well-kept library; no JavaScript, nothing from a CDN): each is put in the page as an
 <img> with a data: URI, because an SVG image is its own document, so pygal's <style>
 element inside it needs no 'unsafe-inline' in the pages' Content-Security-Policy. Every
@@ -20,12 +20,15 @@ from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.commerce.orderquery import safe_cell
 from fingerpos.cloud.core.errors import Forbidden, Invalid, NotFound
 from fingerpos.cloud.models.shops import Shop
+from fingerpos.cloud.models.users import User
 from fingerpos.cloud.orders import reports as R
 from fingerpos.cloud.web import forms
 from fingerpos.cloud.web.page import render
 from tortoise import connections
 
-TABLES = (*R.SPLITS, "method", "terminal", "product")
+TABLES = (*R.SPLITS, "method", "terminal", "seller", "product")
+# The seller split's two keys that are not people (reports.seller_label).
+NOT_A_SELLER = {"web": "web (no seller)", "none": "not known (no login before the sale)"}
 KNOWN = {"shop", "from", "to", "table"}
 
 
@@ -54,12 +57,28 @@ async def _load(request: web.Request) -> tuple[Shop, list[Shop], R.Report, R.Rep
     return shop, shops, now, before
 
 
-def _rows(rep: R.Report, table: str) -> list[tuple[str, str, dict[str, int]]]:
-    """(currency, label, figures) for one table of a report."""
+async def seller_names(shop: str, reps: tuple[R.Report, ...]) -> dict[str, str]:
+    """The seller split's labels: "name (#id)" of the shop's own people only (a seller id
+    of anyone else, or of someone deleted, stays "#id": nothing of another shop shows)."""
+    keys = {k for rep in reps for _c, k in rep.splits["seller"]}
+    ids = [int(k) for k in keys if k.isdigit() and len(k) < 10]
+    people = {str(u.id): u.name for u in await User.filter(id__in=ids, shop_id=shop)} if ids else {}
+    out = dict(NOT_A_SELLER)
+    for k in keys - set(NOT_A_SELLER):
+        out[k] = f"{people[k]} (#{k})" if people.get(k) else f"#{k}"
+    return out
+
+
+def _rows(rep: R.Report, table: str, names: dict[str, str] | None = None
+          ) -> list[tuple[str, str, dict[str, int]]]:
+    """(currency, label, figures) for one table of a report (sellers by their name)."""
     if table == "product":
         return [(p["currency"], f"{p['sku']} {p['name']}".strip(),
                  {"qty": p["qty"], "gross": p["gross"], "tax": p["tax"]}) for p in rep.products]
-    return [(c, label, f.as_dict()) for (c, label), f in sorted(rep.splits[table].items())]
+    rows = rep.splits[table].items()
+    if table == "seller":
+        return sorted((c, (names or {}).get(k, k), f.as_dict()) for (c, k), f in rows)
+    return [(c, label, f.as_dict()) for (c, label), f in sorted(rows)]
 
 
 def _columns(table: str) -> tuple[str, ...]:
@@ -85,8 +104,9 @@ async def report_page(request: web.Request) -> web.Response:
         raise Invalid(f"table must be one of {', '.join(R.SPLITS)}")
     query = {"shop": shop.id, "from": str(now.period.first), "to": str(now.period.last)}
     sections = []
-    for table in (split, "method", "terminal", "product"):
-        rows = _rows(now, table)
+    names = await seller_names(shop.id, (now,))
+    for table in (split, "method", "terminal", "seller", "product"):
+        rows = _rows(now, table, names)
         value = "gross" if table == "product" else "net"
         sections.append({"table": table, "rows": rows, "columns": _columns(table),
                          "chart": _chart(f"{table}: {value}", rows, value) if rows else "",
@@ -112,8 +132,9 @@ async def report_csv(request: web.Request) -> web.Response:
     w = csv.writer(out)
     cols = _columns(table)
     w.writerow(["period", "currency", table, *cols])
+    names = await seller_names(shop.id, (now, before)) if table == "seller" else {}
     for label, rep in (("current", now), ("previous", before)):
-        for currency, key, f in _rows(rep, table):
+        for currency, key, f in _rows(rep, table, names):
             w.writerow([label, currency, safe_cell(key),
                         *(f[c] if c in ("sales", "qty") else forms.amount(f[c], currency)
                           for c in cols)])
