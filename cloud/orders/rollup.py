@@ -57,7 +57,7 @@ def _day(d: str, column: str) -> str:
     return f"(CAST(strftime('%s', {column}) AS INTEGER) / {DAY})"
 
 
-# -- the triggers (migration 0022_report_rollup) -------------------------------------------
+# -- the triggers (migration 0025_report_rollup) -------------------------------------------
 # table, the columns whose change matters, the columns of a changed row x the marks read,
 # and the (shop s, timestamp t) selects of what x's change touches; {src} is x's relation.
 _OF_ORDER = "SELECT o.shop_id AS s, o.created_at AS t FROM {src} x JOIN orders o ON o.id = x.order_id"
@@ -144,7 +144,7 @@ def _mark_all(d: str) -> str:
 
 
 async def create_triggers(apps: Any, schema_editor: Any) -> None:
-    """Migration step (0022_report_rollup): the triggers, and every existing day marked."""
+    """Migration step (0025_report_rollup): the triggers, and every existing day marked."""
     client = schema_editor.client
     d = client.capabilities.dialect
     for sql in (_pg_sql() if d == "postgres" else _sqlite_sql())[0]:
