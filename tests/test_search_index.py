@@ -1,4 +1,4 @@
-"""Search on the tuned indexes (migration 0025_search_index, cloud/commerce/fulltext.py)
+"""Search on the tuned indexes (migration 0026_search_index, cloud/commerce/fulltext.py)
 against references that do not use them, on SQLite and PostgreSQL.
 
 - Which products match is computed in Python from the stored search_text (every word,
@@ -76,7 +76,7 @@ async def seeded(cloud_db_url, monkeypatch):
                      r["track"], r["text"]])
             if d == "postgres":
                 await conn.execute_query("ANALYZE products")
-            else:   # the index as 0002_commerce made it, before 0025's prefix indexes
+            else:   # the index as 0002_commerce made it, before 0026's prefix indexes
                 await conn.execute_script(
                     "CREATE VIRTUAL TABLE ref_fts USING fts5(search_text, content='products',"
                     " content_rowid='id', tokenize='unicode61 remove_diacritics 2');"
@@ -193,7 +193,7 @@ async def _migrated_to(url: str, target: str):
 
 
 async def test_writes_after_the_migration_are_found_at_once(tmp_path, request):
-    """A shop that already sells things upgrades through 0025: what it sold before is
+    """A shop that already sells things upgrades through 0026: what it sold before is
     found, and every insert, edit and delete after it is seen by the next search."""
     forget_sql_dialect()
     url = f"sqlite://{tmp_path}/up.sqlite3"
@@ -202,7 +202,7 @@ async def test_writes_after_the_migration_are_found_at_once(tmp_path, request):
         name = f"fp_search_up_{os.getpid()}"
         await cluster.execute(f"CREATE DATABASE {name}")
         url = cluster.url(name)
-    ctx = await _migrated_to(url, "0024_device_actions")
+    ctx = await _migrated_to(url, "0025_report_rollup")
     try:
         with ctx:
             conn = ctx.db()
@@ -224,7 +224,7 @@ async def test_writes_after_the_migration_are_found_at_once(tmp_path, request):
             await put(1, "Oolong tea 乌龙茶")
             await put(2, "Green tea 绿茶")
             await put(3, "Oolong 乌龙茶 of the other shop", shop="s2")
-            assert "models.0025_search_index" in await db.migrate(ctx)
+            assert "models.0026_search_index" in await db.migrate(ctx)
             assert await ids("oolo") == [1] and await ids("乌龙茶") == [1]
             assert await ids("oolo", "s2") == [3]
             await put(4, "Oolong gift tin 乌龙茶礼盒")                       # added

@@ -8,7 +8,7 @@ buyer's text into a safe query for either; search_text is search.index_text
 of the product's name, sku, description and category (written by catalog.py).
 Hand-written SQL because tortoise has no full-text support.
 
-Migration 0025_search_index tunes both indexes for search latency without changing any
+Migration 0026_search_index tunes both indexes for search latency without changing any
 result: FTS5 prefix indexes for prefixes of 1-6 characters (every Latin word is a prefix
 query, and bm25 first counts each phrase's documents) and a GIN index without the pending
 list (`fastupdate = off`), which every search otherwise scans in full.
@@ -52,7 +52,7 @@ _BOTH_UP = ["CREATE INDEX products_category_name ON products (category_id, name)
 _BOTH_DOWN = ["DROP INDEX IF EXISTS products_category_name"]
 
 
-# 0025_search_index. FTS5 (https://sqlite.org/fts5.html#prefix_indexes): a prefix query
+# 0026_search_index. FTS5 (https://sqlite.org/fts5.html#prefix_indexes): a prefix query
 # whose length has a prefix index reads one doclist instead of merging one per matching
 # term (a one-letter "s" merged 100,000 sku terms), and bm25 counts each phrase's
 # documents through the same lookup; 1-6 characters covers what buyers type while the
@@ -75,7 +75,7 @@ def _fts5_with(prefix: str) -> list[str]:
 
 
 async def tune_index(apps: Any, schema_editor: Any) -> None:
-    """Migration step (0025_search_index): the indexes' settings for search latency."""
+    """Migration step (0026_search_index): the indexes' settings for search latency."""
     await _run(schema_editor, {"sqlite": _fts5_with(_SQLITE_PREFIX), "postgres": _PG_TUNE})
 
 

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     index without a pending list on PostgreSQL (cloud/commerce/fulltext.py). No result
     changes; no model changes."""
 
-    dependencies = [('models', '0024_device_actions')]
+    dependencies = [('models', '0025_report_rollup')]
 
     initial = False
 
