@@ -8,7 +8,9 @@
 # seller keys SKU, quantity and the cash handed over, all in minor units.
 # The event's payment.amount is what was charged (the total, protocol contract);
 # the cash handed over goes in payment.tendered when it differs, for the
-# receipt's change line.
+# receipt's change line. C on the "more" screen records a card payment taken on
+# the shop's own card reader (method "card", the total, no tendered): it is not
+# cash, so it stays out of the shift's drawer tally (issue #16 "Done means").
 import sys
 
 import hal
@@ -45,14 +47,17 @@ class Sale:
     def total(self):
         return sum(i["qty"] * i["price"] for i in self.items)
 
-    def data(self, ref, tendered):
-        """The `sale` event data for cash `tendered` (minor units, >= the total)."""
+    def data(self, ref, tendered, method="cash"):
+        """The `sale` event data for cash `tendered` (minor units, >= the total), or a
+        card payment of the total (method "card")."""
         if not self.items:
             raise SaleError("NO ITEMS")
         total = self.total()
+        if method == "card":
+            tendered = total
         if tendered < total:
             raise SaleError("NOT ENOUGH CASH")
-        pay = {"method": "cash", "amount": total, "currency": self.currency}
+        pay = {"method": method, "amount": total, "currency": self.currency}
         if tendered != total:
             pay["tendered"] = tendered
         return {"ref": ref, "items": self.items, "payment": pay}
@@ -74,7 +79,7 @@ def lines(ui):
         return ["SKU " + ui.sku + " qty:", ui.buf]
     if st == "more":
         return ["%d items %s" % (len(ui.sale.items), money(ui.sale.total())),
-                "B add  # pay  * cancel"]
+                "B add #cash C card"]
     return ["Total " + money(ui.sale.total()), "Cash: " + ui.buf]
 
 
@@ -97,19 +102,28 @@ def key(ui, k):
             ui.state = "sku"
         elif k == "#":
             ui.state = "cash"
+        elif k == "C":
+            _pay(ui, "card")
     elif k == "#":  # cash
-        app = ui.app
-        tendered = int(ui.take() or "0")
-        sale = ui.sale
-        try:
-            seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), tendered))
+        _pay(ui, "cash")
+
+
+def _pay(ui, method):
+    app = ui.app
+    tendered = int(ui.take() or "0")
+    sale = ui.sale
+    try:
+        seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), tendered,
+                                         method))
+        if method == "cash":
             app.cash(seq, sale.total())  # the open shift's tally
-        except SaleError as e:
-            ui.note = e.args[0]
-            return
-        except OutboxFull:
-            ui.to("menu")
-            ui.note = "OUTBOX FULL: NO SALE"
-            return
+    except SaleError as e:
+        ui.note = e.args[0]
+        return
+    except OutboxFull:
         ui.to("menu")
-        ui.note = "SALE #%d CHG %s" % (seq, money(tendered - sale.total()))
+        ui.note = "OUTBOX FULL: NO SALE"
+        return
+    ui.to("menu")
+    ui.note = ("SALE #%d CARD %s" % (seq, money(sale.total())) if method == "card" else
+               "SALE #%d CHG %s" % (seq, money(tendered - sale.total())))

@@ -128,7 +128,17 @@ async def ingestion(app: web.Application) -> AsyncIterator[None]:
     async def alarm(device_id: str, kind: str, message: str) -> None:
         await alarms.raise_alarm(device_id, kind, "warning", message)
 
-    ing = Ingestion(url, DeviceRegistry(ring.open), handlers=HANDLERS, notify=notify,
+    async def enrolled(device_id: str, event_id: int | None, data: object) -> None:
+        # The roster follows an enrolment at once (issue #16 "Done means": the real
+        # firmware on the real cloud). The terminal reconnects after the sensor session
+        # the enrolment ran in, and the `online` answer's roster can leave before this
+        # event is stored: without the slot, which the terminal's roster then drops,
+        # so the finger just enrolled is refused until the next roster push.
+        await roster.record_enrolment(device_id, event_id, data)
+        await app[COMMANDS].send(device_id, "roster", await roster_of(device_id))
+
+    ing = Ingestion(url, DeviceRegistry(ring.open), handlers={**HANDLERS, "enrol": enrolled},
+                    notify=notify,
                     roster=roster_of, share_group=config.share_group,
                     client_id=cloud_client_id(config), alarm=alarm,
                     refusals=(DomainError, ValueError, LookupError, TypeError),

@@ -18,6 +18,12 @@ The rules, exactly (money in minor units: fen, cents):
    the adjustments, and sums the results per rate; `receipt` rounding applies it once per
    rate group to the group's gross. The two can differ by a minor unit or so per line;
    a shop picks the one its tax office expects.
+4. Prices EXCLUDING tax (`mode="exclusive"`, issue #16 item 5; a shop's setting is not
+   wired yet): a line's amount and the adjustments are nets, the tax is ADDED: the tax on
+   a net N at rate r is N * r / 10000, rounded half up (the fapiao's 税额 = 金额 x 税率,
+   to the fen); `line` rounding takes it per line (and per group share of adjustments),
+   `receipt` rounding once per rate group on the group's net. gross = net + tax, and the
+   buyer pays the sum of the groups' gross.
 The hand-written arithmetic is on purpose: Decimal with ROUND_HALF_UP is the whole of it,
 and a tax library would bring rules of countries we do not sell in.
 """
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 ROUNDINGS = ("line", "receipt")
+MODES = ("inclusive", "exclusive")
 MAX_RATE = 10_000  # 100 %
 
 
@@ -53,6 +60,14 @@ def tax_in(gross: int, rate: int) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def tax_on(net: int, rate: int) -> int:
+    """Rule 4: the tax added to `net` at `rate`, half up to a whole minor unit."""
+    if rate <= 0 or net == 0:
+        return 0
+    exact = Decimal(net) * rate / MAX_RATE
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def _shares(amount: int, weights: list[int], rates: list[int]) -> list[int]:
     """Rule 1: `amount` shared out in proportion to `weights` (whole units, largest remainder)."""
     total = sum(weights)
@@ -72,11 +87,14 @@ def _shares(amount: int, weights: list[int], rates: list[int]) -> list[int]:
 
 
 def summary(lines: Iterable[tuple[int, int, int | None]], adjustments: Iterable[int] = (),
-            rounding: str = "line") -> list[TaxGroup]:
+            rounding: str = "line", mode: str = "inclusive") -> list[TaxGroup]:
     """The tax of an order: `lines` as (qty, unit price, rate or None), `adjustments` as
-    amounts; one TaxGroup per rate, highest rate first. Sum of gross = lines + adjustments."""
+    amounts; one TaxGroup per rate, highest rate first. Inclusive: sum of gross = lines +
+    adjustments; exclusive (rule 4): sum of net = lines + adjustments, gross adds the tax."""
     if rounding not in ROUNDINGS:
         raise ValueError(f"tax rounding must be one of {', '.join(ROUNDINGS)}, not {rounding!r}")
+    if mode not in MODES:
+        raise ValueError(f"tax mode must be one of {', '.join(MODES)}, not {mode!r}")
     amounts: dict[int, list[int]] = {}
     for qty, unit_price, rate in lines:
         amounts.setdefault(rate or 0, []).append(qty * unit_price)
@@ -84,6 +102,12 @@ def summary(lines: Iterable[tuple[int, int, int | None]], adjustments: Iterable[
     shares = _shares(sum(adjustments), [sum(amounts[r]) for r in rates], rates)
     out = []
     for rate, share in zip(rates, shares, strict=True):
+        if mode == "exclusive":
+            net = sum(amounts[rate]) + share
+            tax = (sum(tax_on(a, rate) for a in amounts[rate]) + tax_on(share, rate)
+                   if rounding == "line" else tax_on(net, rate))
+            out.append(TaxGroup(rate, net + tax, tax, net))
+            continue
         gross = sum(amounts[rate]) + share
         if rounding == "line":
             tax = sum(tax_in(a, rate) for a in amounts[rate]) + tax_in(share, rate)
@@ -91,3 +115,9 @@ def summary(lines: Iterable[tuple[int, int, int | None]], adjustments: Iterable[
             tax = tax_in(gross, rate)
         out.append(TaxGroup(rate, gross, tax, gross - tax))
     return out
+
+
+def total_with_tax(lines: Iterable[tuple[int, int, int | None]], adjustments: Iterable[int] = (),
+                   rounding: str = "line") -> int:
+    """What the buyer pays for `lines` priced excluding tax (rule 4): nets plus their tax."""
+    return sum(g.gross for g in summary(lines, adjustments, rounding, "exclusive"))
