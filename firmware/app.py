@@ -24,7 +24,8 @@ from ui import UI
 # are never interned (each name costs a qstr entry for good; see firmware/README.md).
 _VERSION = const("0.1.0")
 _SENSOR_IDLE_MS = const(1500)
-_NO_TRADE = const(("idle", "pin", "menu"))
+# shift_manager: a manager's finger may approve there (shift.py; the screen is drawn by ui.py)
+_NO_TRADE = const(("idle", "pin", "menu", "shift_manager"))
 # prompts.py's; roster is login.py's, catalog catalog.py's, the rest handlers.py's
 _PROMPTS = const(("order_new", "order_update", "price_result"))
 # RAM: collect every 8 KB of allocation, not only when the heap is full. Garbage left
@@ -44,6 +45,8 @@ class App:
         self.boot_seq = 0
         self.store = store = Store(hal.DATA_DIR)
         self.outbox = Outbox(hal.DATA_DIR + "/outbox", self.dev, limit=self.s["outbox_bytes"])
+        __import__("shift").boot(self)  # the drawer's tally catches up after a power cut
+        sys.modules.pop("shift", None)
         self.gate = CommandGate(self.key, self.dev, store)
         self.sellers = []  # the roster's packed records (login.py), see roster()
         self.sellers = self.roster(store.load("roster", {"sellers": []}).get("sellers", [])).sellers
@@ -84,6 +87,19 @@ class App:
         self.sample_heap()
         return seq
 
+    def cash(self, seq, amount):
+        """Cash that event `seq` put in the drawer (a sale, a web order's cash): into the
+        open shift's tally on flash (shift.py keeps it). Saved after the event is in the
+        outbox; shift.boot() folds in what a power cut in between left out."""
+        st = self.store.load("shift", {})
+        if st.get("open"):
+            st["total"] += amount
+            st["seq"] = seq
+            try:
+                self.store.save("shift", st)
+            except OSError as e:
+                hal.log("shift: tally not saved: %s" % e)
+
     def emit_quiet(self, typ, data):
         """emit() for events nobody keyed in: a full outbox is logged, not shown."""
         try:
@@ -115,8 +131,9 @@ class App:
         # the screen's state is in ui), so the two are never in RAM together; so
         # does sale.py unless a sale is open (its Sale holds that module's classes).
         name = "prompts" if typ in _PROMPTS else "login" if typ == "roster" else \
-            "catalog" if typ == "catalog" else "handlers"
+            "catalog" if typ == "catalog" else "shift" if typ.startswith("refund") else "handlers"
         sys.modules.pop("trade", None)
+        sys.modules.pop("shift", None)
         if self.ui.sale is None:
             sys.modules.pop("sale", None)
         self.ui.busy = True

@@ -17,6 +17,8 @@ DEFAULTS = {
     "match_threshold": 50, "outbox_bytes": 65536, "heartbeat_s": 60,
     "ack_wait_s": 20,  # resend unacknowledged events after this long without an ack
     "ota_trial_s": 600,  # a version on trial (ota.py) not committed by then resets
+    # a close whose count differs from the terminal's tally by more needs a manager (shift.py)
+    "shift_diff_limit": 1000,
 }
 
 

@@ -82,7 +82,7 @@ class Link:
         # Every valid command fits; only an oversized packet gets a buffer of its own.
         self._rx: bytearray | None = bytearray(_RX_BYTES)
 
-    def _client(self, ctx):
+    def _client(self, ssl):  # (names: "ssl" is interned already, "ctx" would be one more)
         from mqtt import MQTTClient
 
         cfg = self.cfg
@@ -92,7 +92,7 @@ class Link:
                           password=protocol.broker_password(self.key),
                           keepalive=broker.get("keepalive", 30),
                           will=(self.status, b"offline", 1, True),
-                          ssl=ctx,
+                          ssl=ssl,
                           on_message=self.on_command, on_connect=self._online,
                           max_packet=protocol.MAX_PAYLOAD + 80, rxbuf=self._rx,
                           max_inflight=4, resolve=hal.resolve)

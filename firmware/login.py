@@ -181,8 +181,14 @@ def session_over(app):
         slot, conf = found
         seller = r.by_slot(slot) if slot is not None else None
         left = app.lockout_left()
+        who = app.seller
         if left and not (seller and seller.get("manager")):
             app.ui.notify("LOCKED %ds" % ((left + 999) // 1000))
+        elif app.ui.state == "shift_manager":  # an approval (shift.py): the session stays who's
+            ok = r.login(app, "finger", seller, seller is not None, slot, conf)
+            app.seller = who
+            __import__("shift").finish(app.ui, seller if ok else None)
+            app.ui.show()
         elif r.login(app, "finger", seller, seller is not None, slot, conf):
             app.ui.logged_in()
         else:

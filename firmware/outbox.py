@@ -37,7 +37,7 @@ except ImportError:  # a port built without binascii.crc32
 _MAGIC = const(0xA5)
 _HEAD = const(7)
 _SEGMENT_BYTES = const(4096)
-_MONEY = const(("sale", "price_change", "ack"))
+_MONEY = const(("sale", "price_change", "ack", "shift", "refund"))
 _DROPPABLE = const(("heartbeat",))
 
 

@@ -103,6 +103,7 @@ def key(ui, k):
         sale = ui.sale
         try:
             seq = app.emit("sale", sale.data("%s-%d" % (app.dev, app.outbox.seq + 1), tendered))
+            app.cash(seq, sale.total())  # the open shift's tally
         except SaleError as e:
             ui.note = e.args[0]
             return

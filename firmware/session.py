@@ -71,5 +71,6 @@ async def run(app, idle_ms):
         if app.found is not None or app.enrolled:  # RAM: login.py now, the driver is out
             __import__("login").session_over(app)
             sys.modules.pop("login", None)
+            sys.modules.pop("shift", None)  # a manager's approval loads it
         app.session_base = gc.mem_alloc()
         hal.log("sensor session over: heap live %d" % app.session_base)

@@ -97,7 +97,7 @@ def key(ui, k):
         data = {"order": o["order"], "action": "cash", "version": o.get("version", 0),
                 "amount": o["total"], "tendered": ui.tendered}
         try:
-            app.emit("ack", data)
+            app.cash(app.emit("ack", data), data["amount"])  # the open shift's tally
         except OutboxFull:
             ui.note = "OUTBOX FULL: RETRY"
             ui.state = "order"

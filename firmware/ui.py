@@ -1,8 +1,9 @@
 # The keypad and display: a small state machine, one screen per state.
 # SPDX-License-Identifier: MIT
 #
-# Keys (firmware/README.md): A PIN login, B new sale, C handle the current web
-# order, D price change, * cancel/back (logout from the menu), # enter.
+# Keys (firmware/README.md): A PIN login (in the menu: shift and refunds, shift.py),
+# B new sale, C handle the current web order, D price change, * cancel/back (logout
+# from the menu), # enter.
 # Digits fill the entry line. Amounts are keyed in minor units (250 = 2.50).
 # RAM: the sale screens live in sale.py, the order and price screens in
 # trade.py, each loaded when the seller opens one (B; C, D) and dropped on the
@@ -16,6 +17,10 @@ from micropython import const
 
 _CORE = const(("idle", "pin", "menu"))
 _SALE = const(("sku", "qty", "more", "cash"))  # sale.py's screens; the other trade screens trade.py's
+# A manager's approval (shift.py) is drawn here: no screen module is loaded while a
+# manager's finger (a sensor session, the driver's RAM) may come. The shift screens'
+# names start with "shift" and are over 10 characters (not interned, see firmware/README.md).
+_MANAGER = const("shift_manager")
 
 
 def money(minor):
@@ -63,7 +68,10 @@ class UI:
         elif st == "pin":
             lines = ["PIN:", "*" * len(self.buf)]
         elif st == "menu":
-            lines = ["Hi " + app.seller.get("name", app.seller["id"]), "B sale C order D price"]
+            lines = ["%-13s A shift" % ("Hi " + app.seller.get("name", app.seller["id"]))[:13],
+                     "B sale C order D price"]
+        elif st == _MANAGER:
+            lines = ["MANAGER finger/PIN", "*" * len(self.buf)]
         elif self.busy:
             self._drawn = time.ticks_add(hal.ticks_ms(), -1000)  # RAM: not trade.py and
             return  # handlers.py at once: tick() draws it next
@@ -88,11 +96,13 @@ class UI:
     def to(self, state):
         """Change screen; leaving the trade screens drops their module."""
         self.state = state
-        if state in _CORE:
-            self.sale = None
-            self.order = None
+        if state in _CORE or state == _MANAGER:
+            if state in _CORE:
+                self.sale = None
+                self.order = None
             sys.modules.pop("trade", None)
             sys.modules.pop("sale", None)
+            sys.modules.pop("shift", None)
 
     def tick(self):
         app = self.app
@@ -111,7 +121,8 @@ class UI:
             app.session_at = hal.ticks_ms()
         elif self.state not in ("idle", "pin"):
             self.to("idle")
-        if k in "0123456789" and self.state not in ("idle", "menu", "more", "order"):
+        if k in "0123456789" and self.state not in ("idle", "menu", "more", "order", "shift",
+                                                    "shift_reason", "shift_refund"):
             if len(self.buf) < 12:
                 self.buf += k
         elif k == "*":
@@ -166,7 +177,9 @@ class UI:
             self.failed()
 
     def _menu(self, k):
-        if k == "B":
+        if k == "A":
+            _screens("shift").start(self)
+        elif k == "B":
             _screens("sku").start(self)
         elif k in "CD":
             _screens("order").start(self, k)
@@ -174,4 +187,5 @@ class UI:
 
 def _screens(state):
     """The module of a trade screen (loaded now if it is not)."""
-    return __import__("sale" if state in _SALE else "trade")
+    return __import__("sale" if state in _SALE else "shift" if state.startswith("shift") else
+                      "trade")

@@ -191,11 +191,12 @@ KEY_LEN = 32
 
 EVENT_TYPES = (
     "boot", "heartbeat", "enrol", "login", "alarm", "sale", "ack",
-    "price_change", "printed",
+    "price_change", "printed", "shift", "refund",
 )
 COMMAND_TYPES = (
     "ack", "time", "roster", "order_new", "order_update", "price_result",
     "print", "enrol_start", "lock", "unlock", "alarm_off", "config", "catalog",
+    "refund_new", "refund_update",
 )
 FIELDS = ("v", "dev", "seq", "ts", "typ", "prev", "data")
 # RAM on the terminal: small helpers are written out where they are used; every

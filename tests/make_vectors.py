@@ -73,6 +73,48 @@ def catalog_page_at_limit():
     return payload, topic, KEY_A, {"ok": True, "body": json.loads(p.split(payload)[0])}
 
 
+def shift_vectors():
+    """Shifts and cash refunds at the terminal (issue #16 items 3-4, protocol/README.md
+    "Shifts and cash refunds"): each event and command, and the ways they are refused."""
+    e, c = p.EVT, p.CMD
+    ta = p.evt_topic("t1")
+    refund_topic, refund, _ = seal(KEY_A, "t1", e, 31, 1_790_003_000, "refund", PREV,
+                                   {"refund": 17, "amount": 1250, "seller": "3",
+                                    "approved_by": "2"})
+    body, sig = p.split(refund)
+    return [
+        ok("evt-shift-open", "a seller opens shift 4 with a float of 200.00", "t1", e, 20,
+           "shift", {"shift": 4, "action": "open", "seller": "3", "amount": 20000}),
+        ok("evt-shift-cash-out", "cash taken out of the drawer, with a free-text reason",
+           "t1", e, 21, "shift", {"shift": 4, "action": "cash_out", "seller": "3",
+                                  "amount": 5000, "reason": "银行 bank"}),
+        ok("evt-shift-x", "an X report asked for mid-shift", "t1", e, 22, "shift",
+           {"shift": 4, "action": "x", "seller": "3"}),
+        ok("evt-shift-close-approved", "a blind close whose difference a manager approved",
+           "t1", e, 40, "shift", {"shift": 4, "action": "close", "seller": "3",
+                                  "amount": 31990, "approved_by": "2"}),
+        ok("evt-refund", "a cash refund paid out, approved by a manager", "t1", e, 31,
+           "refund", {"refund": 17, "amount": 1250, "seller": "3", "approved_by": "2"}),
+        ok("cmd-refund-new", "a back-office cash refund to pay out at the terminal", "t1", c,
+           7, "refund_new", {"refund": 17, "order": 1042, "amount": 1250, "currency": "CNY",
+                             "approval": True}),
+        ok("cmd-refund-update", "the cloud refused the terminal's refund", "t1", c, 8,
+           "refund_update", {"refund": 17, "state": "failed",
+                             "reason": "past the shift's refund cap"}),
+        ok("cmd-config-shift", "the shift difference limit for offline closes", "t1", c, 9,
+           "config", {"shift_diff_limit": 1000}),
+        bad("refund-new-as-evt", "refund_new is a command: on the event topic it is refused",
+            raw_signed(KEY_A, ta, '{"v":1,"dev":"t1","seq":32,"ts":0,"typ":"refund_new",'
+                                  '"prev":"","data":{"refund":17,"amount":1250}}'),
+            ta, "malformed"),
+        bad("refund-amount-altered", "a refund's amount changed after signing (1250 -> 9250)",
+            body.replace(b'"amount":1250', b'"amount":9250') + b"\n" + sig, refund_topic,
+            "bad_signature"),
+        bad("refund-topic-moved", "t1's refund replayed onto t2's topic", refund,
+            p.evt_topic("t2"), "bad_signature"),
+    ]
+
+
 def build():
     e, c = p.EVT, p.CMD
     ta, tb = p.evt_topic("t1"), p.evt_topic("t2")
@@ -183,6 +225,7 @@ def build():
         vec("cmd-catalog-page-limit", "a full catalogue page as the cloud fills it "
             "(cloud/commerce/catalog.py paginate): at most 4096 bytes with 3-byte characters",
             *catalog_page_at_limit()),
+        *shift_vectors(),
     ]
     return vs
 

@@ -103,6 +103,54 @@ async def test_two_workers_on_one_postgres_both_feeds_see_every_change(
         await ws.close()
 
 
+async def _pg_config(postgres, tmp_path, tag: str):
+    """The config of an app (no ingestion) on a new, migrated PostgreSQL database."""
+    from fingerpos.cloud.core.config import Config
+
+    from .conftest import _migrate, forget_sql_dialect
+    forget_sql_dialect()
+    name = f"fp_{tag}_{next(_names)}"
+    await postgres.execute(f"CREATE DATABASE {name}")
+    await _migrate(postgres.url(name))
+    return Config(db_url=postgres.url(name), data_dir=tmp_path, ingest=False,
+                  key_secret="test-secret-0123456789abcdef", timer_interval_s=3600.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Everything:
+    """An audience that sees every feed message (an admin's)."""
+
+    admin: bool = True
+    shop: None = None
+    buyer: None = None
+
+    def sees_feed(self, kind: str, data: object) -> bool:
+        return True
+
+
+async def test_on_postgres_the_publishing_worker_delivers_at_once_and_only_once(
+        aiohttp_client, postgres, cloud_db_template, tmp_path):
+    """The publishing worker's own clients get a message when `publish` returns, not after
+    the NOTIFY round trip through the server, and not a second time when its own NOTIFY
+    comes back through LISTEN; another worker still gets it through NOTIFY."""
+    base = await _pg_config(postgres, tmp_path, "local")
+    a = CloudHarness(await aiohttp_client(create_app(base)))
+    b = CloudHarness(await aiohttp_client(create_app(dataclasses.replace(base))))
+    ws_b = await b.client.ws_connect(WS, headers=await b.user("admin"))
+    await _next(ws_b, "snapshot")
+    mine = a.app[monitor.MONITOR].subscribe(_Everything())
+    for n in range(3):
+        await monitor.publish(a.app, "ingest", {"n": n, "text": "收银台"})
+        assert json.loads(mine.get_nowait())["data"]["n"] == n   # there already
+    assert [(await _next(ws_b, "ingest"))["n"] for _ in range(3)] == [0, 1, 2]
+    await monitor.publish(b.app, "ingest", {"n": 3})   # another worker's: through LISTEN
+    async with asyncio.timeout(5):
+        last = json.loads(await mine.get())
+    assert last["data"]["n"] == 3                      # and nothing of its own came twice
+    assert mine.empty()
+    await ws_b.close()
+
+
 _names = itertools.count(1)
 
 
@@ -132,17 +180,40 @@ async def test_feed_pushes_state_counts(cloud, monkeypatch):
     await ws.close()
 
 
+async def test_counts_are_read_again_on_order_news_not_on_every_round(cloud, monkeypatch):
+    """The counts query scans every order (and on SQLite holds the connection the
+    ingestion commits on): it runs when an order message reached the hub, from any shop,
+    and otherwise only every COUNTS_REFRESH_S, a safety net for a change no feed message
+    told. A stream that changes no order (heartbeats) must not pay for it every 2 s."""
+    from fingerpos.cloud.models.orders import Order
+    monkeypatch.setattr(monitor, "COUNTS_INTERVAL_S", 0.05)
+    monkeypatch.setattr(monitor, "COUNTS_REFRESH_S", 3600.0)
+    manager = await cloud.user("manager", shop="shop1")
+    ws = await cloud.client.ws_connect(WS, headers=manager)
+    await _next(ws, "snapshot")
+    order = await _buy(cloud)
+    assert await _next(ws, "counts") == {"pending_payment": 1}
+    with in_app(cloud.app):  # behind the cloud's back: no feed message says so
+        await Order.filter(id=order["id"]).update(state="cancelled")
+    with pytest.raises(TimeoutError):
+        await _next(ws, "counts", timeout=0.6)   # twelve rounds, no query
+    # Another shop's order: this manager never sees its message, but it is news.
+    await cloud.product("shop2", "cake", 300)
+    r = await cloud.client.post("/api/v1/orders", headers=await cloud.user(),
+                                json={"shop": "shop2", "items": [{"sku": "cake", "qty": 1}]})
+    assert r.status == 201
+    assert await _next(ws, "counts") == {"cancelled": 1}
+    with in_app(cloud.app):
+        await Order.filter(id=order["id"]).update(state="expired")
+    monkeypatch.setattr(monitor, "COUNTS_REFRESH_S", 0.2)   # the safety net
+    assert await _next(ws, "counts") == {"expired": 1}
+    await ws.close()
+
+
 async def test_a_burst_on_postgres_arrives_complete_and_in_order(
         aiohttp_client, postgres, cloud_db_template, tmp_path):
     """Batched NOTIFYs: 500 messages published at once reach a feed client in order."""
-    from .conftest import _migrate, forget_sql_dialect
-    forget_sql_dialect()
-    name = f"fp_burst_{next(_names)}"
-    await postgres.execute(f"CREATE DATABASE {name}")
-    await _migrate(postgres.url(name))
-    from fingerpos.cloud.core.config import Config
-    config = Config(db_url=postgres.url(name), data_dir=tmp_path, ingest=False,
-                    key_secret="test-secret-0123456789abcdef", timer_interval_s=3600.0)
+    config = await _pg_config(postgres, tmp_path, "burst")
     cloud = CloudHarness(await aiohttp_client(create_app(config)))
     ws = await cloud.client.ws_connect(WS, headers=await cloud.user("admin"))
     await _next(ws, "snapshot")

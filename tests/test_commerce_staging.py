@@ -115,9 +115,11 @@ async def test_printed_event_with_bad_data_is_refused(cloud):
     await cloud.device("tq2", "s2")
     with in_app(cloud.app):
         for bad in (None, [], {"order": "1", "ok": True}, {"order": order["id"], "ok": "yes"},
-                    {"order": 0, "ok": True}):
+                    {"order": -1, "ok": True}, {"order": 0, "ok": "yes"}, {"order": 0}):
             with pytest.raises(Invalid):
                 await printing.printed("tp2", None, bad)
+        # order 0 is an X or Z report's print job (protocol/README.md, shifts): accepted.
+        await printing.printed("tp2", None, {"order": 0, "ok": True})
         with pytest.raises(NotFound):                    # another shop's order
             await printing.printed("tq2", None, {"order": order["id"], "ok": True})
         with pytest.raises(NotFound):

@@ -210,6 +210,34 @@ def test_pico_bundle_ships_only_what_the_board_runs(tmp_path):
         bundle_mod.plan(REPO, "esp32")
 
 
+def test_every_module_the_firmware_loads_per_use_is_in_the_pico_bundle(tmp_path):
+    """RAM: screens and command handlers (sale, trade, shift, prompts, login, catalog, ...)
+    are imported by name while in use (`__import__("shift")`), which no import statement
+    shows; each such name must be a module the board gets (issue #16: shift.py)."""
+    import ast
+
+    def branches(e: ast.expr) -> set[str]:  # the names an expression can give
+        if isinstance(e, ast.IfExp):
+            return branches(e.body) | branches(e.orelse)
+        return {e.value} if isinstance(e, ast.Constant) and isinstance(e.value, str) else set()
+
+    names: set[str] = set()
+    for py in (REPO / "firmware").glob("*.py"):
+        for node in ast.walk(ast.parse(py.read_text())):
+            # __import__("x") and App.on_message's `name = "prompts" if ... else ...`
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__":
+                what = node.args[0]
+            elif isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "name":
+                what = node.value
+            else:
+                continue
+            names |= branches(what)
+    assert {"sale", "trade", "shift", "prompts", "login", "catalog", "handlers"} <= names
+    config = write_config(tmp_path / "c" / "config.json")
+    pico = {f.path for f in bundle_mod.build(REPO, config, tmp_path / "pico").files}
+    assert {n + ".mpy" for n in names} <= pico, sorted(n for n in names if n + ".mpy" not in pico)
+
+
 def test_the_terminal_never_imports_a_cloud_only_protocol_module():
     """What makes leaving them out safe: no firmware file imports protocol.chain/subscriptions."""
     import ast

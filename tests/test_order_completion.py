@@ -110,7 +110,7 @@ async def test_shop_settings_refuse_bad_input_and_other_shops(cloud):
     other = await cloud.user("manager", shop="shop2")
     for body in ({"timezone": "Mars/Olympus"}, {"timezone": "../../etc/passwd"},
                  {"cash_expiry_s": 10}, {"cash_expiry_s": 10**12}, {"cash_expiry_s": "60"},
-                 {"colour": "red"}):
+                 {"shift_diff_limit": -1}, {"shift_refund_cap": "5"}, {"colour": "red"}):
         assert (await _settings(cloud, "shop1", manager, **body)).status == 400, body
     assert (await _settings(cloud, "shop1", seller, cash_expiry_s=600)).status == 403
     assert (await _settings(cloud, "shop1", other, cash_expiry_s=600)).status == 403
@@ -118,7 +118,8 @@ async def test_shop_settings_refuse_bad_input_and_other_shops(cloud):
     assert await r.json() == {"id": "shop1", "name": "", "timezone": "Asia/Shanghai",
                               "cash_expiry_s": 1800, "address": "", "tax_id": "",
                               "tax_rounding": "line", "refund_window_days": 30,
-                              "refund_approval_above": 20000}
+                              "refund_approval_above": 20000, "shift_diff_limit": 1000,
+                              "shift_refund_cap": 0}
     with in_app(cloud.app):
         (entry,) = await AuditEntry.filter(action="shop.settings")
     assert entry.detail == {"timezone": "Asia/Shanghai", "cash_expiry_s": 1800}

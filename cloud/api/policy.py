@@ -176,9 +176,17 @@ async def _user(s: Scope, text: str) -> None:
         raise NotFound("no such user")
 
 
+async def _shift(s: Scope, text: str) -> None:
+    from fingerpos.cloud.models.shifts import Shift
+    sid = _int(text, "shift")
+    row = await Shift.filter(id=sid).first().values("shop_id")
+    if row is None or not s.sees_shop(row["shop_id"]):
+        raise NotFound(f"no shift {sid}")
+
+
 OWNERS: dict[str, Callable[[Scope, str], Awaitable[None]]] = {
     "order": _order, "alarm": _alarm, "device": _device, "shop": _shop, "intent": _intent,
-    "user": _user}
+    "user": _user, "shift": _shift}
 # Parameters that name nothing with an owner of its own (a sku is always within {shop}).
 UNOWNED = {"sku"}
 

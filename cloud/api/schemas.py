@@ -79,6 +79,23 @@ class PrinterIn(Strict):
     charset: Literal["ascii", "gb18030"]
 
 
+class DeviceRename(Strict):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class DeviceMove(Strict):
+    shop: str = Field(pattern=ID)
+
+
+class DeviceConfig(Strict):
+    """Terminal settings to change (cloud/fleet/actions.py SETTINGS: names and ranges)."""
+    settings: dict[str, int] = Field(min_length=1, max_length=20)
+
+
+class DeviceEnrol(Strict):
+    seller: int = Field(ge=1)
+
+
 class CartItem(Strict):
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(ge=1, le=10_000)
@@ -145,6 +162,13 @@ class ShopSettingsIn(Strict):
     refund_approval_above: int | None = Field(default=None, ge=0, le=MAX_MINOR,
                                               description="a refund above this (minor units) "
                                                           "needs a manager")
+    shift_diff_limit: int | None = Field(default=None, ge=0, le=MAX_MINOR,
+                                         description="a shift's close whose counted cash "
+                                                     "differs from the expected by more than "
+                                                     "this (minor units) needs a manager")
+    shift_refund_cap: int | None = Field(default=None, ge=0, le=MAX_MINOR,
+                                         description="the cash refunds one shift may pay out "
+                                                     "(minor units); 0 = no cap")
     tax_rounding: Literal["line", "receipt"] | None = Field(
         default=None, description="the tax in the price rounded per line or once per rate "
                                   "and receipt (cloud/orders/tax.py; docs/api.md)")

@@ -1,4 +1,6 @@
-"""Terminal registry: register, list, revoke, rotate the key; shops and their products."""
+"""Terminal registry: register, list, and the device actions (cloud/fleet/actions.py: revoke,
+rotate the key, rename, move, push settings, start an enrolment, history); shops and their
+products."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from fingerpos.cloud.api import schemas
 from fingerpos.cloud.api.policy import scope
 from fingerpos.cloud.api.validation import body, query
 from fingerpos.cloud.core import audit
-from fingerpos.cloud.core.appkeys import KEYRING
+from fingerpos.cloud.core.appkeys import COMMANDS, KEYRING
 from fingerpos.cloud.core.errors import Conflict, Forbidden, Invalid, NotFound
-from fingerpos.cloud.fleet import keychanges
+from fingerpos.cloud.fleet import actions, keychanges
+from fingerpos.cloud.fleet.roster import roster_of
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.shops import Product, Shop
 from fingerpos.cloud.models.users import Role, User
@@ -24,7 +27,7 @@ def _device_json(d: Device) -> dict:
     return {"id": d.id, "shop": d.shop, "fw": d.fw, "online": d.online, "revoked": d.revoked,
             "last_seen": d.last_seen.isoformat() if d.last_seen else None,
             "uptime": d.uptime, "heap_free": d.heap_free, "rssi": d.rssi, "outbox": d.outbox,
-            "printer_charset": d.printer_charset}
+            "printer_charset": d.printer_charset, "name": d.name, "settings": d.settings or {}}
 
 
 def _check_shop(user: User, shop: str) -> None:
@@ -62,20 +65,9 @@ async def list_(request: web.Request) -> web.Response:
     return web.json_response({"devices": [_device_json(d) for d in await rows.order_by("id")]})
 
 
-async def _save_keys(device: Device, fields: list[str]) -> None:
-    """Save a key or revocation change; every worker's cache drops the old one within
-    a second (cloud/fleet/keychanges.py)."""
-    async with in_transaction() as conn:
-        await device.save(update_fields=fields, using_db=conn)
-        await keychanges.bump(conn, device.id)
-
-
 async def revoke(request: web.Request) -> web.Response:
     user = await auth.require(request, Role.ADMIN, Role.MANAGER)
-    device = await _own_device(request, user)
-    device.revoked = True
-    await _save_keys(device, ["revoked"])
-    await audit.record(f"user:{user.id}", "device.revoke", f"device:{device.id}", user_id=user.id)
+    device = await actions.revoke(user, await _own_device(request, user))
     return web.json_response(_device_json(device))
 
 
@@ -84,11 +76,49 @@ async def rotate(request: web.Request) -> web.Response:
     user = await auth.require(request, Role.ADMIN, Role.MANAGER)
     device = await _own_device(request, user)
     data = await body(request, schemas.RotateKey)
-    device.key_enc = request.app[KEYRING].seal(device.id, bytes.fromhex(data.key))
-    device.revoked = False
-    await _save_keys(device, ["key_enc", "revoked"])
-    await audit.record(f"user:{user.id}", "device.rotate", f"device:{device.id}", user_id=user.id)
+    await actions.rotate(user, device, data.key, request.app[KEYRING])
     return web.json_response(_device_json(device))
+
+
+async def rename(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER)
+    device = await _own_device(request, user)
+    data = await body(request, schemas.DeviceRename)
+    return web.json_response(_device_json(await actions.rename(user, device, data.name)))
+
+
+async def move(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.ADMIN)
+    device = await _own_device(request, user)
+    data = await body(request, schemas.DeviceMove)
+    await actions.move(user, device, data.shop, request.app.get(COMMANDS),
+                       lambda d: roster_of(d, request.app[KEYRING]))
+    return web.json_response(_device_json(device))
+
+
+async def push_config(request: web.Request) -> web.Response:
+    """Settings for the terminal: checked, stored, sent now and again on every connect."""
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER)
+    device = await _own_device(request, user)
+    data = await body(request, schemas.DeviceConfig)
+    sent = await actions.push_config(user, device, data.settings, request.app.get(COMMANDS))
+    return web.json_response({**_device_json(device), "sent": sent})
+
+
+async def enrol(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER)
+    device = await _own_device(request, user)
+    data = await body(request, schemas.DeviceEnrol)
+    seller = await actions.start_enrol(user, device, data.seller, request.app.get(COMMANDS))
+    return web.json_response({"device": device.id, "seller": seller.id, "sent": True})
+
+
+async def history(request: web.Request) -> web.Response:
+    user = await auth.require(request, Role.ADMIN, Role.MANAGER, Role.SELLER)
+    device = await _own_device(request, user)
+    rows = await actions.history(device)
+    return web.json_response({"device": device.id, "history": [
+        {**r, "at": r["at"].isoformat()} for r in rows]})
 
 
 async def printer(request: web.Request) -> web.Response:
@@ -118,7 +148,8 @@ def shop_json(shop: Shop) -> dict:
     return {"id": shop.id, "name": shop.name, "timezone": shop.timezone,
             "cash_expiry_s": shop.cash_expiry_s, "address": shop.address, "tax_id": shop.tax_id,
             "tax_rounding": shop.tax_rounding, "refund_window_days": shop.refund_window_days,
-            "refund_approval_above": shop.refund_approval_above}
+            "refund_approval_above": shop.refund_approval_above,
+            "shift_diff_limit": shop.shift_diff_limit, "shift_refund_cap": shop.shift_refund_cap}
 
 
 async def shop_settings(request: web.Request) -> web.Response:

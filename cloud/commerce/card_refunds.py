@@ -7,7 +7,8 @@ and only its signed callback settles it: `succeeded` (goods restocked if asked) 
 `failed` (the amount can be refunded again). A callback is verified like a payment's
 (HMAC-SHA256, timestamp tolerance, replays refused across workers by its signature),
 then must name a refund we asked for with its amount and currency. Orders paid in cash
-are refunded in cash: the shop pays it out, and the refund succeeds at once.
+are refunded in cash: at the terminal whose drawer holds it (pending until its `refund`
+event, orders/cashrefunds.py), else at the back office, where it succeeds at once.
 
 The sandbox acts as its own provider, as its hosted pay page does: it signs a succeeded
 callback and delivers it to `settle_callback` right away (`deliver=True`).
@@ -30,7 +31,7 @@ from fingerpos.cloud.core.errors import Conflict, Invalid
 from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.refunds import Refund
 from fingerpos.cloud.models.users import User
-from fingerpos.cloud.orders import refunds
+from fingerpos.cloud.orders import cashrefunds, refunds
 
 
 async def card_intent(order_id: int, provider: str) -> PaymentIntent | None:
@@ -44,8 +45,7 @@ async def refund(provider: SandboxProvider, user: User, order_id: int, items: An
     """Refund `items` of an order the way it was paid (module doc)."""
     intent = await card_intent(order_id, provider.name)
     if intent is None:
-        return await refunds.create(user, order_id, items, reason, restock=restock,
-                                    method="cash")
+        return await cashrefunds.create(user, order_id, items, reason, restock)
     made = await refunds.create(user, order_id, items, reason, restock=restock, method="card",
                                 intent_id=intent.id, pending=True)
     if made.amount == 0:   # nothing to pay back (a fully discounted line): goods only

@@ -166,6 +166,12 @@ async def resend_pending(device_id: str, max_age_s: float = RESEND_S) -> int:
 async def printed(device_id: str, event_id: int | None, data: dict[str, Any]) -> None:
     """A terminal's `printed` event: recorded on its print job and the order's timeline."""
     data = saledata._obj(data, "printed data")
+    if data.get("order") == 0 and type(data.get("order")) is int:
+        # An X or Z report (commerce/shiftprint.py) has no order: nothing to record, but a
+        # malformed answer is still refused like any other.
+        if type(data.get("ok")) is not bool:
+            raise Invalid("ok must be true or false")
+        return
     order_id = saledata._int(data, "order", 1, saledata.MAX_ID)
     ok = data.get("ok")
     if type(ok) is not bool:

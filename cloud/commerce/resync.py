@@ -14,7 +14,10 @@ re-sends, from the database:
   with the buyer's open cash intent get `order_new` with `pay` "cash" and `version`;
 - this terminal's print jobs that no `printed` event answered
   (printing.resend_pending);
-- the catalogue (catalog.send_catalog; unchanged, it costs the terminal nothing).
+- the catalogue (catalog.send_catalog; unchanged, it costs the terminal nothing);
+- the settings its managers pushed (`config`, cloud/fleet/actions.py), if any.
+- its pending cash refunds (`refund_new`, orders/cashrefunds.py) and a `config` with the
+  shop's `shift_diff_limit`, so an offline close knows whether it needs a manager.
 
 Every one is idempotent on the terminal: an `order_new` for an order it shows at that
 version changes nothing, a repeated `paid` update does not announce PAID again
@@ -28,10 +31,12 @@ from __future__ import annotations
 import logging
 
 from fingerpos.cloud.commerce import catalog, pickup, printing
+from fingerpos.cloud.fleet import actions
 from fingerpos.cloud.models.commerce import PaymentIntent
 from fingerpos.cloud.models.devices import Device
 from fingerpos.cloud.models.orders import Order
-from fingerpos.cloud.orders import notify
+from fingerpos.cloud.models.shops import Shop
+from fingerpos.cloud.orders import cashrefunds, notify
 from fingerpos.cloud.orders.rules import pickup_matches
 from fingerpos.cloud.orders.states import State
 
@@ -82,3 +87,13 @@ async def welcome(device_id: str) -> None:
     await send_prompts(device_id)
     await printing.resend_pending(device_id)
     await catalog.send_catalog(device_id)
+    await cashrefunds.resend(device_id)
+    device = await Device.get_or_none(id=device_id, revoked=False)
+    settings = actions.stored_settings(device) if device is not None else {}
+    if settings:
+        await notify.send_command(device_id, "config", settings)
+    # Its own command: a terminal whose firmware predates shifts refuses the whole
+    # `config` for the unknown key, and the managers' settings must still arrive.
+    shop = await Shop.get_or_none(id=device.shop) if device else None
+    if shop is not None:
+        await notify.send_command(device_id, "config", {"shift_diff_limit": shop.shift_diff_limit})

@@ -47,6 +47,7 @@ MODEL_MODULES: list[str] = [
     "fingerpos.cloud.models.commerce",
     "fingerpos.cloud.models.throttle",
     "fingerpos.cloud.models.refunds",
+    "fingerpos.cloud.models.shifts",
 ]
 MIGRATIONS = "fingerpos.cloud.migrations"
 

@@ -1,9 +1,13 @@
 """The live monitor feed: `publish(app, kind, payload)` reaches every WebSocket client.
 
 With one worker (or SQLite) messages go straight to this process's clients.
-On PostgreSQL every message goes out through NOTIFY on one channel and comes
-back through LISTEN to each worker, which hands it to its own clients: so a
-client connected to any worker sees every change, whichever worker made it.
+On PostgreSQL every message also goes out through NOTIFY on one channel and
+comes back through LISTEN to each other worker, which hands it to its own
+clients: so a client connected to any worker sees every change, whichever
+worker made it. The worker that publishes hands it to its own clients at once
+and skips its own NOTIFYs when they come back (the notifying backend's pid is
+its LISTEN connection's): before, its clients waited for that round trip, a
+few ms of the monitor's latency under `fingerpos bench ingest` (issue #14).
 (NOTIFY is transactional and ordered per sender, needs no extra service,
 and its 8000-byte payload limit is far above a feed message.)
 
@@ -55,6 +59,7 @@ class Audience(Protocol):
 
 
 _SHOP_CACHE_MAX = 10_000
+ORDER_KINDS = ("order", "orders")  # feed messages that say order states changed
 
 
 class Hub:
@@ -70,9 +75,11 @@ class Hub:
         self.clients: dict[asyncio.Queue[str], Audience] = {}
         self.device_shops: dict[str, str | None] = {}   # a terminal's shop never changes
         self._pg: Any = None          # asyncpg connection while fanning out
+        self._pid: int | None = None  # its server process: NOTIFYs from it are this hub's
         self._outbox: list[str] = []
         self._pending = asyncio.Event()
         self.published = 0
+        self.order_news = 0  # order/orders messages delivered here (any worker's, on PG)
 
     def subscribe(self, audience: Audience) -> asyncio.Queue[str]:
         queue: asyncio.Queue[str] = asyncio.Queue(_QUEUE_MAX)
@@ -98,6 +105,8 @@ class Hub:
         except (ValueError, KeyError, TypeError):
             log.warning("monitor: dropped a malformed feed message")
             return
+        if kind in ORDER_KINDS:
+            self.order_news += 1
         per_shop: dict[str | None, str | None] = {}
         for queue, audience in list(self.clients.items()):
             if audience.sees_feed(kind, data):
@@ -129,8 +138,8 @@ class Hub:
 
     async def send(self, text: str) -> None:
         self.published += 1
+        self.deliver(text)  # this worker's clients at once, not after a round trip
         if self._pg is None:
-            self.deliver(text)
             return
         if len(self._outbox) >= _OUTBOX_MAX:
             del self._outbox[0]   # a stalled database must not grow memory: drop the oldest
@@ -147,15 +156,19 @@ class Hub:
                 while self._outbox and size + len(self._outbox[0]) < _NOTIFY_MAX:
                     size += len(self._outbox[0]) + 1
                     batch.append(self._outbox.pop(0))
-                if not batch:   # one message over the limit: only this worker's clients see it
-                    self.deliver(self._outbox.pop(0))
+                if not batch:   # one message over the limit: only this worker's clients saw it
+                    self._outbox.pop(0)
                     continue
                 try:
                     await self._pg.execute("SELECT pg_notify($1, $2)", CHANNEL, "\n".join(batch))
-                except Exception as e:  # asyncpg's errors: the local clients still get them
-                    log.warning("monitor NOTIFY failed (%s); delivering locally only", e)
-                    for text in batch:
-                        self.deliver(text)
+                except Exception as e:  # asyncpg's errors: the local clients had them
+                    log.warning("monitor NOTIFY failed (%s); delivered locally only", e)
+
+    def from_listen(self, pid: int, batch: str) -> None:
+        """A NOTIFY batch came back through LISTEN: deliver it, unless this hub sent it
+        (its own connection's server pid): `send` gave those to the local clients already."""
+        if pid != self._pid:
+            self.deliver_batch(batch)
 
 
 def _shop_items(data: Any, shop: str) -> str | None:
@@ -206,11 +219,11 @@ async def monitor_hub(app: web.Application) -> AsyncIterator[None]:
 
         conn = await asyncpg.connect(dsn)
 
-        def on_notify(_conn: Any, _pid: int, _channel: str, text: str) -> None:
-            hub.deliver_batch(text)
+        def on_notify(_conn: Any, pid: int, _channel: str, text: str) -> None:
+            hub.from_listen(pid, text)
 
         await conn.add_listener(CHANNEL, on_notify)
-        hub._pg = conn
+        hub._pg, hub._pid = conn, conn.get_server_pid()
     tasks = [asyncio.create_task(_push_counts(app, hub), name="monitor-counts")]
     if hub._pg is not None:
         tasks.append(asyncio.create_task(hub.run_fanout(), name="monitor-fanout"))
@@ -227,21 +240,38 @@ async def monitor_hub(app: web.Application) -> AsyncIterator[None]:
 
 
 COUNTS_INTERVAL_S = 2.0
+# Without an order message the counts are read again only this often (a safety net for
+# a change that reached no feed); every order change publishes one (cloud/orders/notify.py).
+COUNTS_REFRESH_S = 30.0
 
 
 async def _push_counts(app: web.Application, hub: Hub) -> None:
     """Every COUNTS_INTERVAL_S, while this worker has feed clients, send each of them the
     order state counts it may see (its shop's; every shop's for admins) when they changed.
     Local only: every worker reads the same database, so no NOTIFY is needed, and one
-    query per interval (not per order change) keeps a busy stream cheap."""
+    query per interval (not per order change) keeps a busy stream cheap.
+
+    The query runs only when an order message reached this hub since the last one (on
+    PostgreSQL every worker's come back through LISTEN), a client is new, or
+    COUNTS_REFRESH_S passed: it scans every order (~90 ms at 100,000 orders on SQLite,
+    where it also holds the one connection the ingestion commits on), and run every
+    2 s regardless it put most of `fingerpos bench ingest`'s p99 at 1,000 heartbeats/s,
+    a stream that changes no order (issue #14 item 5)."""
     last: dict[asyncio.Queue[str], dict[str, int]] = {}
+    seen_news, read_at = -1, 0.0
+    loop = asyncio.get_running_loop()
     while True:
         await asyncio.sleep(COUNTS_INTERVAL_S)
         if not hub.clients:
             last.clear()
             continue
+        news = hub.order_news
+        if (news == seen_news and loop.time() - read_at < COUNTS_REFRESH_S
+                and all(q in last for q, who in hub.clients.items() if who.buyer is None)):
+            continue
         try:
             per_shop = await counts_by_shop()
+            seen_news, read_at = news, loop.time()
         except (OSError, ConnectionError) as e:  # database away: the next round tries again
             log.warning("monitor counts: %s", e)
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
@@ -40,3 +41,10 @@ def when(d: str, unix: float) -> object:
 
 
 
+
+
+async def run_scripts(schema_editor: Any, statements: dict[str, list[str]]) -> None:
+    """A migration's RunPython step: the statements for the database's dialect, in order."""
+    client = schema_editor.client
+    for sql in statements.get(dialect(client), []):
+        await client.execute_script(sql)

@@ -28,7 +28,7 @@ from fingerpos.cloud.core.errors import DomainError
 from fingerpos.cloud.core.metrics import Registry
 from fingerpos.cloud.fleet import alarms, roster
 from fingerpos.cloud.fleet.registry import DeviceRegistry
-from fingerpos.cloud.ingest import device_alarms
+from fingerpos.cloud.ingest import device_alarms, shifts
 from fingerpos.cloud.ingest.broker import EmbeddedBroker
 from fingerpos.cloud.ingest.pipeline import Ingestion
 from fingerpos.cloud.ingest.stats import REASONS, IngestStats
@@ -48,6 +48,8 @@ HANDLERS = {
     "enrol": roster.record_enrolment,
     "alarm": device_alarms.from_alarm_event,
     "login": device_alarms.from_login_event,
+    "shift": shifts.from_shift,     # the cash drawer's shift (issue #16 item 4)
+    "refund": shifts.from_refund,   # a cash refund paid out at the terminal
 }
 # Typs whose new events of a batch go to one call (HANDLERS' entry stays: the fallback).
 BATCH_HANDLERS = {

@@ -38,6 +38,12 @@ class Device(Model):
     # DeviceKeysVersion.version when its key or revocation last changed: what the
     # ingestion workers' caches compare against (cloud/fleet/registry.py).
     keys_version = fields.BigIntField(default=0, db_index=True)
+    # What people call it at the counter ("收银台 1"); the id stays the technical name.
+    name = fields.CharField(max_length=64, default="", db_default="")
+    # The settings a manager pushed (cloud/fleet/actions.py SETTINGS): sent in a `config`
+    # command at once and again each time the terminal comes online, so an offline terminal
+    # still gets them.
+    settings = fields.JSONField(default=dict, db_default="{}")
 
     class Meta:
         table = "device"

@@ -32,6 +32,9 @@ class Refund(Model):
     user_id = fields.IntField(null=True)          # who asked for it
     approved_by = fields.IntField(null=True)      # the manager whose right it needed
     device_id = fields.CharField(max_length=32, null=True)   # the terminal paying out cash
+    # A cash refund paid at the terminal needs a manager's finger or PIN there (its
+    # `refund_new` said `approval`): decided once, when it was made (protocol/README.md).
+    needs_approval = fields.BooleanField(default=False, db_default=False)
     failure = fields.CharField(max_length=200, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
     settled_at = fields.DatetimeField(null=True)

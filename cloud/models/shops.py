@@ -25,6 +25,11 @@ class Shop(Model):
     # this amount (minor units), only a manager (or a seller with the refund right) may.
     refund_window_days = fields.IntField(default=30, db_default=30)
     refund_approval_above = fields.BigIntField(default=20000, db_default=20000)
+    # Shifts (cloud/orders/shiftreport.py): a close whose counted cash differs from the
+    # expected by more than this (minor units) needs a manager's approval at the terminal;
+    # the cash refunds paid out in one shift may add up to at most the cap (0 = no cap).
+    shift_diff_limit = fields.BigIntField(default=1000, db_default=1000)
+    shift_refund_cap = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "shops"

@@ -150,9 +150,10 @@ async def paid_of(order_id: int, conn: BaseDBAsyncClient | None = None) -> tuple
 
 async def create(user: User, order_id: int, items: Any, reason: str, *, restock: bool,
                  method: str, intent_id: str | None = None, pending: bool = False,
-                 device_id: str | None = None) -> Refund:
+                 device_id: str | None = None, at_terminal: bool = False) -> Refund:
     """Refund `items` ([{line, qty}]) of an order: one transaction (module doc). A pending
-    refund (card: the provider's callback settles it) restocks when it succeeds."""
+    refund (card: the provider's callback settles it; cash `at_terminal`: the terminal
+    `device_id` pays it out, orders/cashrefunds.py) restocks when it succeeds."""
     asks = parse_items(items)
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
@@ -196,13 +197,18 @@ async def create(user: User, order_id: int, items: Any, reason: str, *, restock:
                          "unit_price": by_id[i].unit_price, "tax_rate": by_id[i].tax_rate}
                         for i, n in sorted(asks.items())]
         groups = tax_groups(refund_lines, amount, shop.tax_rounding)
-        status = "pending" if pending else "succeeded"
+        status = "pending" if pending or at_terminal else "succeeded"
+        # At the terminal a manager's finger or PIN is needed on the same terms as here.
+        needs_approval = at_terminal and (amount > shop.refund_approval_above or
+                                          now - order.created_at
+                                          > timedelta(days=shop.refund_window_days))
         refund = await Refund.create(
             order_id=order_id, shop_id=order.shop_id, amount=amount,
             tax=sum(g.tax for g in groups), currency=order.currency, lines=refund_lines,
             method=method, status=status, reason=reason[:200], restock=bool(restock),
             intent_id=intent_id, user_id=user.id, approved_by=approved_by, device_id=device_id,
-            settled_at=None if pending else now, using_db=conn)
+            settled_at=None if status == "pending" else now, needs_approval=needs_approval,
+            using_db=conn)
         if status == "succeeded" and restock:
             levels = await _restock(refund)
         await OrderEvent.create(order_id=order_id, from_state=order.state, to_state=order.state,

@@ -17,6 +17,7 @@ from fingerpos.cloud.api import policy as P
 from fingerpos.cloud.web import (
     forms,
     views_auth,
+    views_devices,
     views_orders,
     views_pay,
     views_people,
@@ -24,6 +25,7 @@ from fingerpos.cloud.web import (
     views_reports,
     views_reset,
     views_review,
+    views_shifts,
     views_shop,
     views_staff,
 )
@@ -79,10 +81,22 @@ PAGES = [
     ("POST", "/shop/people/{user}/reset-link", views_people.reset_link, P.MANAGERS),
     ("GET", "/monitor", views_staff.monitor, P.STAFF),
     ("GET", "/devices", views_staff.devices, P.STAFF),
+    # One terminal and its actions (cloud/fleet/actions.py): staff see it, managers act.
+    ("GET", "/devices/{device}", views_devices.device_page, P.STAFF),
+    ("POST", "/devices/{device}/rename", views_devices.rename, P.MANAGERS),
+    ("POST", "/devices/{device}/config", views_devices.push_config, P.MANAGERS),
+    ("POST", "/devices/{device}/enrol", views_devices.enrol, P.MANAGERS),
+    ("POST", "/devices/{device}/rotate", views_devices.rotate, P.MANAGERS),
+    ("POST", "/devices/{device}/revoke", views_devices.revoke, P.MANAGERS),
+    ("POST", "/devices/{device}/move", views_devices.move, P.ADMIN),
     ("GET", "/alarms", views_staff.alarm_list, P.STAFF),
     # Sales reports (cloud/orders/reports.py): staff their shop, admins any (?shop=).
     ("GET", "/reports", views_reports.report_page, P.STAFF),
     ("GET", "/reports.csv", views_reports.report_csv, P.STAFF),
+    # Shifts and their X/Z reports (cloud/orders/shiftreport.py): staff their shop's, admins all.
+    ("GET", "/shifts", views_shifts.shift_list, P.STAFF),
+    ("GET", r"/shifts/{shift:\d+}", views_shifts.shift_page, P.STAFF),
+    ("GET", r"/shifts/{shift:\d+}.pdf", views_shifts.shift_pdf, P.STAFF),
 ]
 
 

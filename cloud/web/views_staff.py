@@ -38,7 +38,7 @@ async def _devices(user: User) -> list[Device]:
 def device_json(d: Device) -> dict:
     return {"id": d.id, "shop": d.shop, "fw": d.fw, "online": d.online, "revoked": d.revoked,
             "last_seen": d.last_seen.isoformat() if d.last_seen else None, "uptime": d.uptime,
-            "heap_free": d.heap_free, "rssi": d.rssi, "outbox": d.outbox}
+            "heap_free": d.heap_free, "rssi": d.rssi, "outbox": d.outbox, "name": d.name}
 
 
 def limits(config: Config) -> dict[str, dict[str, int]]:

@@ -328,9 +328,8 @@ async def resolve(host):
     within 4 s."""
     if host[0].isdigit() or ":" in host:
         return host
-    from hal.unix_dns import lookup
-
-    return await lookup(host)
+    __import__("hal.unix_dns")  # (names: see the end of this module)
+    return await sys.modules["hal.unix_dns"].resolve(host)  # its resolve(): interned already
 
 
 def now():
@@ -358,8 +357,10 @@ def reset():
     sys.exit(3)
 
 
+# (names: a module name over 10 characters in a string is not interned by mpy-cross, an
+# import statement's is: so a run without TLS or a slow DNS server never interns these)
 if _tls:
-    import hal.unix_tls  # noqa: F401  # last: it uses log()
+    __import__("hal.unix_tls")  # last: it uses log()
 if _conf.get("dns_hang_ms"):
-    import hal.unix_dns  # noqa: F401  # installs the slow resolver before anyone looks up
+    __import__("hal.unix_dns")  # installs the slow resolver before anyone looks up
 del _tls

@@ -44,7 +44,7 @@ def _lookup(host):
         _dns.pop(host, None)
 
 
-async def lookup(host):
+async def resolve(host):
     """A name's numeric address, waiting without blocking the loop. Raises OSError when
     the lookup has not answered within _DNS_MS (it goes on meanwhile)."""
     import asyncio

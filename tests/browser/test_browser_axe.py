@@ -81,6 +81,7 @@ async def _seed_site(site) -> dict:
     from fingerpos.cloud.accounts.users import create_user
     from fingerpos.cloud.fleet import alarms
     from fingerpos.cloud.models.alarms import Alarm
+    from fingerpos.cloud.models.devices import Device
     from fingerpos.cloud.models.users import Role, User
     with in_app(site.app):
         ids = await _seed(site.app)
@@ -93,6 +94,7 @@ async def _seed_site(site) -> dict:
         await alarms.acknowledge(first.id, (await User.get(email="admin@example.com")).id)
         ids["cancelled"] = gone.id
         ids["person"] = (await User.get(email="seller@example.com")).id
+        ids["device"] = (await Device.filter(shop="shop1").order_by("id").first()).id
     return ids
 
 
@@ -156,7 +158,8 @@ async def test_no_serious_axe_violation_on_any_page(site, browser, locale):
                  ("orders filtered", "/orders?q=%231&from=2026-12-01&sort=total&dir=asc"),
                  ("orders, bad date", "/orders?from=2026-13-01&to=2026-12-07"), ("order", f"/orders/{ids['pending']}"),
                  ("cancelled order", f"/orders/{ids['cancelled']}"),
-                 ("devices", "/devices"), ("alarms", "/alarms"),
+                 ("devices", "/devices"), ("device", f"/devices/{ids['device']}"),
+                 ("alarms", "/alarms"),
                  ("products", "/shop/products"), ("new product", "/shop/products/new"),
                  ("edit product", "/shop/products/tea-oolong/edit"),
                  ("reports", "/reports?shop=shop1")]
@@ -167,4 +170,4 @@ async def test_no_serious_axe_violation_on_any_page(site, browser, locale):
             await check(staff, f"{where} ({who})", url)
 
     assert found == [], "axe-core found serious violations:\n" + "\n".join(found)
-    assert len(seen) == 7 + 9 + 3 * 12 + 2 * 2, seen      # every page was walked
+    assert len(seen) == 7 + 9 + 3 * 13 + 2 * 2, seen      # every page was walked
