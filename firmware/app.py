@@ -24,30 +24,15 @@ from ui import UI
 # are never interned (each name costs a qstr entry for good; see firmware/README.md).
 _VERSION = const("0.1.0")
 _SENSOR_IDLE_MS = const(1500)
-_SESSION_SLACK = const(6144)  # a session waits for the heap to settle to its last base + this
 # shift_manager: a manager's finger may approve there (shift.py; the screen is drawn by ui.py)
 _NO_TRADE = const(("idle", "pin", "menu", "shift_manager"))
 # prompts.py's; roster is login.py's, catalog catalog.py's, the rest handlers.py's
 _PROMPTS = const(("order_new", "order_update", "price_result"))
-_SENSOR_LOAD_ORDER = const(("busio", "adafruit_fingerprint", "fingerprint", "sensor"))
 # RAM: collect every 8 KB of allocation, not only when the heap is full. Garbage left
 # to the end scatters the long-lived blocks made meanwhile across the heap; then a
 # 4 KB command or a 1 KB receipt found no free run with 20-30 KB free (issue #13).
 _GC_EVERY = const(8192)
 _diff = time.ticks_diff
-
-
-def _driver(load):
-    # Loads (or drops) the driver's modules. A plain function, not part of the
-    # coroutine: a module reference left in a coroutine frame's stale stack slots
-    # would keep the driver in RAM after the session (MicroPython's GC scans a
-    # live frame's whole value stack, including slots already popped).
-    for name in _SENSOR_LOAD_ORDER:
-        if load:
-            __import__(name)
-            gc.collect()
-        else:
-            sys.modules.pop(name, None)
 
 
 class App:
@@ -246,51 +231,13 @@ class App:
                 lift, self.sensor_stop = self.sensor_stop, False
             await asyncio.sleep_ms(100)
 
-    async def sensor_session(self, idle_ms):
-        self.sensor_on = True  # ui_loop holds keys from now on
-        try:  # whatever fails in here, the link and the keys come back (finally)
-            await self.link.suspend()  # the link's RAM is the driver's for now
-            # Objects of the last session or link can stay pinned for a moment by stale
-            # references in running frames; give the other tasks a few turns to let go.
-            # (Measured: the last MQTT client stays for ~0.3 s after the link let go of
-            # it, 12 KB.) Settled means within _SESSION_SLACK of the heap as the last
-            # session ended, not a fixed figure: the same code runs in 96 KB and 128 KB.
-            for _ in range(20):
-                gc.collect()
-                if gc.mem_alloc() < self.session_base + _SESSION_SLACK:
-                    break
-                await asyncio.sleep_ms(100)
-            before = gc.mem_alloc()
-            # Collect often while the driver is in (and while it loads): the heap is
-            # nearly full, and short-lived packets would otherwise fragment what little
-            # is left. The modules load one at a time, smallest first, with a
-            # collection after each, so each .mpy's code lands in a heap cleared of
-            # the last one's loader garbage (a MemoryError used to hit here now and then).
-            gc.threshold(2048)
-            if self.sensor_stop:
-                return  # a key came first: the seller is typing
-            if self.enrol_for is not None:  # RAM: login.py now, not beside the driver
-                self.used = self.roster().used_slots()
-            _driver(True)
-            import sensor
-
-            hal.log("sensor session: heap live %d (%d without the driver), mqtt client left %s" % (
-                gc.mem_alloc(), before, self.link.mqtt is not None))
-            await sensor.SensorTask(self).run(idle_ms)
-        finally:
-            sensor = None  # type: ignore[assignment]  # the module goes with the session (RAM)
-            _driver(False)
-            self.sensor_on = False
-            gc.threshold(_GC_EVERY)
-            self.used = None
-            gc.collect()
-            self.link.resume()
-            if self.found is not None or self.enrolled:  # RAM: login.py now, the driver is out
-                __import__("login").session_over(self)
-                sys.modules.pop("login", None)
-                sys.modules.pop("shift", None)  # a manager's approval loads it
-            self.session_base = gc.mem_alloc()
-            hal.log("sensor session over: heap live %d" % self.session_base)
+    def sensor_session(self, idle_ms):
+        # RAM: a session's steps (link suspended, driver loaded, served, unloaded) are
+        # session.py's, loaded for the session only (1.2 KB less while online). A plain
+        # function that returns the coroutine: no long-lived frame holds the module.
+        run = __import__("session").run
+        sys.modules.pop("session", None)
+        return run(self, idle_ms)
 
     async def ui_loop(self):
         kp = hal.Keypad()

@@ -34,6 +34,16 @@ _RX_BYTES = const(4256)  # >= max_packet below
 # under 1.5 KB), events drain; a bigger command ends the session unacknowledged
 # (mqtt.py: the broker keeps it) and the next session tries the full size again.
 _RX_LEAST = const(1536)
+# TLS (RAM): mbedtls takes its record buffers from the GC heap on the Pico W, ~16.7 KB in
+# + ~4.4 KB out per connection (MBEDTLS_SSL_IN/OUT_BUFFER_LEN: the 16384 / 4096 B content
+# lengths plus record overhead), and a first-fit GC finds no such run on a heap the
+# mqtt module and client just scattered themselves over (MemoryError allocating 4096
+# with 34 KB free in 112 KiB). So the link holds this much as one block before it
+# loads them, and the client lets go of it right before the handshake (mqtt.py).
+_TLS_HOLD = const(21504)
+# asyncio's parts only the MQTT connection uses (2.3 KB on the unix port): dropped with
+# each session, loaded again by the next (asyncio's __getattr__ imports them on use).
+_STREAM = const(("open_connection", "Lock", "stream", "lock"))
 
 
 class Link:
@@ -72,7 +82,7 @@ class Link:
         # Every valid command fits; only an oversized packet gets a buffer of its own.
         self._rx: bytearray | None = bytearray(_RX_BYTES)
 
-    def _client(self):
+    def _client(self, ssl):  # (names: "ssl" is interned already, "ctx" would be one more)
         from mqtt import MQTTClient
 
         cfg = self.cfg
@@ -82,7 +92,7 @@ class Link:
                           password=protocol.broker_password(self.key),
                           keepalive=broker.get("keepalive", 30),
                           will=(self.status, b"offline", 1, True),
-                          ssl=self._tls() if broker.get("tls") else None,
+                          ssl=ssl,
                           on_message=self.on_command, on_connect=self._online,
                           max_packet=protocol.MAX_PAYLOAD + 80, rxbuf=self._rx,
                           max_inflight=4, resolve=hal.resolve)
@@ -170,7 +180,17 @@ class Link:
                 self._rx = bytearray(_RX_LEAST)
             except MemoryError:
                 pass
-        client = self.mqtt = self._client()
+        ctx = hold = None
+        if self.cfg["broker"].get("tls"):
+            ctx = self._tls()  # its ~3 KB first: the held run is for the record buffers
+            gc.collect()
+            try:
+                hold = bytearray(_TLS_HOLD)
+            except MemoryError:
+                pass  # the handshake tries its luck
+        client = self.mqtt = self._client(ctx)
+        client.hold = hold
+        ctx = hold = None
         try:
             await client.run(cap_ms=8000)  # a till waits at most ~8 s for its link
         finally:
@@ -179,6 +199,11 @@ class Link:
             self._unsent(client.inflight)
             self.mqtt = client = None
             sys.modules.pop("mqtt", None)
+            g = asyncio.__dict__
+            for name in _STREAM:
+                g.pop(name, None)
+            sys.modules.pop("asyncio.stream", None)
+            sys.modules.pop("asyncio.lock", None)
 
     def _unsent(self, inflight):
         # Events the broker never acknowledged go out again from the outbox.

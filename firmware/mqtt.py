@@ -12,6 +12,7 @@
 # connection and session are MQTTClient. One module, not two: on the terminal
 # each module's path and names are interned for good (firmware/README.md "RAM").
 import asyncio
+import gc
 import random
 import struct
 
@@ -152,6 +153,7 @@ class MQTTClient:
         self._room = asyncio.Event()
         self._room.set()
         self._stop = False
+        self.hold = None  # a block the owner keeps for TLS's buffers until connect()
 
     # -- packets out --------------------------------------------------------
     async def _send(self, data):
@@ -315,6 +317,9 @@ class MQTTClient:
         # open_connection() resolves a name with the blocking getaddrinfo: give it a number.
         host = await self.resolve(self.host) if self.resolve else self.host
         if self.ssl:
+            # the run the owner held for mbedtls's record buffers is theirs now (link.py)
+            self.hold = None
+            gc.collect()
             # the certificate is checked against the name, not the number
             r, w = await asyncio.open_connection(host, self.port, ssl=self.ssl,
                                                  server_hostname=self.host)

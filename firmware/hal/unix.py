@@ -193,42 +193,16 @@ class TcpUart:
             time.sleep_ms(ms)  # blocks the app's thread; the watchdog's guard thread runs on
 
 
-# TLS on the Pico W: MicroPython's rp2 port builds mbedtls bare-metal
-# (ports/rp2/mbedtls/mbedtls_config_port.h: MICROPY_MBEDTLS_CONFIG_BARE_METAL), so its
-# calloc is m_tracked_calloc, on the GC heap (extmod/mbedtls/mbedtls_config_common.h),
-# and each connection holds record buffers of MBEDTLS_SSL_IN_CONTENT_LEN (16384) +
-# MBEDTLS_SSL_OUT_CONTENT_LEN (4096) there. The unix port's mbedtls uses malloc, so a
-# heap figure taken here would leave them out. So when the broker link is TLS, every
-# wrapped socket holds the same bytes from the GC heap, on its context: a reconnect
-# replaces them and the link's end (suspend, or a restart) frees them with the client.
-# Stricter than the board, which frees them at close(), not at the next connect (the
-# handshake's own short-lived allocations are not charged).
-_TLS_IN = const(16384)
-_TLS_OUT = const(4096)
-
-
-def _charge_tls():
-    import ssl
-
-    wrap = ssl.SSLContext.wrap_socket
-
-    # (names: wrap_socket, self, _buf are interned already: no new qstrs)
-    def wrap_socket(self, sock, *args, **kw):
-        self._buf = None  # the last connection's buffers go first, as its close() would
-        self._buf = (bytearray(_TLS_IN), bytearray(_TLS_OUT))
-        log("tls: %d B of record buffers held on the heap" % (_TLS_IN + _TLS_OUT))
-        return wrap(self, sock, *args, **kw)
-
-    ssl.SSLContext.wrap_socket = wrap_socket  # type: ignore[method-assign]  # the twin charges what mbedtls takes on the board
-
-
+# TLS charged to the GC heap (when the broker link is TLS: hal/unix_tls.py) and name
+# lookups (hal/unix_dns.py, also a slow DNS server: hal.json "dns_hang_ms") are loaded
+# only when used (RAM: the twin's resident part
+# stays no bigger than hal/pico.py's, see firmware/README.md "RAM").
+_tls = False
 try:
     with open(DATA_DIR + "/config.json") as f:
-        if json.load(f)["broker"].get("tls"):
-            _charge_tls()
+        _tls = json.load(f)["broker"].get("tls")
 except (OSError, ValueError, KeyError, TypeError, AttributeError):
     pass  # no usable config: main.py says NOT PROVISIONED
-
 _link = TcpUart(_addr("control"))
 _link._open()
 _uarts = {}
@@ -348,57 +322,14 @@ class Watchdog:
         os.system("kill -9 $PPID")  # $PPID of the shell is this process
 
 
-# -- name resolution ---------------------------------------------------------
-# socket.getaddrinfo blocks (glibc here, lwIP on the board): a DNS server that does not
-# answer stalls the whole loop past the watchdog. So a numeric address is used as is,
-# a name is looked up on a thread the loop polls for at most _DNS_MS (< the 8 s
-# watchdog), and the last answer is kept, so a lookup is made once, not per reconnect.
-# hal.json "dns_hang_ms" plays a resolver that answers only after that long.
-_DNS_MS = const(4000)
-_dns = {}  # host -> address string, or None while its lookup runs
-if _conf.get("dns_hang_ms"):
-    class _SlowResolver:
-        # `socket` for everyone who imports it from now on (asyncio's open_connection
-        # too): a builtin module's attributes cannot be replaced on MicroPython.
-        def __getattr__(self, name):
-            return getattr(socket, name)
-
-        def getaddrinfo(self, host, *args):
-            if host and not host[0].isdigit():
-                time.sleep_ms(_conf["dns_hang_ms"])
-            return socket.getaddrinfo(host, *args)
-
-    sys.modules["socket"] = _SlowResolver()  # type: ignore[assignment]
-
-
-def _lookup(host):
-    try:
-        ai = sys.modules.get("socket", socket).getaddrinfo(host, 0, socket.AF_INET,
-                                                            socket.SOCK_STREAM)[0][-1]
-        _dns[host] = "%d.%d.%d.%d" % tuple(ai[4:8])  # the unix port's sockaddr_in bytes
-    except Exception as e:  # noqa: BLE001 - on a thread: say it, the caller times out
-        print("hal: dns %s: %s" % (host, e))
-        _dns.pop(host, None)
-
-
 async def resolve(host):
-    """host as a numeric address, without blocking the loop more than a poll. Raises
-    OSError when the lookup has not answered within _DNS_MS (it goes on meanwhile)."""
-    import asyncio
-
+    """host as a numeric address, without blocking the loop more than a poll (a name:
+    hal/unix_dns.py, loaded only then). Raises OSError when a lookup has not answered
+    within 4 s."""
     if host[0].isdigit() or ":" in host:
         return host
-    if host not in _dns:
-        _dns[host] = None
-        _thread.start_new_thread(_lookup, (host,))
-    for _ in range(_DNS_MS // 50):
-        if _dns.get(host, 0) != None:  # noqa: E711 - None while pending, gone on failure
-            break
-        await asyncio.sleep_ms(50)
-    addr = _dns.get(host)
-    if addr is None:
-        raise OSError("dns: no answer for %s within %d ms" % (host, _DNS_MS))
-    return addr
+    __import__("hal.unix_dns")  # (names: see the end of this module)
+    return await sys.modules["hal.unix_dns"].resolve(host)  # its resolve(): interned already
 
 
 def now():
@@ -424,3 +355,12 @@ def reset():
     """Reboot: on the unix port the process ends with code 3 (the harness restarts it)."""
     log("reset")
     sys.exit(3)
+
+
+# (names: a module name over 10 characters in a string is not interned by mpy-cross, an
+# import statement's is: so a run without TLS or a slow DNS server never interns these)
+if _tls:
+    __import__("hal.unix_tls")  # last: it uses log()
+if _conf.get("dns_hang_ms"):
+    __import__("hal.unix_dns")  # installs the slow resolver before anyone looks up
+del _tls

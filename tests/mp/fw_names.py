@@ -11,6 +11,6 @@ import micropython
 sys.path[0] = ""
 for m in ("asyncio", "protocol", "hal", "app", "mqtt", "link", "outbox", "login", "alarm", "ui",
           "sale", "prompts", "handlers", "trade", "config", "busio", "adafruit_fingerprint",
-          "fingerprint", "sensor", "catalog", "store", "commands", "shift"):
+          "fingerprint", "sensor", "catalog", "store", "commands", "session", "shift"):
     __import__(m)
 micropython.qstr_info()

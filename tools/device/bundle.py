@@ -13,7 +13,8 @@ Layout on the Pico W's filesystem (and in the bundle directory):
                               less what the firmware can never run (driver_trim.py)
     config.json               the terminal's config from `fingerpos device provision`
 
-Only what the board runs is shipped: not the unix-port HAL twin (hal/unix.py), nor
+Only what the board runs is shipped: not the unix-port HAL twin (hal/unix.py and its
+on-demand parts hal/unix_tls.py, hal/unix_dns.py), nor
 the protocol modules only the cloud imports (protocol/chain.py, subscriptions.py, host.py;
 tests/test_device_bundle.py checks the firmware never imports them). A bundle for
 the MicroPython unix port (target "unix", what the tests and `fingerpos device sim`
@@ -60,7 +61,7 @@ DEFAULT_OUTBOX_BYTES = 65536
 COMPILE_TIMEOUT_S = 60
 TARGETS = ("pico", "unix")
 # firmware/ files only the unix port runs, and protocol/ files only the cloud imports
-HOST_ONLY = frozenset({"hal/unix.py"})
+HOST_ONLY = frozenset({"hal/unix.py", "hal/unix_tls.py", "hal/unix_dns.py"})  # the twin
 CLOUD_ONLY = frozenset({"chain.py", "subscriptions.py", "host.py"})
 
 
