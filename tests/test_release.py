@@ -58,9 +58,10 @@ def test_a_release_verifies_on_the_terminal_and_with_openssl(release_dir, keys, 
     assert out.startswith("OK 0.2.0 ") and "sig_ok=True" in out, out
     print(out)  # verify_us / check_ms / retained, for the closing note (pytest -s)
     # The whole check (the key, the 2048-bit arithmetic, a 512-byte read buffer, the parsed
-    # manifest) runs in a 24 KiB heap (not in 16 KiB: the parsed manifest of some 60 files
-    # is most of it): an update fits beside the app on the Pico W.
-    assert terminal_check(release_dir, keys / rel.PUB_NAME, heap="24k").startswith("OK 0.2.0")
+    # manifest) runs in a 26 KiB heap (not in 24 KiB since the unix release carries the
+    # HAL twin's on-demand parts and session.py: the parsed manifest of some 60 files is
+    # most of it): an update fits beside the app on the Pico W.
+    assert terminal_check(release_dir, keys / rel.PUB_NAME, heap="26k").startswith("OK 0.2.0")
     m = rel.verify(release_dir, rel.load_public(keys / rel.PUB_NAME))
     assert m["target"] == "unix" and m["fw_version"] == "0.2.0"
     paths = {f["path"] for f in m["files"]}
