@@ -135,16 +135,12 @@ class ReportDirty(Model):
         indexes = (("shop_id", "day"),)
 
 
-class ReportRollup(Model):
-    """One shop's figures of one UTC day per currency, payment method, terminal, seller."""
+class _Figures(Model):
+    """The figures a rollup row sums (one definition for the day and the slot tables)."""
 
     id = fields.BigIntField(primary_key=True)
     shop_id = fields.CharField(max_length=32)
     currency = fields.CharField(max_length=3)
-    day = fields.IntField()
-    method = fields.CharField(max_length=20)
-    terminal = fields.CharField(max_length=32)
-    seller = fields.CharField(max_length=16)
     sales = fields.BigIntField()
     gross = fields.BigIntField()
     net = fields.BigIntField()
@@ -154,24 +150,26 @@ class ReportRollup(Model):
     refund_count = fields.BigIntField()
 
     class Meta:
+        abstract = True
+
+
+class ReportRollup(_Figures):
+    """One shop's figures of one UTC day per currency, payment method, terminal, seller."""
+
+    day = fields.IntField()
+    method = fields.CharField(max_length=20)
+    terminal = fields.CharField(max_length=32)
+    seller = fields.CharField(max_length=16)
+
+    class Meta:
         table = "report_rollup"
         indexes = (("shop_id", "day"),)
 
 
-class ReportSlot(Model):
+class ReportSlot(_Figures):
     """One shop's figures of one 15-minute UTC slot per currency (the time splits)."""
 
-    id = fields.BigIntField(primary_key=True)
-    shop_id = fields.CharField(max_length=32)
-    currency = fields.CharField(max_length=3)
     slot = fields.BigIntField()       # unix seconds // 900
-    sales = fields.BigIntField()
-    gross = fields.BigIntField()
-    net = fields.BigIntField()
-    tax = fields.BigIntField()
-    refunds = fields.BigIntField()
-    refund_tax = fields.BigIntField()
-    refund_count = fields.BigIntField()
 
     class Meta:
         table = "report_slots"
